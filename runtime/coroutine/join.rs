@@ -1,0 +1,257 @@
+//! Spawning goroutines and waiting for them: `Builder`, `spawn`,
+//! `JoinHandle`, `JoinError`.
+//!
+//! The goroutine's closure runs under `catch_unwind`; its outcome (value,
+//! panic payload, or `goexit`) goes into a shared slot that `join` waits on
+//! through the one park/unpark path, so `join` works from goroutines and
+//! plain threads alike.
+
+use parking_lot::Mutex;
+use std::any::Any;
+use std::fmt;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use super::{current_g, stack, WaitReason, G};
+use crate::scheduler::{self, park, unparker, Unparker};
+
+/// The private payload `goexit` unwinds with; the goroutine root catches it.
+pub(crate) struct Goexit;
+
+/// Why a goroutine did not return a value.
+pub struct JoinError {
+    id: u64,
+    name: Option<Box<str>>,
+    repr: Repr,
+}
+
+enum Repr {
+    Panicked(Box<dyn Any + Send + 'static>),
+    Exited,
+}
+
+impl JoinError {
+    /// Whether the goroutine panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panicked(_))
+    }
+
+    /// Whether the goroutine ended itself with [`goexit`](crate::goexit).
+    pub fn is_goexit(&self) -> bool {
+        matches!(self.repr, Repr::Exited)
+    }
+
+    /// The id of the goroutine that failed.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The panic payload, or the error back if the goroutine exited.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
+        match self.repr {
+            Repr::Panicked(p) => Ok(p),
+            Repr::Exited => Err(self),
+        }
+    }
+
+    /// The panic payload. Panics if the goroutine exited via `goexit`.
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        self.try_into_panic()
+            .expect("the goroutine called goexit; it did not panic")
+    }
+
+    /// The panic message, when the payload is a string.
+    pub fn panic_message(&self) -> Option<&str> {
+        match &self.repr {
+            Repr::Panicked(p) => p
+                .downcast_ref::<&'static str>()
+                .copied()
+                .or_else(|| p.downcast_ref::<String>().map(String::as_str)),
+            Repr::Exited => None,
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "goroutine {}", self.id)?;
+        if let Some(name) = &self.name {
+            write!(f, " ({name})")?;
+        }
+        match &self.repr {
+            Repr::Exited => write!(f, " called goexit"),
+            Repr::Panicked(_) => match self.panic_message() {
+                Some(msg) => write!(f, " panicked: {msg}"),
+                None => write!(f, " panicked"),
+            },
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = if self.is_panic() {
+            "Panicked"
+        } else {
+            "Goexit"
+        };
+        f.debug_struct("JoinError")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("kind", &kind)
+            .field("message", &self.panic_message())
+            .finish()
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+struct Slot<T> {
+    result: Option<Result<T, JoinError>>,
+    done: bool,
+    waiter: Option<Unparker>,
+}
+
+struct Packet<T> {
+    slot: Mutex<Slot<T>>,
+}
+
+impl<T> Packet<T> {
+    fn complete(&self, result: Result<T, JoinError>) {
+        let mut slot = self.slot.lock();
+        slot.result = Some(result);
+        slot.done = true;
+        let waiter = slot.waiter.take();
+        drop(slot);
+        if let Some(w) = waiter {
+            w.unpark();
+        }
+    }
+}
+
+/// An owned permission to wait for a goroutine's result. Dropping it
+/// detaches the goroutine (it keeps running; its result is dropped).
+pub struct JoinHandle<T> {
+    id: u64,
+    packet: Arc<Packet<T>>,
+}
+
+impl<T> JoinHandle<T> {
+    /// Waits for the goroutine to finish: its value, or why there is none.
+    /// Parks a calling goroutine; blocks a calling plain thread.
+    pub fn join(self) -> Result<T, JoinError> {
+        let mut me: Option<Unparker> = None;
+        loop {
+            let mut slot = self.packet.slot.lock();
+            if slot.done {
+                return slot
+                    .result
+                    .take()
+                    .expect("a goroutine result is taken once");
+            }
+            slot.waiter = Some(me.get_or_insert_with(unparker).clone());
+            drop(slot);
+            park(WaitReason::Join);
+        }
+    }
+
+    /// The goroutine's id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Whether the goroutine has finished (returned, panicked or exited).
+    pub fn is_finished(&self) -> bool {
+        self.packet.slot.lock().done
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle").field("id", &self.id).finish()
+    }
+}
+
+/// Configures a goroutine before spawning it: name and stack size.
+#[derive(Debug, Default)]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+}
+
+impl Builder {
+    /// A builder with no name and the default stack size (64 KiB).
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the goroutine: shown by `dump()`, panic messages, overflow
+    /// reports and [`Goroutine::name`](crate::Goroutine::name).
+    pub fn name(mut self, name: String) -> Builder {
+        self.name = Some(name);
+        self
+    }
+
+    /// Sets the usable stack size in bytes (rounded up to whole pages;
+    /// 16 KiB to 1 GiB).
+    pub fn stack_size(mut self, size: usize) -> Builder {
+        self.stack_size = Some(size);
+        self
+    }
+
+    /// Spawns the goroutine. Fails with `InvalidInput` for an unusable
+    /// stack size, or with the OS error when stack memory cannot be mapped.
+    pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let size = match self.stack_size {
+            Some(s) => stack::checked_size(s)?,
+            None => stack::DEFAULT_STACK_SIZE,
+        };
+        let stack = scheduler::with_stack_cache(|cache| stack::acquire(size, cache))?;
+        let packet = Arc::new(Packet {
+            slot: Mutex::new(Slot {
+                result: None,
+                done: false,
+                waiter: None,
+            }),
+        });
+        let theirs = packet.clone();
+        let body = move || {
+            let outcome = catch_unwind(AssertUnwindSafe(f));
+            let result = outcome.map_err(|payload| {
+                let g = current_g().expect("a goroutine body runs on its goroutine");
+                JoinError {
+                    id: g.id,
+                    name: g.name.clone(),
+                    repr: if payload.is::<Goexit>() {
+                        Repr::Exited
+                    } else {
+                        Repr::Panicked(payload)
+                    },
+                }
+            });
+            theirs.complete(result);
+        };
+        let g = G::new(self.name, stack, body);
+        let id = g.id;
+        scheduler::schedule(g, true);
+        Ok(JoinHandle { id, packet })
+    }
+}
+
+/// Spawns a goroutine running `f` and returns its handle: the function form
+/// of [`go!`](crate::go). Panics if stack memory cannot be mapped (use
+/// [`Builder::spawn`] to handle that as an error).
+pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    Builder::new()
+        .spawn(f)
+        .expect("goro: cannot spawn a goroutine")
+}

@@ -1,0 +1,376 @@
+//! G: one goroutine — a corosensei coroutine on a goro stack, with an id, an
+//! optional name, a state word and what it waits on.
+//!
+//! This module owns the goroutine *object* and its life-cycle bookkeeping
+//! (the registry behind `num_goroutine` and `dump`). It never decides when a
+//! goroutine runs: that is the scheduler's job (`scheduler/`), which is the
+//! only code that resumes a coroutine or changes `state` outside the park
+//! protocol documented on [`G::state`].
+
+pub(crate) mod join;
+pub(crate) mod overflow;
+pub(crate) mod stack;
+
+use corosensei::{Coroutine, Yielder};
+use parking_lot::Mutex;
+use std::cell::{Cell, UnsafeCell};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use self::stack::{Stack, StackBounds};
+
+/// Why a goroutine gave its worker back, passed from `Yielder::suspend` to
+/// the worker that resumed it.
+pub(crate) enum Yield {
+    /// Blocked: the scheduler completes the park protocol.
+    Park,
+    /// `gosched`: requeue on the global queue.
+    Gosched,
+}
+
+pub(crate) type Coro = Coroutine<(), Yield, (), Stack>;
+pub(crate) type GRef = Arc<G>;
+
+// The five states of the textbook, as stored in `G::state`. NOTIFIED is
+// Running with a wake-up token pending (see `scheduler/park.rs`).
+pub(crate) const NEW: u8 = 0;
+pub(crate) const RUNNABLE: u8 = 1;
+pub(crate) const RUNNING: u8 = 2;
+pub(crate) const NOTIFIED: u8 = 3;
+pub(crate) const PARKED: u8 = 4;
+pub(crate) const DEAD: u8 = 5;
+
+/// What a blocked goroutine waits on, shown by `dump()`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub(crate) enum WaitReason {
+    Nothing = 0,
+    Join,
+    ChanSend,
+    ChanRecv,
+    Select,
+    Mutex,
+    RwLock,
+    WaitGroup,
+    Semaphore,
+    Condvar,
+    Once,
+    Barrier,
+    Sleep,
+    IoRead,
+    IoWrite,
+    Blocking,
+}
+
+impl WaitReason {
+    const ALL: [WaitReason; 16] = [
+        WaitReason::Nothing,
+        WaitReason::Join,
+        WaitReason::ChanSend,
+        WaitReason::ChanRecv,
+        WaitReason::Select,
+        WaitReason::Mutex,
+        WaitReason::RwLock,
+        WaitReason::WaitGroup,
+        WaitReason::Semaphore,
+        WaitReason::Condvar,
+        WaitReason::Once,
+        WaitReason::Barrier,
+        WaitReason::Sleep,
+        WaitReason::IoRead,
+        WaitReason::IoWrite,
+        WaitReason::Blocking,
+    ];
+
+    fn describe(self) -> &'static str {
+        match self {
+            WaitReason::Nothing => "park",
+            WaitReason::Join => "join",
+            WaitReason::ChanSend => "chan send",
+            WaitReason::ChanRecv => "chan receive",
+            WaitReason::Select => "select",
+            WaitReason::Mutex => "mutex",
+            WaitReason::RwLock => "rwlock",
+            WaitReason::WaitGroup => "waitgroup",
+            WaitReason::Semaphore => "semaphore",
+            WaitReason::Condvar => "condvar",
+            WaitReason::Once => "once",
+            WaitReason::Barrier => "barrier",
+            WaitReason::Sleep => "sleep",
+            WaitReason::IoRead => "IO read",
+            WaitReason::IoWrite => "IO write",
+            WaitReason::Blocking => "blocking call",
+        }
+    }
+}
+
+/// A goroutine.
+pub(crate) struct G {
+    pub(crate) id: u64,
+    pub(crate) name: Option<Box<str>>,
+    /// The state word. Transitions (all others are bugs):
+    /// - NEW/RUNNABLE -> RUNNING: the worker that popped it, in `execute`.
+    /// - RUNNING -> NOTIFIED: `unpark` while it runs (a token for `park`).
+    /// - NOTIFIED -> RUNNING: `park` consuming the token without switching.
+    /// - RUNNING -> PARKED: the worker, *after* the coroutine switched out.
+    /// - PARKED -> RUNNABLE: `unpark`, which then queues it (exactly once).
+    /// - RUNNING/NOTIFIED -> RUNNABLE/NOTIFIED: `gosched` requeue.
+    /// - RUNNING -> DEAD: the worker, after the coroutine returned.
+    pub(crate) state: AtomicU8,
+    wait: AtomicU8,
+    /// Where its stack lies, for the overflow checks and reports.
+    pub(crate) stack: StackBounds,
+    /// The coroutine; `None` once it finished. Only the worker that moved
+    /// the state to RUNNING touches it.
+    pub(crate) co: UnsafeCell<Option<Coro>>,
+    /// Set by the coroutine on its first run; only read on its own stack.
+    yielder: Cell<*const Yielder<(), Yield>>,
+    /// Slot in the registry shard, for removal.
+    slot: AtomicUsize,
+}
+
+// SAFETY: `co` and `yielder` are only touched by the one thread that runs
+// the goroutine at a time: the state word's transitions (acquire/release)
+// make every hand-over between workers a happens-before edge, so there is
+// never concurrent access. All other fields are immutable or atomic.
+unsafe impl Sync for G {}
+// SAFETY: as above; the coroutine and its stack hold only `Send` data
+// (spawn requires `F: Send`, and `Yielder` pointers never leave the stack).
+unsafe impl Send for G {}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+const SHARDS: usize = 16;
+
+struct Shard {
+    slots: Vec<Option<GRef>>,
+    free: Vec<usize>,
+}
+
+static REGISTRY: [Mutex<Shard>; SHARDS] = [const {
+    parking_lot::const_mutex(Shard {
+        slots: Vec::new(),
+        free: Vec::new(),
+    })
+}; SHARDS];
+
+impl G {
+    /// Creates a goroutine that runs `body` on `stack`, registers it and
+    /// counts it live. The caller queues it.
+    pub(crate) fn new(
+        name: Option<String>,
+        stack: Stack,
+        body: impl FnOnce() + Send + 'static,
+    ) -> GRef {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let g = Arc::new(G {
+            id,
+            name: name.map(String::into_boxed_str),
+            state: AtomicU8::new(NEW),
+            wait: AtomicU8::new(WaitReason::Nothing as u8),
+            stack: stack.bounds(),
+            co: UnsafeCell::new(None),
+            yielder: Cell::new(std::ptr::null()),
+            slot: AtomicUsize::new(0),
+        });
+        let co = Coro::with_stack(stack, move |yielder: &Yielder<(), Yield>, ()| {
+            let me = current_g().expect("a goroutine runs on a worker");
+            me.yielder.set(yielder);
+            body();
+        });
+        // SAFETY: `g` was created above and is not shared yet.
+        unsafe { *g.co.get() = Some(co) };
+        let mut shard = REGISTRY[id as usize % SHARDS].lock();
+        let slot = match shard.free.pop() {
+            Some(i) => {
+                shard.slots[i] = Some(g.clone());
+                i
+            }
+            None => {
+                shard.slots.push(Some(g.clone()));
+                shard.slots.len() - 1
+            }
+        };
+        drop(shard);
+        g.slot.store(slot, Ordering::Relaxed);
+        LIVE.fetch_add(1, Ordering::Relaxed);
+        g
+    }
+
+    /// Takes a finished goroutine out of the registry.
+    pub(crate) fn retire(&self) {
+        self.state.store(DEAD, Ordering::Release);
+        let slot = self.slot.load(Ordering::Relaxed);
+        let mut shard = REGISTRY[self.id as usize % SHARDS].lock();
+        shard.slots[slot] = None;
+        shard.free.push(slot);
+        drop(shard);
+        LIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Suspends the running goroutine (must be the caller) back to its
+    /// worker. Returns when a worker resumes it.
+    pub(crate) fn suspend(&self, why: Yield) {
+        let yielder = self.yielder.get();
+        // SAFETY: `yielder` was set by this goroutine's own coroutine on its
+        // first run and points into its stack, which is alive while it runs;
+        // `suspend` is only called by the goroutine itself (callers get `self`
+        // from `current_g`), so we are on that stack now.
+        unsafe { (*yielder).suspend(why) }
+    }
+
+    pub(crate) fn set_wait(&self, why: WaitReason) {
+        self.wait.store(why as u8, Ordering::Relaxed);
+    }
+
+    fn wait_reason(&self) -> WaitReason {
+        WaitReason::ALL[self.wait.load(Ordering::Relaxed) as usize]
+    }
+
+    fn state_name(&self) -> &'static str {
+        match self.state.load(Ordering::Acquire) {
+            NEW => "new",
+            RUNNABLE => "runnable",
+            RUNNING | NOTIFIED => "running",
+            PARKED => "blocked",
+            _ => "dead",
+        }
+    }
+}
+
+thread_local! {
+    static CURRENT: Cell<*const G> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The goroutine running on this thread, if any. Never inlined: a goroutine
+/// may resume on another thread, and the TLS address must be recomputed
+/// after every switch, never cached by the optimiser across one.
+#[inline(never)]
+pub(crate) fn current_g() -> Option<&'static G> {
+    let ptr = CURRENT.with(Cell::get);
+    // SAFETY: the worker sets CURRENT to a G it holds a strong reference to
+    // for the whole time the goroutine runs, and clears it before dropping
+    // that reference; code reading it runs inside that window (on the
+    // goroutine's own stack). The 'static lifetime never escapes a caller
+    // that could outlive the run: callers use it within their call.
+    unsafe { ptr.as_ref() }
+}
+
+/// Sets the running goroutine of this worker thread (null: none).
+#[inline(never)]
+pub(crate) fn set_current_g(g: *const G) {
+    CURRENT.with(|c| c.set(g));
+}
+
+/// Number of goroutines that exist now (spawned and not yet finished).
+pub fn num_goroutine() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+/// A goroutine, as seen from user code: its id and name.
+#[derive(Clone)]
+pub struct Goroutine {
+    g: GRef,
+}
+
+impl Goroutine {
+    pub(crate) fn from_g(g: GRef) -> Self {
+        Goroutine { g }
+    }
+
+    /// The goroutine's id: unique for the life of the process, starting at 1.
+    pub fn id(&self) -> u64 {
+        self.g.id
+    }
+
+    /// The name given with [`Builder::name`](crate::Builder::name), if any.
+    pub fn name(&self) -> Option<&str> {
+        self.g.name.as_deref()
+    }
+}
+
+impl fmt::Debug for Goroutine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Goroutine")
+            .field("id", &self.g.id)
+            .field("name", &self.g.name)
+            .finish()
+    }
+}
+
+/// The running goroutine, or `None` on a plain thread.
+pub fn current() -> Option<Goroutine> {
+    let g = current_g()?;
+    // Rebuild a strong reference from the registry entry's Arc.
+    let shard = REGISTRY[g.id as usize % SHARDS].lock();
+    let g = shard.slots[g.slot.load(Ordering::Relaxed)].clone()?;
+    Some(Goroutine::from_g(g))
+}
+
+/// A snapshot of every live goroutine: id, name, state and what it waits
+/// on. `Display` prints one line per goroutine, Go's traceback header style.
+pub struct Dump {
+    lines: Vec<DumpLine>,
+}
+
+struct DumpLine {
+    id: u64,
+    name: Option<Box<str>>,
+    state: &'static str,
+    waits: Option<&'static str>,
+}
+
+/// Lists every live goroutine (the debug dump).
+pub fn dump() -> Dump {
+    let mut lines = Vec::new();
+    for shard in &REGISTRY {
+        for g in shard.lock().slots.iter().flatten() {
+            let state = g.state_name();
+            let waits = (state == "blocked").then(|| g.wait_reason().describe());
+            lines.push(DumpLine {
+                id: g.id,
+                name: g.name.clone(),
+                state,
+                waits,
+            });
+        }
+    }
+    lines.sort_by_key(|l| l.id);
+    Dump { lines }
+}
+
+impl Dump {
+    /// Number of goroutines in the snapshot.
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// Whether the snapshot lists no goroutine.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+}
+
+impl fmt::Display for Dump {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for line in &self.lines {
+            write!(f, "goroutine {}", line.id)?;
+            if let Some(name) = &line.name {
+                write!(f, " ({name})")?;
+            }
+            match line.waits {
+                Some(w) => writeln!(f, " [{}: {w}]", line.state)?,
+                None => writeln!(f, " [{}]", line.state)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Dump {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}

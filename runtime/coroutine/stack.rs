@@ -1,0 +1,313 @@
+//! Goroutine stacks: carved from large mmap'd slabs, pooled, reused.
+//!
+//! A spawn must not cost an `mmap`+`munmap`, and the kernel's map budget
+//! (`vm.max_map_count`, 65530 by default) must not cap the number of live
+//! goroutines. Both shape this file:
+//!
+//! * Stacks live in *slabs*: one `mmap` holds [`SLOTS_PER_SLAB`] slots, each
+//!   slot a guard page followed by the usable stack. A slab without any
+//!   `mprotect`ed page is a single kernel mapping, however many stacks it holds.
+//! * A guard page that really is `PROT_NONE` splits the slab mapping: each one
+//!   costs two map entries. Guards are therefore a budget: while fewer than
+//!   [`guard_budget`] guarded stacks exist, new slabs are fully guarded (an
+//!   overflow faults on the guard page and `overflow.rs` reports it). Past the
+//!   budget, new slabs leave the guard page mapped but unused, and the
+//!   scheduler checks it on every switch-out ([`Stack::canary_intact`]): the
+//!   page is never written by correct code, so anything non-zero in it means
+//!   the goroutine ran past its stack.
+//! * Freed stacks go to a per-worker cache first, then to a global pool per
+//!   size; stacks pushed to a large global pool are `madvise(DONTNEED)`ed so
+//!   idle memory goes back to the kernel while the mapping stays reusable.
+//!
+//! This file never runs goroutine code and never frees a slab: slabs live as
+//! long as the process (their pages are returned with `madvise`).
+
+use parking_lot::Mutex;
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+/// Size of a page on every platform goro supports (x86_64 / aarch64 Linux
+/// with 4 KiB pages). Checked against `sysconf` at first use.
+pub(crate) const PAGE: usize = 4096;
+
+/// Default usable stack size. Only touched pages cost memory, so a parked
+/// goroutine that never went deep costs one page; 64 KiB of address space
+/// leaves room for ordinary Rust code (formatting, std I/O, `getaddrinfo`)
+/// that a 16 KiB stack overflows. See ARCHITECTURE.md for the measurement.
+pub(crate) const DEFAULT_STACK_SIZE: usize = 64 * 1024;
+
+/// Smallest stack `Builder::stack_size` accepts: corosensei's own start-up
+/// frame plus the goroutine root need about 2 KiB; below 16 KiB even
+/// `println!` can overflow.
+pub(crate) const MIN_STACK_SIZE: usize = 16 * 1024;
+
+/// Largest stack `Builder::stack_size` accepts (1 GiB).
+pub(crate) const MAX_STACK_SIZE: usize = 1 << 30;
+
+/// Slots per slab: one mmap serves this many stacks.
+const SLOTS_PER_SLAB: usize = 64;
+
+/// Stacks a worker keeps for itself before handing them to the global pool.
+const WORKER_CACHE: usize = 128;
+
+/// Stacks the global pool keeps warm (not `madvise`d) per size.
+const WARM_GLOBAL: usize = 256;
+
+/// Where a stack lies: `[guard, limit)` is the guard page, `[limit, base)`
+/// the usable stack (it grows down from `base`). Copied into the goroutine
+/// so the overflow checks can find it while the coroutine owns the stack.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StackBounds {
+    pub(crate) guard: usize,
+    pub(crate) limit: usize,
+    pub(crate) base: usize,
+    /// Whether the guard page is really `PROT_NONE`.
+    pub(crate) guarded: bool,
+}
+
+/// One goroutine stack, owned: handed out once, given back by `release`.
+pub(crate) struct Stack {
+    bounds: StackBounds,
+}
+
+// SAFETY: `base` and `limit` describe a region that this `Stack` owns
+// exclusively (slots are handed out once and only come back through
+// `release`), is mapped read-write for the life of the process, and is
+// aligned to a page, which exceeds corosensei's `STACK_ALIGNMENT`.
+unsafe impl corosensei::stack::Stack for Stack {
+    fn base(&self) -> corosensei::stack::StackPointer {
+        corosensei::stack::StackPointer::new(self.bounds.base).expect("stack base is never null")
+    }
+    fn limit(&self) -> corosensei::stack::StackPointer {
+        corosensei::stack::StackPointer::new(self.bounds.limit).expect("stack limit is never null")
+    }
+}
+
+impl Stack {
+    /// Usable size in bytes.
+    pub(crate) fn size(&self) -> usize {
+        self.bounds.size()
+    }
+
+    pub(crate) fn bounds(&self) -> StackBounds {
+        self.bounds
+    }
+
+    fn limit(&self) -> usize {
+        self.bounds.limit
+    }
+}
+
+impl StackBounds {
+    /// Usable size in bytes.
+    pub(crate) fn size(&self) -> usize {
+        self.base - self.limit
+    }
+
+    /// Whether an overflow into an unguarded stack's guard page is ruled
+    /// out. Guarded stacks fault instead, so they always pass. Unguarded
+    /// ones are checked where a frame that crossed `limit` writes first: the
+    /// top of the guard page, a cache line at a time across its upper half.
+    #[inline]
+    pub(crate) fn canary_intact(&self) -> bool {
+        if self.guarded {
+            return true;
+        }
+        self.canary_slow()
+    }
+
+    #[cold]
+    fn canary_slow(&self) -> bool {
+        let mut addr = self.limit - 8;
+        while addr >= self.limit - PAGE / 2 {
+            // SAFETY: `[guard, limit)` is mapped read-write (unguarded slabs
+            // are never mprotected) and owned by this stack; a volatile read
+            // of an aligned u64 inside it is defined and never races, since
+            // only this stack's goroutine could write there.
+            let word = unsafe { std::ptr::read_volatile(addr as *const u64) };
+            if word != 0 {
+                return false;
+            }
+            addr -= 64;
+        }
+        true
+    }
+}
+
+/// How many guarded stacks may exist: each costs two of the kernel's map
+/// entries; half of `vm.max_map_count` beyond a reserve for the rest of the
+/// process (heap arenas, libraries, thread stacks, the user's own mmaps).
+pub(crate) fn guard_budget() -> usize {
+    static BUDGET: OnceLock<usize> = OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        let max = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok())
+            .unwrap_or(65530);
+        max.saturating_sub(16 * 1024) / 2
+    })
+}
+
+/// Free stacks by size: few distinct sizes exist, so a short list of
+/// (size, stacks) beats a map.
+struct Pool {
+    free: Vec<(usize, Vec<Stack>)>,
+}
+
+impl Pool {
+    fn list(&mut self, size: usize) -> &mut Vec<Stack> {
+        let at = match self.free.iter().position(|(s, _)| *s == size) {
+            Some(i) => i,
+            None => {
+                self.free.push((size, Vec::new()));
+                self.free.len() - 1
+            }
+        };
+        &mut self.free[at].1
+    }
+}
+
+static POOL: Mutex<Pool> = parking_lot::const_mutex(Pool { free: Vec::new() });
+
+/// Number of slots that carry a real (mprotected) guard page.
+static GUARDED_SLOTS: AtomicUsize = AtomicUsize::new(0);
+
+/// Rounds a requested size up to whole pages and checks its bounds.
+pub(crate) fn checked_size(requested: usize) -> io::Result<usize> {
+    if requested < MIN_STACK_SIZE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "goroutine stack size {requested} is below the minimum of {MIN_STACK_SIZE} bytes"
+            ),
+        ));
+    }
+    if requested > MAX_STACK_SIZE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "goroutine stack size {requested} exceeds the maximum of {MAX_STACK_SIZE} bytes"
+            ),
+        ));
+    }
+    Ok(requested.div_ceil(PAGE) * PAGE)
+}
+
+/// Takes a stack of `size` bytes (already checked) from `cache` (the calling
+/// worker's), the global pool, or a new slab.
+pub(crate) fn acquire(size: usize, cache: Option<&mut Vec<Stack>>) -> io::Result<Stack> {
+    if size == DEFAULT_STACK_SIZE {
+        if let Some(stack) = cache.and_then(|c| c.pop()) {
+            return Ok(stack);
+        }
+    }
+    let mut pool = POOL.lock();
+    let list = pool.list(size);
+    if let Some(stack) = list.pop() {
+        return Ok(stack);
+    }
+    let mut fresh = new_slab(size)?;
+    let stack = fresh.pop().expect("a slab has slots");
+    list.append(&mut fresh);
+    Ok(stack)
+}
+
+/// Gives a stack back once its coroutine has finished.
+pub(crate) fn release(stack: Stack, cache: Option<&mut Vec<Stack>>) {
+    if stack.size() == DEFAULT_STACK_SIZE {
+        if let Some(cache) = cache {
+            if cache.len() < WORKER_CACHE {
+                cache.push(stack);
+                return;
+            }
+        }
+    }
+    let mut pool = POOL.lock();
+    let list = pool.list(stack.size());
+    if list.len() >= WARM_GLOBAL {
+        // SAFETY: `[limit, base)` is this stack's own region and its
+        // coroutine has finished, so nothing refers to its contents;
+        // MADV_DONTNEED on private anonymous memory just drops the pages
+        // (they read back as zeros), keeping the mapping.
+        unsafe {
+            libc::madvise(
+                stack.limit() as *mut libc::c_void,
+                stack.size(),
+                libc::MADV_DONTNEED,
+            );
+        }
+    }
+    list.push(stack);
+}
+
+/// Hands every stack of a worker's cache to the global pool (the worker is
+/// retiring).
+pub(crate) fn release_all(cache: &mut Vec<Stack>) {
+    for stack in cache.drain(..) {
+        release(stack, None);
+    }
+}
+
+#[cold]
+fn new_slab(size: usize) -> io::Result<Vec<Stack>> {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+    if page != PAGE {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("goro supports 4 KiB pages only; this system uses {page}"),
+        ));
+    }
+    let slot = size + PAGE;
+    // Large stacks come in smaller slabs so one spawn never maps gigabytes.
+    let slots = (SLOTS_PER_SLAB * DEFAULT_STACK_SIZE / size).clamp(1, SLOTS_PER_SLAB);
+    let len = slot * slots;
+    // SAFETY: an anonymous private mapping at an address of the kernel's
+    // choosing touches no existing memory. MAP_NORESERVE: only pages a
+    // goroutine touches are committed.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+            -1,
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        let err = io::Error::last_os_error();
+        return Err(io::Error::new(
+            err.kind(),
+            format!("cannot map {len} bytes for goroutine stacks: {err}"),
+        ));
+    }
+    let start = ptr as usize;
+    let guarded = GUARDED_SLOTS.fetch_add(slots, Ordering::Relaxed) + slots <= guard_budget();
+    if !guarded {
+        GUARDED_SLOTS.fetch_sub(slots, Ordering::Relaxed);
+    }
+    let mut out = Vec::with_capacity(slots);
+    for i in (0..slots).rev() {
+        let guard = start + i * slot;
+        // SAFETY: `[guard, guard + PAGE)` lies inside the mapping just
+        // created, which nothing else references yet.
+        let protected = guarded
+            && unsafe { libc::mprotect(guard as *mut libc::c_void, PAGE, libc::PROT_NONE) } == 0;
+        if guarded && !protected {
+            // Out of map entries after all: this slot is canary-checked.
+            GUARDED_SLOTS.fetch_sub(1, Ordering::Relaxed);
+        }
+        let limit = guard + PAGE;
+        out.push(Stack {
+            bounds: StackBounds {
+                guard,
+                limit,
+                base: limit + size,
+                guarded: protected,
+            },
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,191 @@
+//! goro: Go's concurrency model for Rust, without async/await.
+//!
+//! Goroutines are stackful coroutines scheduled M:N on work-stealing worker
+//! threads. You write plain blocking code; every wait inside goro (joining a
+//! goroutine, and in later modules a channel, a lock, a socket, a timer)
+//! switches to another goroutine instead of blocking the thread.
+//!
+//! ```
+//! let h = goro::go!(move || 6 * 7);
+//! assert_eq!(h.join().unwrap(), 42);
+//! ```
+//!
+//! The runtime starts itself on first use, from any thread. It runs
+//! `gomaxprocs()` workers (the `GOMAXPROCS` environment variable, else the
+//! CPU count). [`run`] runs a closure as the *main goroutine* and returns its
+//! value; when it returns, the program may end whatever other goroutines are
+//! still running, as in Go.
+//!
+//! # Migration rules (read before spawning)
+//!
+//! A goroutine may resume on a different OS thread after any blocking
+//! point (`join`, [`gosched`], and every goro wait). Therefore, across a
+//! blocking point, a goroutine must not hold:
+//!
+//! * references into `thread_local!` data, or values that cache them
+//!   (thread-local state belongs to the *worker thread*, not the goroutine);
+//! * `!Send` values such as `Rc`, `RefCell` borrows of thread-shared data,
+//!   or a `std::sync::MutexGuard` (unlocking on another thread is undefined
+//!   behaviour for pthread mutexes). Use `goro::sync` locks, which park the
+//!   goroutine and may be released on any thread.
+//!
+//! `spawn` requires `Send + 'static` closures, which rules most of this out
+//! at compile time; thread-locals are the case the compiler cannot see.
+//! goro itself never caches a thread-local address across a switch: its
+//! accessors are non-inlined functions.
+//!
+//! A plain blocking system call (`std::fs::read`, `std::thread::sleep`)
+//! inside a goroutine blocks its worker; after 10 ms the monitor thread
+//! hands that worker's queued goroutines to another thread, so others keep
+//! running.
+
+#![warn(clippy::undocumented_unsafe_blocks)]
+#![warn(missing_docs)]
+
+mod coroutine;
+mod reactor;
+mod scheduler;
+pub mod time;
+
+pub use coroutine::join::{spawn, Builder, JoinError, JoinHandle};
+pub use coroutine::{current, dump, num_goroutine, Dump, Goroutine};
+pub use scheduler::{gomaxprocs, num_cpu};
+
+use coroutine::{current_g, join::Goexit, Yield};
+
+/// Spawns a goroutine and returns its [`JoinHandle`].
+///
+/// Takes a closure, run in the new goroutine, or a call expression,
+/// evaluated in the new goroutine (its arguments too: they are moved in):
+///
+/// ```
+/// fn add(a: u32, b: u32) -> u32 { a + b }
+/// let a = goro::go!(move || 1u32);
+/// let b = goro::go!(add(1, 2));
+/// assert_eq!(a.join().unwrap() + b.join().unwrap(), 4);
+/// ```
+///
+/// Read the crate's *migration rules* before holding thread-locals or
+/// `!Send` values in a goroutine.
+#[macro_export]
+macro_rules! go {
+    (move | $($rest:tt)*) => { $crate::spawn(move | $($rest)*) };
+    (move || $($rest:tt)*) => { $crate::spawn(move || $($rest)*) };
+    (| $($rest:tt)*) => { $crate::spawn(| $($rest)*) };
+    (|| $($rest:tt)*) => { $crate::spawn(|| $($rest)*) };
+    ($call:expr) => { $crate::spawn(move || $call) };
+}
+
+/// Yields: the calling goroutine goes to the global run queue so others run
+/// first (Go's `runtime.Gosched`). On a plain thread, yields the thread.
+pub fn gosched() {
+    match current_g() {
+        Some(g) => g.suspend(Yield::Gosched),
+        None => std::thread::yield_now(),
+    }
+}
+
+/// Ends the calling goroutine after running its destructors (Go's
+/// `runtime.Goexit`, whose deferred calls are Rust's drops). Prints
+/// nothing; [`JoinHandle::join`] reports it with [`JoinError::is_goexit`].
+///
+/// It unwinds the goroutine's stack with a private payload, so a
+/// `catch_unwind` in between would intercept it: let it through.
+///
+/// # Panics
+///
+/// On a plain thread (outside any goroutine), since a thread cannot be
+/// ended this way.
+pub fn goexit() -> ! {
+    if current_g().is_none() {
+        panic!("goro::goexit called outside a goroutine");
+    }
+    std::panic::resume_unwind(Box::new(Goexit))
+}
+
+/// Stack size of the main goroutine started by [`run`] and [`main`].
+const MAIN_STACK_SIZE: usize = 8 << 20;
+
+/// Runs `f` as the main goroutine (named "main", with an 8 MiB stack) and
+/// returns its value. A panic in it resumes in the caller.
+///
+/// # Panics
+///
+/// If the main goroutine panics (the same payload) or calls [`goexit`].
+pub fn run<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let handle = Builder::new()
+        .name("main".to_string())
+        .stack_size(MAIN_STACK_SIZE)
+        .spawn(f)
+        .expect("goro: cannot start the main goroutine");
+    match handle.join() {
+        Ok(value) => value,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => panic!("{e}: the main goroutine has no value to return"),
+    }
+}
+
+/// Go-style entry point: runs `f` as the main goroutine, then ends the
+/// process (status 0) without waiting for other goroutines; a panic in the
+/// main goroutine ends it with status 2, as in Go.
+///
+/// ```no_run
+/// goro::main(|| {
+///     goro::go!(|| loop { goro::gosched() });
+///     println!("bye"); // the looping goroutine does not keep us alive
+/// })
+/// ```
+pub fn main<F>(f: F) -> !
+where
+    F: FnOnce() + Send + 'static,
+{
+    let handle = Builder::new()
+        .name("main".to_string())
+        .stack_size(MAIN_STACK_SIZE)
+        .spawn(f)
+        .expect("goro: cannot start the main goroutine");
+    let code = match handle.join() {
+        Ok(()) => 0,
+        Err(_) => 2,
+    };
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    std::process::exit(code)
+}
+
+/// Makes panic messages name the goroutine ("goroutine 7 (worker)
+/// panicked at ..."), as std names the thread; panics outside goroutines
+/// go to the hook that was installed before.
+pub(crate) fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let Some(g) = current_g() else {
+            return previous(info);
+        };
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<&'static str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("Box<dyn Any>");
+        let name = g
+            .name
+            .as_deref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        let location = info
+            .location()
+            .map(|l| format!(" at {l}"))
+            .unwrap_or_default();
+        let backtrace = std::backtrace::Backtrace::capture();
+        let trace = match backtrace.status() {
+            std::backtrace::BacktraceStatus::Captured => format!("\nstack backtrace:\n{backtrace}"),
+            _ => String::new(),
+        };
+        eprintln!("goroutine {}{name} panicked{location}:\n{msg}{trace}", g.id);
+    }));
+}

@@ -1,0 +1,418 @@
+//! M and P: worker threads that run goroutines, and how work finds them.
+//!
+//! # Design (Go's G-M-P, in Rust)
+//!
+//! Each *worker* is an OS thread (an M) holding a processor's worth of state
+//! (a P): a crossbeam-deque local queue, a `runnext` slot, and a cache of
+//! goroutine stacks. Goroutines made runnable by a worker go to its
+//! `runnext` (so a woken peer runs next: channel ping-pong stays on one
+//! core and in cache) or local queue; goroutines made runnable from outside
+//! any worker, and every `gosched`, go to the global `Injector`.
+//!
+//! A worker looks for work in this order (`worker.rs`): every 61st tick the
+//! global queue first (fairness), then `runnext`, the local queue, the
+//! global queue, expired timers, then stealing half of a random victim's
+//! queue, then it parks. At most half of the busy workers spin looking for
+//! work; a worker that finds work while spinning wakes another spinner
+//! if it was the last one, and new work wakes one idle worker only if no
+//! worker is spinning (`wakep`): no lost work, no thundering herd.
+//!
+//! The number of *active* workers is `gomaxprocs`. Lowering it retires
+//! workers at their next scheduling point (their queues go to the global
+//! queue, they park as spares); raising it wakes spares or starts threads.
+//! The monitor thread (`sysmon.rs`) detaches a worker stuck in one goroutine
+//! for over 10 ms while work waits (Go's hand-off), and starts a replacement;
+//! the stuck thread becomes a spare when its goroutine finally yields.
+//!
+//! Idle workers park on their thread's park token. One of them (the timer
+//! watcher) sleeps only until the next timer is due.
+//!
+//! This module never touches channels, locks or sockets: it only moves
+//! goroutines between queues and wakes threads.
+
+mod park;
+mod sysmon;
+mod worker;
+
+pub(crate) use park::{finish_park, park, park_until, unparker, Unparker};
+pub(crate) use worker::{current_worker, with_stack_cache};
+
+use crossbeam_deque::{Injector, Steal, Stealer};
+use parking_lot::{Mutex, RwLock};
+use std::cell::Cell;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use crate::coroutine::{GRef, G};
+
+/// Most workers `gomaxprocs` accepts (Go allows 1024 too).
+pub(crate) const MAX_PROCS: usize = 1024;
+
+// Worker status (`WorkerShared::status`), changed under `Runtime::sched`.
+const ACTIVE: u8 = 0;
+/// Asked to retire by `gomaxprocs`: no longer counted active.
+const RETIRING: u8 = 1;
+/// Handed off by sysmon while stuck: no longer counted active.
+const DETACHED: u8 = 2;
+/// Parked, holding no work, until `gomaxprocs` or sysmon needs it.
+const SPARE: u8 = 3;
+
+/// What other threads may touch of a worker.
+pub(crate) struct WorkerShared {
+    pub(crate) id: usize,
+    stealer: Stealer<GRef>,
+    /// The goroutine to run next (an `Arc<G>` from `into_raw`, or null).
+    /// Taken only by its own worker, or by sysmon when the worker is stuck.
+    runnext: AtomicPtr<G>,
+    thread: OnceLock<std::thread::Thread>,
+    status: AtomicU8,
+    /// In the idle list (changed under `sched`).
+    idle: AtomicBool,
+    /// Taken off the idle list by `wakep`, which counted it spinning.
+    woken_spinning: AtomicBool,
+    /// Executing a goroutine right now.
+    pub(crate) busy: AtomicBool,
+    /// Goroutines executed so far: sysmon compares it between looks.
+    pub(crate) ticks: AtomicU64,
+}
+
+impl WorkerShared {
+    fn take_runnext(&self) -> Option<GRef> {
+        let ptr = self.runnext.swap(ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: non-null values in `runnext` come from `Arc::into_raw` in
+        // `put_runnext`, and the swap gives this caller sole ownership.
+        (!ptr.is_null()).then(|| unsafe { Arc::from_raw(ptr) })
+    }
+
+    /// Stores `g` as runnext, returning the goroutine it displaced.
+    fn put_runnext(&self, g: GRef) -> Option<GRef> {
+        let old = self
+            .runnext
+            .swap(Arc::into_raw(g) as *mut G, Ordering::AcqRel);
+        // SAFETY: as in `take_runnext`.
+        (!old.is_null()).then(|| unsafe { Arc::from_raw(old) })
+    }
+
+    fn has_work(&self) -> bool {
+        !self.stealer.is_empty() || !self.runnext.load(Ordering::Acquire).is_null()
+    }
+
+    fn unpark(&self) {
+        if let Some(t) = self.thread.get() {
+            t.unpark();
+        }
+    }
+}
+
+struct Sched {
+    idle: Vec<Arc<WorkerShared>>,
+    spares: Vec<Arc<WorkerShared>>,
+    /// Workers with status ACTIVE.
+    active: usize,
+    /// The idle worker that sleeps until the next timer, if any.
+    timer_watcher: Option<usize>,
+}
+
+pub(crate) struct Runtime {
+    injector: Injector<GRef>,
+    workers: RwLock<Vec<Arc<WorkerShared>>>,
+    sched: Mutex<Sched>,
+    /// Idle workers (mirrors `sched.idle.len()`, read without the lock).
+    npidle: AtomicUsize,
+    /// Workers looking for work without having found any yet.
+    nmspinning: AtomicUsize,
+    maxprocs: AtomicUsize,
+    /// Threads goro started (workers and sysmon), for deadlock detection.
+    own_threads: AtomicUsize,
+    /// Plain threads blocked in `park` with no deadline.
+    external_blocked: AtomicUsize,
+    /// Plain-thread wake-ups so far: activity sysmon can see.
+    external_wakes: AtomicU64,
+}
+
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+/// The runtime, started on first use.
+#[inline]
+pub(crate) fn rt() -> &'static Runtime {
+    match RUNTIME.get() {
+        Some(rt) => rt,
+        None => start(),
+    }
+}
+
+#[cold]
+fn start() -> &'static Runtime {
+    let mut started = false;
+    let rt = RUNTIME.get_or_init(|| {
+        started = true;
+        Runtime {
+            injector: Injector::new(),
+            workers: RwLock::new(Vec::new()),
+            sched: Mutex::new(Sched {
+                idle: Vec::new(),
+                spares: Vec::new(),
+                active: 0,
+                timer_watcher: None,
+            }),
+            npidle: AtomicUsize::new(0),
+            nmspinning: AtomicUsize::new(0),
+            maxprocs: AtomicUsize::new(default_procs()),
+            own_threads: AtomicUsize::new(0),
+            external_blocked: AtomicUsize::new(0),
+            external_wakes: AtomicU64::new(0),
+        }
+    });
+    if started {
+        crate::coroutine::overflow::install();
+        crate::install_panic_hook();
+        let mut sched = rt.sched.lock();
+        for _ in 0..rt.maxprocs.load(Ordering::Relaxed) {
+            rt.activate_one(&mut sched);
+        }
+        drop(sched);
+        sysmon::start(rt);
+    }
+    rt
+}
+
+fn default_procs() -> usize {
+    std::env::var("GOMAXPROCS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(num_cpu)
+        .min(MAX_PROCS)
+}
+
+/// Number of CPUs this process may run on (its affinity mask).
+pub fn num_cpu() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Queues a runnable goroutine: on the current worker (as `runnext` when
+/// `next`), else on the global queue; wakes an idle worker if useful.
+pub(crate) fn schedule(g: GRef, next: bool) {
+    let rt = rt();
+    match current_worker() {
+        Some(w) => {
+            if next {
+                if let Some(old) = w.shared.put_runnext(g) {
+                    w.local.push(old);
+                }
+            } else {
+                w.local.push(g);
+            }
+        }
+        None => rt.injector.push(g),
+    }
+    rt.wakep();
+}
+
+/// Queues a goroutine on the global queue (gosched, hand-offs).
+pub(crate) fn schedule_global(g: GRef) {
+    let rt = rt();
+    rt.injector.push(g);
+    rt.wakep();
+}
+
+/// A timer was armed earlier than any before: the timer watcher re-arms.
+pub(crate) fn timers_changed() {
+    let rt = rt();
+    let sched = rt.sched.lock();
+    match sched.timer_watcher {
+        Some(id) => rt.workers.read()[id].unpark(),
+        None => {
+            drop(sched);
+            rt.wake_idle_for_timers();
+        }
+    }
+}
+
+/// Parks a plain (non-goroutine) thread, counted for deadlock detection.
+pub(crate) fn external_park(deadline: Option<Instant>) {
+    let rt = rt();
+    match deadline {
+        Some(d) => std::thread::park_timeout(d.saturating_duration_since(Instant::now())),
+        None => {
+            rt.external_blocked.fetch_add(1, Ordering::SeqCst);
+            std::thread::park();
+            rt.external_blocked.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    rt.external_wakes.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Sets the number of workers running goroutines and returns the previous
+/// value; `n == 0` only reads it.
+pub fn gomaxprocs(n: usize) -> usize {
+    let rt = rt();
+    let mut sched = rt.sched.lock();
+    let prev = rt.maxprocs.load(Ordering::SeqCst);
+    if n == 0 || n == prev {
+        return prev;
+    }
+    let n = n.min(MAX_PROCS);
+    rt.maxprocs.store(n, Ordering::SeqCst);
+    while sched.active < n {
+        rt.activate_one(&mut sched);
+    }
+    if sched.active > n {
+        let workers = rt.workers.read();
+        // Retire idle workers first, then the newest busy ones.
+        let mut excess = sched.active - n;
+        for pass in 0..2 {
+            for w in workers.iter().rev() {
+                if excess == 0 {
+                    break;
+                }
+                let idle = w.idle.load(Ordering::Relaxed);
+                if w.status.load(Ordering::Relaxed) != ACTIVE || (pass == 0 && !idle) {
+                    continue;
+                }
+                w.status.store(RETIRING, Ordering::SeqCst);
+                sched.active -= 1;
+                excess -= 1;
+                if idle {
+                    rt.remove_idle(&mut sched, w.id);
+                }
+                w.unpark();
+            }
+        }
+    }
+    prev
+}
+
+impl Runtime {
+    /// Wakes one idle worker to spin for work, unless one already spins or
+    /// none is idle (Go's wakep).
+    #[inline]
+    pub(crate) fn wakep(&self) {
+        if self.npidle.load(Ordering::SeqCst) == 0 || self.nmspinning.load(Ordering::SeqCst) != 0 {
+            return;
+        }
+        self.wakep_slow();
+    }
+
+    #[cold]
+    fn wakep_slow(&self) {
+        if self
+            .nmspinning
+            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return;
+        }
+        let mut sched = self.sched.lock();
+        match sched.idle.pop() {
+            Some(w) => {
+                w.idle.store(false, Ordering::SeqCst);
+                w.woken_spinning.store(true, Ordering::SeqCst);
+                self.npidle.fetch_sub(1, Ordering::SeqCst);
+                if sched.timer_watcher == Some(w.id) {
+                    sched.timer_watcher = None;
+                }
+                drop(sched);
+                w.unpark();
+            }
+            None => {
+                self.nmspinning.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Timers are due or changed but no worker watches them: wake one idle
+    /// worker (it becomes the watcher when it goes idle again).
+    fn wake_idle_for_timers(&self) {
+        let mut sched = self.sched.lock();
+        if sched.timer_watcher.is_some() {
+            return;
+        }
+        if let Some(w) = sched.idle.pop() {
+            w.idle.store(false, Ordering::SeqCst);
+            self.npidle.fetch_sub(1, Ordering::SeqCst);
+            drop(sched);
+            w.unpark();
+        }
+    }
+
+    fn remove_idle(&self, sched: &mut Sched, id: usize) {
+        if let Some(pos) = sched.idle.iter().position(|w| w.id == id) {
+            let w = sched.idle.swap_remove(pos);
+            w.idle.store(false, Ordering::SeqCst);
+            self.npidle.fetch_sub(1, Ordering::SeqCst);
+        }
+        if sched.timer_watcher == Some(id) {
+            sched.timer_watcher = None;
+        }
+    }
+
+    /// Makes one more worker active: a spare if there is one, else a new
+    /// thread.
+    fn activate_one(&'static self, sched: &mut Sched) {
+        sched.active += 1;
+        // A worker asked to retire that has not yet done so just stays.
+        let workers = self.workers.read();
+        let retiring = workers
+            .iter()
+            .find(|w| w.status.load(Ordering::SeqCst) == RETIRING);
+        if let Some(w) = retiring {
+            w.status.store(ACTIVE, Ordering::SeqCst);
+            return;
+        }
+        drop(workers);
+        if let Some(w) = sched.spares.pop() {
+            w.status.store(ACTIVE, Ordering::SeqCst);
+            w.unpark();
+            return;
+        }
+        worker::spawn_worker(self);
+    }
+
+    /// Steals a batch from any worker but `me` into `dest`, returning one.
+    fn steal_from_others(
+        &self,
+        me: usize,
+        dest: &crossbeam_deque::Worker<GRef>,
+        seed: &Cell<u64>,
+    ) -> Option<GRef> {
+        let workers = self.workers.read();
+        let n = workers.len();
+        if n <= 1 {
+            return None;
+        }
+        for _ in 0..4 {
+            let start = next_random(seed) as usize % n;
+            for i in 0..n {
+                let victim = &workers[(start + i) % n];
+                if victim.id == me {
+                    continue;
+                }
+                loop {
+                    match victim.stealer.steal_batch_and_pop(dest) {
+                        Steal::Success(g) => return Some(g),
+                        Steal::Retry => continue,
+                        Steal::Empty => break,
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    fn any_work(&self) -> bool {
+        !self.injector.is_empty() || self.workers.read().iter().any(|w| w.has_work())
+    }
+}
+
+/// xorshift64*: cheap randomness for victim selection.
+pub(crate) fn next_random(seed: &Cell<u64>) -> u64 {
+    let mut x = seed.get();
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    seed.set(x);
+    x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+}

@@ -1,0 +1,153 @@
+//! The one park/unpark path (Go's gopark/goready) under every blocking
+//! operation in goro.
+//!
+//! A primitive that must wait does three things: take an [`Unparker`] for
+//! the current goroutine or thread, store it where the waker will find it,
+//! re-check its condition, then call [`park`] in a loop until the condition
+//! holds. The waker changes the condition first and calls
+//! [`Unparker::unpark`] after. `park` may return spuriously; it never misses
+//! a wake-up, because `unpark` leaves a token when the target is not parked
+//! yet (the same contract as `std::thread::park`).
+//!
+//! For a goroutine the token lives in its state word (NOTIFIED). The
+//! goroutine switches out with `Yield::Park` *while still RUNNING*, and only
+//! its worker, once the switch is complete, moves RUNNING -> PARKED. An
+//! `unpark` racing with the switch finds RUNNING, leaves NOTIFIED, and the
+//! worker's compare-exchange fails and requeues the goroutine at once: the
+//! wake is never lost, and nobody resumes a coroutine that is still
+//! switching out.
+//!
+//! On a plain OS thread, `park` is `std::thread::park`, so channels, locks
+//! and join handles work between threads and goroutines alike.
+//!
+//! Nothing here knows about channels, locks or sockets.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::coroutine::{
+    current_g, GRef, WaitReason, Yield, G, NOTIFIED, PARKED, RUNNABLE, RUNNING,
+};
+use crate::reactor::timer;
+use crate::scheduler;
+
+/// Wakes one parked goroutine or thread. Cheap to clone.
+#[derive(Clone)]
+pub(crate) enum Unparker {
+    Goroutine(GRef),
+    Thread(std::thread::Thread),
+}
+
+impl Unparker {
+    /// Makes the target runnable, or leaves it a token if it is not parked.
+    pub(crate) fn unpark(&self) {
+        match self {
+            Unparker::Goroutine(g) => ready(g),
+            Unparker::Thread(t) => t.unpark(),
+        }
+    }
+}
+
+/// An unparker for the caller: its goroutine, else its thread.
+pub(crate) fn unparker() -> Unparker {
+    match current_g() {
+        Some(g) => Unparker::Goroutine(g_ref(g)),
+        None => Unparker::Thread(std::thread::current()),
+    }
+}
+
+/// A strong reference to the running goroutine.
+fn g_ref(g: &G) -> GRef {
+    let ptr: *const G = g;
+    // SAFETY: the worker publishes a running goroutine through `CURRENT`
+    // with `Arc::as_ptr` of a GRef it keeps alive for the whole run, so
+    // `ptr` came from an `Arc<G>` whose count is at least one here.
+    unsafe {
+        Arc::increment_strong_count(ptr);
+        Arc::from_raw(ptr)
+    }
+}
+
+/// Blocks the caller until unparked (or spuriously). `why` is what
+/// `dump()` shows meanwhile.
+pub(crate) fn park(why: WaitReason) {
+    match current_g() {
+        Some(g) => park_goroutine(g, why),
+        None => scheduler::external_park(None),
+    }
+}
+
+/// Like [`park`], but also returns once `deadline` has passed. Returns
+/// whether the deadline had passed on return.
+pub(crate) fn park_until(why: WaitReason, deadline: Instant) -> bool {
+    if Instant::now() >= deadline {
+        return true;
+    }
+    match current_g() {
+        Some(g) => {
+            let key = timer::add(deadline, Unparker::Goroutine(g_ref(g)));
+            park_goroutine(g, why);
+            timer::cancel(key);
+        }
+        None => scheduler::external_park(Some(deadline)),
+    }
+    Instant::now() >= deadline
+}
+
+fn park_goroutine(g: &G, why: WaitReason) {
+    // A pending token: consume it and return without switching.
+    if g.state
+        .compare_exchange(NOTIFIED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+    {
+        return;
+    }
+    g.set_wait(why);
+    g.suspend(Yield::Park);
+    g.set_wait(WaitReason::Nothing);
+}
+
+/// Second half of a park, run by the worker once the coroutine has switched
+/// out: RUNNING -> PARKED, unless a wake-up arrived meanwhile. Returns the
+/// goroutine if it must run again right away.
+pub(crate) fn finish_park(g: GRef) -> Option<GRef> {
+    match g
+        .state
+        .compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire)
+    {
+        // Parked: whoever holds an Unparker keeps it alive (and the registry
+        // does, so dump() can list it).
+        Ok(_) => None,
+        Err(_) => {
+            // NOTIFIED: the wake raced with the switch. Consume the token.
+            g.state.store(RUNNABLE, Ordering::Release);
+            Some(g)
+        }
+    }
+}
+
+/// goready: PARKED -> RUNNABLE and queue it; RUNNING -> NOTIFIED (token);
+/// already queued or notified: nothing to do.
+fn ready(g: &GRef) {
+    let mut state = g.state.load(Ordering::Acquire);
+    loop {
+        let next = match state {
+            RUNNING => NOTIFIED,
+            PARKED => RUNNABLE,
+            _ => return,
+        };
+        match g
+            .state
+            .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => {
+                if next == RUNNABLE {
+                    scheduler::schedule(g.clone(), true);
+                }
+                return;
+            }
+            Err(now) => state = now,
+        }
+    }
+}

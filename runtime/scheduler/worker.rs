@@ -1,0 +1,301 @@
+//! The worker run loop: find a runnable goroutine, resume it, act on how it
+//! gave the thread back; park when there is nothing to do.
+//!
+//! A worker's thread-owned state (`Worker`) is reachable from goroutine code
+//! running on it through a thread-local read by a non-inlined accessor, so
+//! a goroutine that migrates never uses a stale worker.
+
+use corosensei::CoroutineResult;
+use crossbeam_deque::Steal;
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use super::{finish_park, Runtime, WorkerShared, ACTIVE, SPARE};
+use crate::coroutine::stack::{self, Stack};
+use crate::coroutine::{overflow, set_current_g, GRef, Yield, NOTIFIED, RUNNABLE, RUNNING};
+use crate::reactor::timer;
+
+/// A worker's own state; lives on its thread's stack for the thread's life.
+pub(crate) struct Worker {
+    pub(crate) shared: Arc<WorkerShared>,
+    pub(crate) local: crossbeam_deque::Worker<GRef>,
+    stacks: RefCell<Vec<Stack>>,
+    tick: Cell<u64>,
+    spinning: Cell<bool>,
+    seed: Cell<u64>,
+}
+
+thread_local! {
+    static WORKER: Cell<*const Worker> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The worker this thread runs, if it is a worker thread. Never inlined (see
+/// the module docs); callers must not hold the reference across a switch.
+#[inline(never)]
+pub(crate) fn current_worker() -> Option<&'static Worker> {
+    let ptr = WORKER.with(Cell::get);
+    // SAFETY: WORKER is set once, by `run`, to a `Worker` that lives on the
+    // same thread's stack until the thread exits (workers never return), and
+    // only this thread reads it.
+    unsafe { ptr.as_ref() }
+}
+
+/// Runs `f` with this worker's stack cache (None on a plain thread).
+pub(crate) fn with_stack_cache<R>(f: impl FnOnce(Option<&mut Vec<Stack>>) -> R) -> R {
+    match current_worker() {
+        Some(w) => f(Some(&mut w.stacks.borrow_mut())),
+        None => f(None),
+    }
+}
+
+/// Starts a new worker thread, already counted active by the caller.
+pub(super) fn spawn_worker(rt: &'static Runtime) {
+    let local = crossbeam_deque::Worker::new_fifo();
+    let mut workers = rt.workers.write();
+    let shared = Arc::new(WorkerShared {
+        id: workers.len(),
+        stealer: local.stealer(),
+        runnext: AtomicPtr::new(std::ptr::null_mut()),
+        thread: OnceLock::new(),
+        status: AtomicU8::new(ACTIVE),
+        idle: AtomicBool::new(false),
+        woken_spinning: AtomicBool::new(false),
+        busy: AtomicBool::new(false),
+        ticks: AtomicU64::new(0),
+    });
+    workers.push(shared.clone());
+    drop(workers);
+    let id = shared.id;
+    rt.own_threads.fetch_add(1, Ordering::SeqCst);
+    let spawned = std::thread::Builder::new()
+        .name(format!("goro-worker-{id}"))
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            let worker = Worker {
+                seed: Cell::new(
+                    0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407),
+                ),
+                shared,
+                local,
+                stacks: RefCell::new(Vec::new()),
+                tick: Cell::new(0),
+                spinning: Cell::new(false),
+            };
+            worker.run(rt)
+        });
+    if let Err(e) = spawned {
+        // Without a thread the runtime cannot honour gomaxprocs; running
+        // goroutines would silently stall instead, so fail loudly.
+        panic!("goro: cannot start worker thread {id}: {e}");
+    }
+}
+
+impl Worker {
+    fn run(&self, rt: &'static Runtime) -> ! {
+        let _ = self.shared.thread.set(std::thread::current());
+        WORKER.with(|w| w.set(self));
+        overflow::thread_init();
+        loop {
+            match self.shared.status.load(Ordering::SeqCst) {
+                ACTIVE => {
+                    if let Some(g) = self.find_runnable(rt) {
+                        self.execute(g);
+                    }
+                }
+                SPARE => std::thread::park(),
+                _ => self.retire(rt),
+            }
+        }
+    }
+
+    /// Leaves the active set: work goes to the global queue, the thread
+    /// waits as a spare.
+    fn retire(&self, rt: &Runtime) {
+        if self.spinning.replace(false) {
+            rt.nmspinning.fetch_sub(1, Ordering::SeqCst);
+        }
+        let mut moved = false;
+        while let Some(g) = self.shared.take_runnext().or_else(|| self.local.pop()) {
+            rt.injector.push(g);
+            moved = true;
+        }
+        stack::release_all(&mut self.stacks.borrow_mut());
+        let mut sched = rt.sched.lock();
+        self.shared.status.store(SPARE, Ordering::SeqCst);
+        sched.spares.push(self.shared.clone());
+        drop(sched);
+        if moved {
+            rt.wakep();
+        }
+    }
+
+    fn find_runnable(&self, rt: &Runtime) -> Option<GRef> {
+        let found = self.find_runnable_inner(rt);
+        if found.is_some() && self.spinning.replace(false) {
+            // The last spinner found work: there may be more, so keep one
+            // worker looking (Go's resetspinning).
+            if rt.nmspinning.fetch_sub(1, Ordering::SeqCst) == 1 {
+                rt.wakep();
+            }
+        }
+        found
+    }
+
+    fn find_runnable_inner(&self, rt: &Runtime) -> Option<GRef> {
+        loop {
+            if self.shared.status.load(Ordering::Relaxed) != ACTIVE {
+                return None;
+            }
+            let tick = self.tick.get().wrapping_add(1);
+            self.tick.set(tick);
+            if tick % 61 == 0 {
+                timer::fire_expired();
+                if let Some(g) = steal_global(rt, &self.local) {
+                    return Some(g);
+                }
+            }
+            if let Some(g) = self.shared.take_runnext() {
+                return Some(g);
+            }
+            if let Some(g) = self.local.pop() {
+                return Some(g);
+            }
+            if let Some(g) = steal_global(rt, &self.local) {
+                return Some(g);
+            }
+            if timer::fire_expired() > 0 {
+                continue;
+            }
+            if self.spinning.get() || self.start_spinning(rt) {
+                if let Some(g) = rt.steal_from_others(self.shared.id, &self.local, &self.seed) {
+                    return Some(g);
+                }
+            }
+            self.idle(rt);
+        }
+    }
+
+    /// Becomes a spinner unless half the busy workers already spin.
+    fn start_spinning(&self, rt: &Runtime) -> bool {
+        let spinning = rt.nmspinning.load(Ordering::SeqCst);
+        let busy = rt
+            .maxprocs
+            .load(Ordering::Relaxed)
+            .saturating_sub(rt.npidle.load(Ordering::SeqCst));
+        if 2 * spinning >= busy {
+            return false;
+        }
+        rt.nmspinning.fetch_add(1, Ordering::SeqCst);
+        self.spinning.set(true);
+        true
+    }
+
+    /// Parks until there may be work. The caller loops back to look.
+    fn idle(&self, rt: &Runtime) {
+        if self.spinning.replace(false) {
+            rt.nmspinning.fetch_sub(1, Ordering::SeqCst);
+            // Work may have arrived after we looked and before we stopped
+            // spinning, while wakep saw us spinning and woke nobody.
+            if rt.any_work() {
+                return;
+            }
+        }
+        let shared = &self.shared;
+        let mut sched = rt.sched.lock();
+        if shared.status.load(Ordering::SeqCst) != ACTIVE {
+            return;
+        }
+        shared.idle.store(true, Ordering::SeqCst);
+        sched.idle.push(shared.clone());
+        rt.npidle.fetch_add(1, Ordering::SeqCst);
+        let watch = sched.timer_watcher.is_none() && timer::next().is_some();
+        if watch {
+            sched.timer_watcher = Some(shared.id);
+        }
+        drop(sched);
+
+        // Re-check after announcing ourselves idle: a producer that queued
+        // work before seeing npidle > 0 did not wake anyone.
+        if !rt.any_work() {
+            match watch.then(timer::next).flatten() {
+                Some(d) if d.is_zero() => {}
+                Some(d) => std::thread::park_timeout(d),
+                None => std::thread::park(),
+            }
+        }
+
+        let mut sched = rt.sched.lock();
+        if shared.idle.load(Ordering::SeqCst) {
+            // Timed out, spurious, or found work ourselves: still listed.
+            rt.remove_idle(&mut sched, shared.id);
+        } else if sched.timer_watcher == Some(shared.id) {
+            sched.timer_watcher = None;
+        }
+        drop(sched);
+        if shared.woken_spinning.swap(false, Ordering::SeqCst) {
+            // wakep counted us spinning when it popped us.
+            self.spinning.set(true);
+        }
+    }
+
+    fn execute(&self, g: GRef) {
+        let shared = &self.shared;
+        shared.busy.store(true, Ordering::Relaxed);
+        shared.ticks.store(
+            shared.ticks.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
+        if g.state.load(Ordering::Acquire) != NOTIFIED {
+            g.state.store(RUNNING, Ordering::Release);
+        }
+        set_current_g(Arc::as_ptr(&g));
+        // SAFETY: this worker popped `g` from a queue (or runnext), and a
+        // goroutine is in at most one queue at a time, so this thread has
+        // exclusive access to its coroutine until it yields or returns.
+        let co = unsafe { &mut *g.co.get() };
+        let result = co
+            .as_mut()
+            .expect("a queued goroutine has a coroutine")
+            .resume(());
+        set_current_g(std::ptr::null());
+        if !g.stack.canary_intact() {
+            overflow::report_and_abort(&g);
+        }
+        shared.busy.store(false, Ordering::Relaxed);
+        match result {
+            CoroutineResult::Yield(Yield::Park) => {
+                if let Some(g) = finish_park(g) {
+                    if let Some(old) = shared.put_runnext(g) {
+                        self.local.push(old);
+                    }
+                }
+            }
+            CoroutineResult::Yield(Yield::Gosched) => {
+                // A pending token (NOTIFIED) survives the trip.
+                let _ = g.state.compare_exchange(
+                    RUNNING,
+                    RUNNABLE,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
+                super::schedule_global(g);
+            }
+            CoroutineResult::Return(()) => {
+                let done = co.take().expect("a finished goroutine had a coroutine");
+                stack::release(done.into_stack(), Some(&mut self.stacks.borrow_mut()));
+                g.retire();
+            }
+        }
+    }
+}
+
+fn steal_global(rt: &Runtime, dest: &crossbeam_deque::Worker<GRef>) -> Option<GRef> {
+    loop {
+        match rt.injector.steal_batch_and_pop(dest) {
+            Steal::Success(g) => return Some(g),
+            Steal::Retry => continue,
+            Steal::Empty => return None,
+        }
+    }
+}
