@@ -45,6 +45,7 @@
 mod coroutine;
 mod reactor;
 mod scheduler;
+pub mod sync;
 pub mod time;
 
 pub use coroutine::join::{spawn, Builder, JoinError, JoinHandle};

@@ -1,0 +1,2 @@
+//! Coroutine-aware synchronisation: waiting parks the goroutine (a plain
+//! thread blocks), never the worker thread.
