@@ -1,0 +1,44 @@
+//! A goroutine stuck in a plain blocking call does not strand the others:
+//! with one worker, sysmon hands its queue to another thread.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[test]
+fn blocking_syscall_does_not_stop_other_goroutines_on_one_worker() {
+    goro::gomaxprocs(1);
+    let progress = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (seen_during_sleep, total) = goro::run({
+        let progress = progress.clone();
+        let stop = stop.clone();
+        move || {
+            let counter = {
+                let progress = progress.clone();
+                let stop = stop.clone();
+                goro::go!(move || {
+                    while !stop.load(Ordering::SeqCst) {
+                        progress.fetch_add(1, Ordering::SeqCst);
+                        goro::gosched();
+                    }
+                })
+            };
+            let sleeper = goro::go!(move || {
+                let before = progress.load(Ordering::SeqCst);
+                // Holds this worker hostage for 300 ms.
+                std::thread::sleep(Duration::from_millis(300));
+                progress.load(Ordering::SeqCst) - before
+            });
+            let during = sleeper.join().unwrap();
+            stop.store(true, Ordering::SeqCst);
+            counter.join().unwrap();
+            (during, goro::gomaxprocs(0))
+        }
+    });
+    assert_eq!(total, 1);
+    assert!(
+        seen_during_sleep > 100,
+        "the counter goroutine made only {seen_during_sleep} steps while its worker was blocked"
+    );
+}
