@@ -16,8 +16,9 @@
 //!   page is never written by correct code, so anything non-zero in it means
 //!   the goroutine ran past its stack.
 //! * Freed stacks go to a per-worker cache first, then to a global pool per
-//!   size; stacks pushed to a large global pool are `madvise(DONTNEED)`ed so
-//!   idle memory goes back to the kernel while the mapping stays reusable.
+//!   size. The monitor thread calls [`trim`] now and then, which
+//!   `madvise(DONTNEED)`s all but the most recently used free stacks, so idle
+//!   memory goes back to the kernel while the mappings stay reusable.
 //!
 //! This file never runs goroutine code and never frees a slab: slabs live as
 //! long as the process (their pages are returned with `madvise`).
@@ -149,22 +150,35 @@ pub(crate) fn guard_budget() -> usize {
     })
 }
 
-/// Free stacks by size: few distinct sizes exist, so a short list of
-/// (size, stacks) beats a map.
+/// Free stacks of one size. Used LIFO from the end, so the front holds the
+/// stacks idle the longest; `cold` of them (from the front) have had their
+/// pages returned to the kernel by [`trim`].
+struct SizePool {
+    size: usize,
+    stacks: Vec<Stack>,
+    cold: usize,
+}
+
+/// Free stacks by size: few distinct sizes exist, so a short list beats a
+/// map.
 struct Pool {
-    free: Vec<(usize, Vec<Stack>)>,
+    free: Vec<SizePool>,
 }
 
 impl Pool {
-    fn list(&mut self, size: usize) -> &mut Vec<Stack> {
-        let at = match self.free.iter().position(|(s, _)| *s == size) {
+    fn list(&mut self, size: usize) -> &mut SizePool {
+        let at = match self.free.iter().position(|p| p.size == size) {
             Some(i) => i,
             None => {
-                self.free.push((size, Vec::new()));
+                self.free.push(SizePool {
+                    size,
+                    stacks: Vec::new(),
+                    cold: 0,
+                });
                 self.free.len() - 1
             }
         };
-        &mut self.free[at].1
+        &mut self.free[at]
     }
 }
 
@@ -204,12 +218,15 @@ pub(crate) fn acquire(size: usize, cache: Option<&mut Vec<Stack>>) -> io::Result
     }
     let mut pool = POOL.lock();
     let list = pool.list(size);
-    if let Some(stack) = list.pop() {
+    if let Some(stack) = list.stacks.pop() {
+        list.cold = list.cold.min(list.stacks.len());
         return Ok(stack);
     }
-    let mut fresh = new_slab(size)?;
-    let stack = fresh.pop().expect("a slab has slots");
-    list.append(&mut fresh);
+    // The list is empty: refill it with a new slab, whose slots have no
+    // pages yet and so count as cold.
+    list.stacks = new_slab(size)?;
+    let stack = list.stacks.pop().expect("a slab has slots");
+    list.cold = list.stacks.len();
     Ok(stack)
 }
 
@@ -223,22 +240,32 @@ pub(crate) fn release(stack: Stack, cache: Option<&mut Vec<Stack>>) {
             }
         }
     }
+    POOL.lock().list(stack.size()).stacks.push(stack);
+}
+
+/// Returns the pages of free stacks beyond the [`WARM_GLOBAL`] most recently
+/// used (per size) to the kernel. Called by the monitor thread, off every
+/// spawn path: `madvise` costs a TLB shootdown on every CPU.
+pub(crate) fn trim() {
     let mut pool = POOL.lock();
-    let list = pool.list(stack.size());
-    if list.len() >= WARM_GLOBAL {
-        // SAFETY: `[limit, base)` is this stack's own region and its
-        // coroutine has finished, so nothing refers to its contents;
-        // MADV_DONTNEED on private anonymous memory just drops the pages
-        // (they read back as zeros), keeping the mapping.
-        unsafe {
-            libc::madvise(
-                stack.limit() as *mut libc::c_void,
-                stack.size(),
-                libc::MADV_DONTNEED,
-            );
+    for list in pool.free.iter_mut() {
+        let keep_warm = list.stacks.len().saturating_sub(WARM_GLOBAL);
+        while list.cold < keep_warm {
+            let stack = &list.stacks[list.cold];
+            // SAFETY: `[limit, base)` is this free stack's own region; no
+            // coroutine uses it while it sits in the pool, so nothing refers
+            // to its contents. MADV_DONTNEED on private anonymous memory
+            // drops the pages (they read back as zeros) and keeps the mapping.
+            unsafe {
+                libc::madvise(
+                    stack.limit() as *mut libc::c_void,
+                    stack.size(),
+                    libc::MADV_DONTNEED,
+                );
+            }
+            list.cold += 1;
         }
     }
-    list.push(stack);
 }
 
 /// Hands every stack of a worker's cache to the global pool (the worker is

@@ -80,6 +80,11 @@ pub(crate) struct WorkerShared {
 
 impl WorkerShared {
     fn take_runnext(&self) -> Option<GRef> {
+        // A plain load first: most looks find it empty, and a swap is a
+        // locked instruction.
+        if self.runnext.load(Ordering::Relaxed).is_null() {
+            return None;
+        }
         let ptr = self.runnext.swap(ptr::null_mut(), Ordering::AcqRel);
         // SAFETY: non-null values in `runnext` come from `Arc::into_raw` in
         // `put_runnext`, and the swap gives this caller sole ownership.

@@ -1,6 +1,7 @@
 //! The monitor thread (Go's sysmon): hands off workers stuck in one
-//! goroutine, wakes a worker for overdue timers nobody watches, and
-//! reports a deadlock when nothing can ever run again.
+//! goroutine, wakes a worker for overdue timers nobody watches, returns
+//! idle stack memory to the kernel, and reports a deadlock when nothing can
+//! ever run again.
 //!
 //! It never runs goroutines and never blocks a worker: it only looks at
 //! counters and, rarely, takes the scheduler lock.
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{Runtime, WorkerShared, ACTIVE, DETACHED};
-use crate::coroutine::{dump, num_goroutine};
+use crate::coroutine::{dump, num_goroutine, stack};
 use crate::reactor::timer;
 
 /// A worker running one goroutine this long, while work waits, is handed
@@ -20,6 +21,8 @@ const STUCK_AFTER: Duration = Duration::from_millis(10);
 /// every worker is idle.
 const MIN_DELAY: Duration = Duration::from_millis(2);
 const MAX_DELAY: Duration = Duration::from_millis(50);
+/// How often free goroutine stacks beyond the warm pool are trimmed.
+const TRIM_EVERY: Duration = Duration::from_secs(1);
 /// A suspected deadlock must stay unchanged this long to be reported.
 const DEADLOCK_CONFIRM: Duration = Duration::from_millis(100);
 
@@ -41,6 +44,7 @@ fn run(rt: &'static Runtime) -> ! {
     let mut seen: Vec<Seen> = Vec::new();
     let mut delay = MIN_DELAY;
     let mut suspect: Option<(u64, Instant)> = None;
+    let mut last_trim = Instant::now();
     loop {
         std::thread::sleep(delay);
         let now = Instant::now();
@@ -69,6 +73,10 @@ fn run(rt: &'static Runtime) -> ! {
                 hand_off(rt, w);
                 s.since = now;
             }
+        }
+        if now - last_trim >= TRIM_EVERY {
+            stack::trim();
+            last_trim = now;
         }
         if timer::next().is_some_and(|d| d.is_zero()) {
             rt.wake_idle_for_timers();

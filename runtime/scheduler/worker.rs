@@ -272,20 +272,37 @@ impl Worker {
                 }
             }
             CoroutineResult::Yield(Yield::Gosched) => {
-                // A pending token (NOTIFIED) survives the trip.
-                let _ = g.state.compare_exchange(
-                    RUNNING,
-                    RUNNABLE,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                );
-                super::schedule_global(g);
+                // RUNNING -> RUNNABLE; a pending token (NOTIFIED) survives.
+                // A plain store, not a CAS: an unpark racing between the
+                // load and the store finds RUNNING, leaves NOTIFIED and
+                // queues nothing, so the goroutine is queued once either way;
+                // the token it may lose is stale (no primitive yields between
+                // registering as a waiter and parking).
+                if g.state.load(Ordering::Acquire) == RUNNING {
+                    g.state.store(RUNNABLE, Ordering::Release);
+                }
+                self.requeue_yielded(g);
             }
             CoroutineResult::Return(()) => {
                 let done = co.take().expect("a finished goroutine had a coroutine");
                 stack::release(done.into_stack(), Some(&mut self.stacks.borrow_mut()));
                 g.retire();
             }
+        }
+    }
+}
+
+impl Worker {
+    /// Queues a goroutine that called gosched behind every other runnable
+    /// one. Go puts it on the global queue; when that queue is empty the
+    /// back of this worker's FIFO queue is the same place in line (the
+    /// worker only looks at the global queue once its own is empty) and
+    /// costs a fraction of a global push and pop.
+    fn requeue_yielded(&self, g: GRef) {
+        if !super::rt().injector.is_empty() {
+            super::schedule_global(g);
+        } else {
+            self.local.push(g);
         }
     }
 }
