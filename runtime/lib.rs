@@ -42,12 +42,19 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
+mod chan;
 mod coroutine;
 mod reactor;
 mod scheduler;
 pub mod sync;
 pub mod time;
 
+#[doc(hidden)]
+pub use chan::select as __select;
+pub use chan::{
+    chan, IntoIter, Iter, Receiver, RecvError, RecvTimeoutError, SendError, SendTimeoutError,
+    Sender, TryIter, TryRecvError, TrySendError,
+};
 pub use coroutine::join::{spawn, Builder, JoinError, JoinHandle};
 pub use coroutine::{current, dump, num_goroutine, Dump, Goroutine};
 pub use scheduler::{gomaxprocs, num_cpu};

@@ -1,14 +1,277 @@
-//! Time for goroutines: `sleep` parks the goroutine on a runtime timer
-//! (a plain thread sleeps the thread).
+//! Time for goroutines: [`sleep`], and channels that deliver the time
+//! later ([`after`], [`tick`], [`Timer`], [`Ticker`]), for `select!`.
+//!
+//! `sleep` parks the goroutine on a runtime timer (a plain thread sleeps
+//! the thread). The channel-based timers are runtime timers whose action is
+//! a callback: at the deadline a worker does a *non-blocking* send of
+//! `Instant::now()` on a channel of capacity 1, as Go's runtime does. A
+//! receiver that is slow therefore misses ticks instead of piling them up
+//! (Go's `time.Tick` drops ticks the same way), and no timer can ever block
+//! a worker.
+//!
+//! No thread is started for timers and nothing here polls: timers fire in
+//! the workers' find-work loop, and an idle runtime sleeps until the next
+//! deadline (`reactor/timer.rs`).
+//!
+//! Stopping or resetting a [`Timer`] or [`Ticker`] also drops a value that
+//! fired but was not received yet (Go 1.23's rule): after `stop` returns,
+//! no stale time arrives. This module never blocks a worker thread.
 
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::chan::{chan, Receiver, Sender, TrySendError};
 use crate::coroutine::WaitReason;
+use crate::reactor::timer::{self, TimerKey};
 use crate::scheduler::park_until;
 
 /// Pauses the caller for at least `d`: parks a goroutine (its worker runs
 /// others meanwhile); sleeps a plain thread.
 pub fn sleep(d: Duration) {
-    let deadline = Instant::now() + d;
+    let deadline = deadline_after(d);
     while !park_until(WaitReason::Sleep, deadline) {}
+}
+
+/// Returns a channel that receives the time once, `d` from now (Go's
+/// `time.After`). The channel closes after that value.
+///
+/// ```
+/// use std::time::Duration;
+/// let (_tx, rx) = goro::chan::<u32>(0);
+/// let timed_out = goro::select! {
+///     recv(rx) -> _ => false,
+///     recv(goro::time::after(Duration::from_millis(5))) -> _ => true,
+/// };
+/// assert!(timed_out);
+/// ```
+pub fn after(d: Duration) -> Receiver<Instant> {
+    let (tx, rx) = chan(1);
+    timer::add_callback(deadline_after(d), move || {
+        let _ = tx.try_send(Instant::now());
+    });
+    rx
+}
+
+/// Returns a channel that receives the time every `d` (Go's `time.Tick`).
+/// Ticks a slow receiver could not take are dropped. The ticks stop when
+/// every receiver is dropped.
+///
+/// # Panics
+///
+/// If `d` is zero.
+pub fn tick(d: Duration) -> Receiver<Instant> {
+    let (shared, rx) = Shared::new(Some(d));
+    let mut st = shared.state.lock();
+    arm(&shared, &mut st, deadline_after(d));
+    drop(st);
+    // `shared` lives on in the armed callback only, and holds no receiver:
+    // dropping every returned receiver closes the channel, and the next
+    // tick sees that and ends the chain.
+    rx
+}
+
+/// A single event at a time of your choosing (Go's `time.Timer`): the time
+/// arrives on [`Timer::c`] once the timer expires. Dropping the timer
+/// stops it.
+///
+/// ```
+/// use std::time::Duration;
+/// let t = goro::time::Timer::new(Duration::from_millis(5));
+/// assert!(t.c.recv().is_ok());
+/// ```
+pub struct Timer {
+    /// Receives the time when the timer fires.
+    pub c: Receiver<Instant>,
+    shared: Arc<Shared>,
+}
+
+/// Delivers the time every period (Go's `time.Ticker`) on [`Ticker::c`],
+/// dropping ticks a slow receiver missed. Dropping the ticker stops it.
+pub struct Ticker {
+    /// Receives the time at every tick.
+    pub c: Receiver<Instant>,
+    shared: Arc<Shared>,
+}
+
+/// What the armed callback and the handle share.
+struct Shared {
+    tx: Sender<Instant>,
+    state: Mutex<State>,
+}
+
+struct State {
+    /// The armed timer, if any.
+    key: Option<TimerKey>,
+    /// Bumped by every stop and reset: a callback armed under an older
+    /// generation does nothing when it runs.
+    gen: u64,
+    /// `Some`: a ticker with this period.
+    period: Option<Duration>,
+}
+
+impl Shared {
+    fn new(period: Option<Duration>) -> (Arc<Shared>, Receiver<Instant>) {
+        if let Some(p) = period {
+            assert!(
+                !p.is_zero(),
+                "goro::time: non-positive interval for a ticker"
+            );
+        }
+        let (tx, rx) = chan(1);
+        let shared = Arc::new(Shared {
+            tx,
+            state: Mutex::new(State {
+                key: None,
+                gen: 0,
+                period,
+            }),
+        });
+        (shared, rx)
+    }
+
+    /// Disarms; returns whether it was armed. Also drops a fired value not
+    /// yet received.
+    fn stop(&self, st: &mut State, c: &Receiver<Instant>) -> bool {
+        st.gen += 1;
+        let active = match st.key.take() {
+            // Even if the entry already left the timer set, its callback
+            // has not run (it clears `key` under this lock), and the new
+            // generation makes it do nothing: the timer is stopped.
+            Some(key) => {
+                timer::cancel(key);
+                true
+            }
+            None => false,
+        };
+        while c.try_recv().is_ok() {}
+        active
+    }
+}
+
+/// Arms `shared` to fire at `at` under the current generation.
+fn arm(shared: &Arc<Shared>, st: &mut State, at: Instant) {
+    let gen = st.gen;
+    let s = Arc::clone(shared);
+    st.key = Some(timer::add_callback(at, move || fire(s, gen, at)));
+}
+
+/// The timer callback: a non-blocking send, then re-arm if a ticker.
+fn fire(shared: Arc<Shared>, gen: u64, at: Instant) {
+    let mut st = shared.state.lock();
+    if st.gen != gen {
+        return;
+    }
+    st.key = None;
+    let now = Instant::now();
+    if let Err(TrySendError::Disconnected(_)) = shared.tx.try_send(now) {
+        return; // Nobody can receive: stop for good.
+    }
+    if let Some(p) = st.period {
+        // The next tick after `now` on the grid at + k*p: missed ticks are
+        // skipped, not delivered late in a burst.
+        let step = p.as_nanos();
+        let k = now.saturating_duration_since(at).as_nanos() / step + 1;
+        let ahead = Duration::from_nanos(u64::try_from(k * step).unwrap_or(u64::MAX));
+        let next = at
+            .checked_add(ahead)
+            .unwrap_or_else(|| deadline_after(ahead));
+        arm(&shared, &mut st, next);
+    }
+}
+
+impl Timer {
+    /// A timer that fires once, `d` from now.
+    pub fn new(d: Duration) -> Timer {
+        let (shared, c) = Shared::new(None);
+        let mut st = shared.state.lock();
+        arm(&shared, &mut st, deadline_after(d));
+        drop(st);
+        Timer { c, shared }
+    }
+
+    /// Stops the timer. Returns true if it was still pending (it will not
+    /// fire now), false if it had fired or was stopped already. A value
+    /// that fired but was not received is dropped.
+    pub fn stop(&self) -> bool {
+        let mut st = self.shared.state.lock();
+        self.shared.stop(&mut st, &self.c)
+    }
+
+    /// Makes the timer fire `d` from now (again). Returns whether it was
+    /// pending before (as [`Timer::stop`] would).
+    pub fn reset(&self, d: Duration) -> bool {
+        let mut st = self.shared.state.lock();
+        let active = self.shared.stop(&mut st, &self.c);
+        arm(&self.shared, &mut st, deadline_after(d));
+        active
+    }
+}
+
+impl Ticker {
+    /// A ticker with period `d`; the first tick comes `d` from now.
+    ///
+    /// # Panics
+    ///
+    /// If `d` is zero.
+    pub fn new(d: Duration) -> Ticker {
+        let (shared, c) = Shared::new(Some(d));
+        let mut st = shared.state.lock();
+        arm(&shared, &mut st, deadline_after(d));
+        drop(st);
+        Ticker { c, shared }
+    }
+
+    /// Stops the ticks. A tick that was not received yet is dropped.
+    pub fn stop(&self) {
+        let mut st = self.shared.state.lock();
+        self.shared.stop(&mut st, &self.c);
+    }
+
+    /// Restarts with period `d`; the next tick comes `d` from now.
+    ///
+    /// # Panics
+    ///
+    /// If `d` is zero.
+    pub fn reset(&self, d: Duration) {
+        assert!(
+            !d.is_zero(),
+            "goro::time: non-positive interval for a ticker"
+        );
+        let mut st = self.shared.state.lock();
+        self.shared.stop(&mut st, &self.c);
+        st.period = Some(d);
+        arm(&self.shared, &mut st, deadline_after(d));
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl std::fmt::Debug for Timer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Timer").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Ticker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ticker").finish_non_exhaustive()
+    }
+}
+
+/// `now + d`, saturating at a deadline decades away.
+fn deadline_after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(60 * 60 * 24 * 365 * 30))
 }

@@ -1,9 +1,12 @@
 //! Timers: one deadline-ordered set for the whole runtime.
 //!
-//! A timer is a deadline and an [`Unparker`]; firing it is just `unpark`,
-//! so timers wake goroutines through the same path as everything else and
-//! fire on workers (the scheduler calls [`fire_expired`] from its find-work
-//! loop, and the idle worker that watches timers sleeps until [`next`]).
+//! A timer is a deadline and what to do then: an [`Unparker`] to call
+//! (`sleep`, every `park_until`), so timers wake goroutines through the
+//! same path as everything else, or a callback (`time::after`, `tick`,
+//! `Timer`), which must never block: it does a non-blocking channel send,
+//! as Go's `time.After` does. Both fire on workers (the scheduler calls
+//! [`fire_expired`] from its find-work loop, and the idle worker that
+//! watches timers sleeps until [`next`]), outside the timers' lock.
 //!
 //! A `BTreeMap` keyed by (deadline, sequence) gives O(log n) insert and
 //! cancel; cancellation matters because every `park_until` that is woken
@@ -11,7 +14,8 @@
 //! 2-16 workers goro targets, cheaper than merging per-worker heaps (see
 //! ARCHITECTURE.md).
 //!
-//! This module never resumes a goroutine itself.
+//! This module never resumes a goroutine itself, and never runs a callback
+//! while holding its lock (a callback may arm or cancel timers).
 
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
@@ -25,8 +29,23 @@ use crate::scheduler::{self, Unparker};
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub(crate) struct TimerKey(Instant, u64);
 
+/// What a timer does when it fires.
+enum Action {
+    Unpark(Unparker),
+    Call(Box<dyn FnOnce() + Send>),
+}
+
+impl Action {
+    fn fire(self) {
+        match self {
+            Action::Unpark(who) => who.unpark(),
+            Action::Call(f) => f(),
+        }
+    }
+}
+
 struct Timers {
-    pending: Mutex<BTreeMap<TimerKey, Unparker>>,
+    pending: Mutex<BTreeMap<TimerKey, Action>>,
     /// Earliest deadline as nanoseconds since `epoch`, u64::MAX if none:
     /// lets the find-work loop skip the lock when nothing is due.
     earliest: AtomicU64,
@@ -52,6 +71,16 @@ fn nanos(t: &Timers, at: Instant) -> u64 {
 
 /// Arms a timer that unparks `who` at `deadline`.
 pub(crate) fn add(deadline: Instant, who: Unparker) -> TimerKey {
+    insert(deadline, Action::Unpark(who))
+}
+
+/// Arms a timer that runs `f` on a worker at `deadline`. `f` must not
+/// block (it runs in the scheduler's find-work loop).
+pub(crate) fn add_callback(deadline: Instant, f: impl FnOnce() + Send + 'static) -> TimerKey {
+    insert(deadline, Action::Call(Box::new(f)))
+}
+
+fn insert(deadline: Instant, who: Action) -> TimerKey {
     let t = timers();
     let key = TimerKey(deadline, t.seq.fetch_add(1, Ordering::Relaxed));
     let mut pending = t.pending.lock();
@@ -67,16 +96,21 @@ pub(crate) fn add(deadline: Instant, who: Unparker) -> TimerKey {
     key
 }
 
-/// Disarms a timer; a no-op if it already fired.
-pub(crate) fn cancel(key: TimerKey) {
+/// Disarms a timer; a no-op if it already fired. Returns whether it was
+/// still armed (so it will never fire).
+pub(crate) fn cancel(key: TimerKey) -> bool {
     let t = timers();
     let mut pending = t.pending.lock();
-    if pending.remove(&key).is_some() {
+    let removed = pending.remove(&key);
+    if removed.is_some() {
         let next = pending
             .first_key_value()
             .map_or(u64::MAX, |(k, _)| nanos(t, k.0));
         t.earliest.store(next, Ordering::SeqCst);
     }
+    drop(pending);
+    // A callback may own channel ends: drop it outside the lock.
+    removed.is_some()
 }
 
 /// Fires every timer whose deadline has passed. Returns how many fired.
@@ -103,10 +137,11 @@ pub(crate) fn fire_expired() -> usize {
             .map_or(u64::MAX, |(k, _)| nanos(t, k.0));
         t.earliest.store(next, Ordering::SeqCst);
     }
-    for who in &due {
-        who.unpark();
+    let fired = due.len();
+    for who in due {
+        who.fire();
     }
-    due.len()
+    fired
 }
 
 /// How long until the earliest timer is due (zero if overdue), or `None`.

@@ -1,0 +1,125 @@
+//! The waiter record (Go's `sudog`): how a blocked send, receive or select
+//! is found, claimed and completed by the goroutine or thread that unblocks
+//! it.
+//!
+//! A blocked operation owns one [`Waiter`] on its own stack frame and puts
+//! one [`Entry`] per channel it waits on into that channel's wait queue (a
+//! plain send or receive: one entry; a select: one per arm). Every entry
+//! points at the same waiter, so the waiter's `state` word decides, once,
+//! which channel completes the operation:
+//!
+//! ```text
+//!   WAITING --claim (CAS, by a peer holding that channel's lock)--> CLAIMED
+//!   CLAIMED --peer moved the value, then store(Release)---------> DONE + i
+//!   WAITING --abort (CAS, by the owner: timeout)----------------> ABORTED
+//! ```
+//!
+//! A peer that fails the claim skips (and drops) the entry: it is dead. So
+//! an arm that lost a select never receives or sends anything, and the
+//! owner removes its remaining entries, under each channel's lock, before
+//! its frame goes away.
+//!
+//! # Why the waiter may live on the owner's stack
+//!
+//! Entries hold raw pointers to the waiter and to the value slot, both on
+//! the owner's stack. A peer dereferences them only while holding the lock
+//! of a channel whose queue still holds the entry. The owner leaves its
+//! frame only after (a) it saw `DONE` (Acquire), which the peer stores as
+//! its last access to the frame (it cloned the unparker before), or it
+//! won the abort CAS, and (b) it removed every entry it still had in a
+//! queue, under that queue's lock. After (a) and (b) no queue points into
+//! the frame, and no peer is between a claim and its `DONE`.
+//!
+//! This module never parks or blocks by itself; it only names states.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::scheduler::Unparker;
+
+/// Nobody has claimed the operation yet.
+const WAITING: usize = 0;
+/// A peer won the claim and is moving the value.
+const CLAIMED: usize = 1;
+/// The owner gave up (timeout); peers must skip its entries.
+const ABORTED: usize = 2;
+/// `DONE + i`: completed through the entry with index `i`.
+const DONE: usize = 3;
+
+/// One blocked operation: a state word and who to wake.
+pub(crate) struct Waiter {
+    state: AtomicUsize,
+    unparker: Unparker,
+}
+
+impl Waiter {
+    pub(crate) fn new(unparker: Unparker) -> Self {
+        Waiter {
+            state: AtomicUsize::new(WAITING),
+            unparker,
+        }
+    }
+
+    /// Peer side: WAITING -> CLAIMED. On success the caller must move the
+    /// value and then call [`Waiter::complete`]. Acquire: the owner's
+    /// writes to the slot (the value it sends) happen before.
+    #[inline]
+    pub(crate) fn try_claim(&self) -> bool {
+        self.state
+            .compare_exchange(WAITING, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Peer side, after a successful claim and the value move: publishes
+    /// `DONE + index` and returns the unparker to call once the channel
+    /// lock is released. The store is the peer's last access to the waiter
+    /// (the owner may return as soon as it sees it), so the unparker is
+    /// cloned first. Release: the slot writes happen before.
+    #[inline]
+    pub(crate) fn complete(&self, index: usize) -> Unparker {
+        let wake = self.unparker.clone();
+        self.state.store(DONE + index, Ordering::Release);
+        wake
+    }
+
+    /// Owner side: WAITING -> ABORTED. Fails if a peer claimed first; the
+    /// owner must then wait for [`Waiter::done`].
+    pub(crate) fn try_abort(&self) -> bool {
+        self.state
+            .compare_exchange(WAITING, ABORTED, Ordering::Acquire, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// Owner side: the index of the entry that completed the operation, if
+    /// done. Acquire: pairs with the Release in [`Waiter::complete`].
+    #[inline]
+    pub(crate) fn done(&self) -> Option<usize> {
+        let s = self.state.load(Ordering::Acquire);
+        (s >= DONE).then(|| s - DONE)
+    }
+}
+
+/// A waiter's place in one channel's wait queue.
+pub(crate) struct Entry<T> {
+    pub(crate) waiter: *const Waiter,
+    /// A blocked sender's value (taken by the receiver: left `Some` on
+    /// close), or the place a blocked receiver gets its value (left `None`
+    /// on close).
+    pub(crate) slot: *mut Option<T>,
+    /// Which arm of the owner's select this entry is (0 outside select).
+    pub(crate) index: usize,
+}
+
+impl<T> Entry<T> {
+    /// The waiter behind this entry.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the lock of the channel whose queue holds (or held
+    /// until this call) the entry: see the module docs.
+    #[inline]
+    pub(crate) unsafe fn waiter(&self) -> &Waiter {
+        // SAFETY: per this function's contract, the owner has not removed
+        // the entry yet, so its frame (and the waiter in it) is alive.
+        unsafe { &*self.waiter }
+    }
+}

@@ -1,0 +1,447 @@
+//! Channels: the rules of the channel API, between goroutines and threads.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use goro::{
+    chan, RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
+};
+
+#[test]
+fn buffered_fifo_and_len() {
+    let (tx, rx) = chan::<u32>(3);
+    assert_eq!(rx.capacity(), 3);
+    for i in 0..3 {
+        tx.send(i).unwrap();
+    }
+    assert_eq!(rx.len(), 3);
+    assert_eq!(tx.try_send(9), Err(TrySendError::Full(9)));
+    assert_eq!(
+        (0..3).map(|_| rx.recv().unwrap()).collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    assert!(rx.is_empty());
+}
+
+#[test]
+fn close_then_drain() {
+    let (tx, rx) = chan::<u32>(4);
+    tx.send(1).unwrap();
+    tx.send(2).unwrap();
+    assert!(tx.close());
+    assert!(!tx.close(), "second close reports it was closed");
+    assert!(!rx.close());
+    assert!(rx.is_closed());
+    assert_eq!(rx.recv(), Ok(1));
+    assert_eq!(rx.try_recv(), Ok(2));
+    assert_eq!(rx.recv(), Err(RecvError));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(1)),
+        Err(RecvTimeoutError::Disconnected)
+    );
+}
+
+#[test]
+fn dropping_all_senders_closes_and_range_ends() {
+    let (tx, rx) = chan::<u32>(0);
+    let tx2 = tx.clone();
+    let a = goro::go!(move || (0..50).for_each(|i| tx.send(i).unwrap()));
+    let b = goro::go!(move || (50..100).for_each(|i| tx2.send(i).unwrap()));
+    let mut got: Vec<u32> = (&rx).into_iter().collect();
+    got.sort();
+    assert_eq!(got, (0..100).collect::<Vec<_>>());
+    assert!(rx.is_closed());
+    a.join().unwrap();
+    b.join().unwrap();
+}
+
+#[test]
+fn send_on_closed_returns_the_value() {
+    let (tx, rx) = chan::<String>(1);
+    assert!(rx.close(), "closing from the receiving end");
+    let err = tx.send("kept".to_string()).unwrap_err();
+    assert_eq!(err, SendError("kept".to_string()));
+    assert_eq!(format!("{err:?}"), "SendError(\"kept\")");
+    assert!(!format!("{err}").is_empty());
+    assert_eq!(
+        tx.try_send("t".into()),
+        Err(TrySendError::Disconnected("t".into()))
+    );
+    assert_eq!(
+        tx.send_timeout("s".into(), Duration::from_millis(1)),
+        Err(SendTimeoutError::Disconnected("s".into()))
+    );
+
+    let (tx, rx) = chan::<u32>(0);
+    tx.close();
+    assert_eq!(tx.send(5), Err(SendError(5)));
+    assert_eq!(rx.recv(), Err(RecvError));
+}
+
+#[test]
+fn close_wakes_blocked_senders_with_their_values() {
+    let (tx, rx) = chan::<u32>(0);
+    let senders: Vec<_> = (0..4)
+        .map(|i| {
+            let tx = tx.clone();
+            goro::go!(move || tx.send(i))
+        })
+        .collect();
+    goro::time::sleep(Duration::from_millis(20));
+    assert!(rx.close());
+    let mut back: Vec<u32> = senders
+        .into_iter()
+        .map(|h| h.join().unwrap().unwrap_err().0)
+        .collect();
+    back.sort();
+    assert_eq!(back, [0, 1, 2, 3]);
+}
+
+#[test]
+fn close_wakes_blocked_receivers() {
+    let (tx, rx) = chan::<u32>(0);
+    let receivers: Vec<_> = (0..4)
+        .map(|_| {
+            let rx = rx.clone();
+            goro::go!(move || rx.recv())
+        })
+        .collect();
+    goro::time::sleep(Duration::from_millis(20));
+    drop(tx);
+    for h in receivers {
+        assert_eq!(h.join().unwrap(), Err(RecvError));
+    }
+}
+
+#[test]
+fn dropping_all_receivers_closes() {
+    let (tx, rx) = chan::<u32>(0);
+    let h = goro::go!(move || tx.send(1));
+    goro::time::sleep(Duration::from_millis(10));
+    drop(rx);
+    assert_eq!(h.join().unwrap(), Err(SendError(1)));
+}
+
+#[test]
+fn unbuffered_send_waits_for_a_receiver() {
+    let (tx, rx) = chan::<u32>(0);
+    assert_eq!(
+        tx.try_send(1),
+        Err(TrySendError::Full(1)),
+        "no receiver waiting"
+    );
+    let sent = Arc::new(AtomicBool::new(false));
+    let s = sent.clone();
+    let h = goro::go!(move || {
+        tx.send(7).unwrap();
+        s.store(true, Ordering::SeqCst);
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(
+        !sent.load(Ordering::SeqCst),
+        "send completed with no receiver"
+    );
+    assert_eq!(rx.recv(), Ok(7));
+    h.join().unwrap();
+    assert!(sent.load(Ordering::SeqCst));
+}
+
+#[test]
+fn try_send_hands_off_to_a_waiting_receiver() {
+    let (tx, rx) = chan::<u32>(0);
+    let h = goro::go!(move || rx.recv());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match tx.try_send(3) {
+            Ok(()) => break,
+            Err(TrySendError::Full(_)) => {
+                assert!(Instant::now() < deadline, "receiver never waited");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(h.join().unwrap(), Ok(3));
+}
+
+#[test]
+fn timeouts() {
+    let (tx, rx) = chan::<u32>(0);
+    let t = Instant::now();
+    assert_eq!(
+        rx.recv_timeout(Duration::from_millis(30)),
+        Err(RecvTimeoutError::Timeout)
+    );
+    assert!(t.elapsed() >= Duration::from_millis(30));
+    let t = Instant::now();
+    assert_eq!(
+        tx.send_timeout(4, Duration::from_millis(30)),
+        Err(SendTimeoutError::Timeout(4))
+    );
+    assert!(t.elapsed() >= Duration::from_millis(30));
+
+    // Inside a goroutine, and the timed-out waiter leaves nothing behind:
+    // the next value goes to the next receiver, not to the one that left.
+    let h = goro::go!(move || {
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(20)),
+            Err(RecvTimeoutError::Timeout)
+        );
+        rx.recv_timeout(Duration::from_secs(10))
+    });
+    std::thread::sleep(Duration::from_millis(60));
+    tx.send(5).unwrap();
+    assert_eq!(h.join().unwrap(), Ok(5));
+
+    // A value that arrives in time.
+    let (tx, rx) = chan::<u32>(0);
+    let h = goro::go!(move || rx.recv_timeout(Duration::from_secs(10)));
+    goro::time::sleep(Duration::from_millis(10));
+    tx.send_timeout(6, Duration::from_secs(10)).unwrap();
+    assert_eq!(h.join().unwrap(), Ok(6));
+}
+
+#[test]
+fn thread_and_goroutine_talk_both_ways() {
+    let (to_g, from_t) = chan::<u64>(0);
+    let (to_t, from_g) = chan::<u64>(0);
+    let g = goro::go!(move || {
+        for v in &from_t {
+            to_t.send(v * 2).unwrap();
+        }
+    });
+    let mut sum = 0;
+    for i in 0..2000 {
+        to_g.send(i).unwrap();
+        sum += from_g.recv().unwrap();
+    }
+    drop(to_g);
+    g.join().unwrap();
+    assert_eq!(sum, 2 * (0..2000).sum::<u64>());
+}
+
+#[test]
+fn threads_only() {
+    let (tx, rx) = chan::<u32>(2);
+    let t = std::thread::spawn(move || (0..1000).for_each(|i| tx.send(i).unwrap()));
+    assert_eq!(rx.iter().count(), 1000);
+    t.join().unwrap();
+}
+
+#[test]
+fn many_senders_many_receivers_lose_nothing() {
+    for cap in [0, 1, 16] {
+        let (tx, rx) = chan::<u64>(cap);
+        let total = Arc::new(AtomicUsize::new(0));
+        let recvs: Vec<_> = (0..4)
+            .map(|_| {
+                let rx = rx.clone();
+                let total = total.clone();
+                goro::go!(move || {
+                    let mut s = 0u64;
+                    for v in &rx {
+                        s += v;
+                        total.fetch_add(1, Ordering::Relaxed);
+                    }
+                    s
+                })
+            })
+            .collect();
+        drop(rx);
+        let sends: Vec<_> = (0..4u64)
+            .map(|k| {
+                let tx = tx.clone();
+                goro::go!(move || (0..2500).for_each(|i| tx.send(k * 2500 + i).unwrap()))
+            })
+            .collect();
+        drop(tx);
+        let t = std::thread::spawn(|| ());
+        t.join().unwrap();
+        sends.into_iter().for_each(|h| h.join().unwrap());
+        let sum: u64 = recvs.into_iter().map(|h| h.join().unwrap()).sum();
+        assert_eq!(total.load(Ordering::Relaxed), 10_000, "cap {cap}");
+        assert_eq!(sum, (0..10_000u64).sum::<u64>(), "cap {cap}");
+    }
+}
+
+#[test]
+fn select_fairness_between_two_ready_arms() {
+    let (tx_a, rx_a) = chan::<u32>(1);
+    let (tx_b, rx_b) = chan::<u32>(1);
+    let (mut a, mut b) = (0u32, 0u32);
+    for _ in 0..10_000 {
+        tx_a.try_send(0).ok();
+        tx_b.try_send(0).ok();
+        goro::select! {
+            recv(rx_a) -> _ => a += 1,
+            recv(rx_b) -> _ => b += 1,
+        }
+    }
+    // Binomial(10000, 0.5) has sd 50: 4000..6000 is 20 sd away.
+    assert!(
+        (4000..=6000).contains(&a),
+        "a chosen {a} times, b {b} times"
+    );
+    assert_eq!(a + b, 10_000);
+}
+
+#[test]
+fn select_fairness_in_a_goroutine_with_send_arms() {
+    let h = goro::go!(|| {
+        let (tx_a, rx_a) = chan::<u32>(1);
+        let (tx_b, rx_b) = chan::<u32>(1);
+        let (mut a, mut b) = (0u32, 0u32);
+        for _ in 0..10_000 {
+            goro::select! {
+                send(tx_a, 1) -> r => { r.unwrap(); a += 1 },
+                send(tx_b, 2) -> r => { r.unwrap(); b += 1 },
+            }
+            let _ = rx_a.try_recv();
+            let _ = rx_b.try_recv();
+        }
+        (a, b)
+    });
+    let (a, b) = h.join().unwrap();
+    assert!((4000..=6000).contains(&a), "a {a} b {b}");
+}
+
+#[test]
+fn select_loser_leaves_no_waiter_behind() {
+    let (tx_a, rx_a) = chan::<u32>(0);
+    let (tx_b, rx_b) = chan::<u32>(0);
+    let keep_open = rx_a.clone();
+    let h = goro::go!(move || {
+        let first = goro::select! {
+            recv(rx_a) -> v => ("a", v.unwrap()),
+            recv(rx_b) -> v => ("b", v.unwrap()),
+        };
+        // The select won on B; A's entry must be gone, so a later value
+        // on A goes to this plain recv and nothing else.
+        let second = rx_a.recv().unwrap();
+        (first, second)
+    });
+    std::thread::sleep(Duration::from_millis(30));
+    tx_b.send(1).unwrap();
+    tx_a.send(2).unwrap();
+    assert_eq!(h.join().unwrap(), (("b", 1), 2));
+    // A send on A with no receiver at all must not complete.
+    assert_eq!(tx_a.try_send(3), Err(TrySendError::Full(3)));
+    drop(keep_open);
+}
+
+#[test]
+fn select_timed_out_leaves_no_waiter_behind() {
+    let (tx, rx) = chan::<u32>(0);
+    let r = goro::select! {
+        recv(rx) -> _ => false,
+        default(Duration::from_millis(20)) => true,
+    };
+    assert!(r);
+    assert_eq!(tx.try_send(1), Err(TrySendError::Full(1)));
+}
+
+#[test]
+fn select_default_and_closed() {
+    let (tx, rx) = chan::<u32>(0);
+    let v = goro::select! {
+        recv(rx) -> _ => 1,
+        default => 2,
+    };
+    assert_eq!(v, 2);
+    drop(tx);
+    let v = goro::select! {
+        recv(rx) -> r => { assert_eq!(r, Err(RecvError)); 1 }
+        default => 2
+    };
+    assert_eq!(v, 1);
+}
+
+#[test]
+fn select_send_on_closed_returns_the_value() {
+    let (tx, rx) = chan::<String>(0);
+    rx.close();
+    let back = goro::select! {
+        send(tx, "v".to_string()) -> r => r.unwrap_err().0,
+    };
+    assert_eq!(back, "v");
+}
+
+#[test]
+fn select_same_channel_twice() {
+    let (tx, rx) = chan::<u32>(1);
+    tx.send(1).unwrap();
+    let v = goro::select! {
+        recv(rx) -> v => v.unwrap(),
+        recv(rx) -> v => v.unwrap() + 10,
+    };
+    assert!(v == 1 || v == 11);
+    let r = goro::select! {
+        send(tx, 5) -> _ => "sent",
+        recv(rx) -> _ => "recv",
+    };
+    assert_eq!(r, "sent");
+}
+
+#[test]
+fn select_blocks_until_a_peer_arrives() {
+    let (tx_a, rx_a) = chan::<u32>(0);
+    let (_tx_b, rx_b) = chan::<u32>(0);
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        tx_a.send(9).unwrap();
+    });
+    let h = goro::go!(move || goro::select! {
+        recv(rx_a) -> v => v.unwrap(),
+        recv(rx_b) -> v => v.unwrap() + 100,
+    });
+    assert_eq!(h.join().unwrap(), 9);
+    t.join().unwrap();
+}
+
+#[test]
+fn select_with_after() {
+    let (_tx, rx) = chan::<u32>(0);
+    let t = Instant::now();
+    let r = goro::select! {
+        recv(rx) -> _ => "value",
+        recv(goro::time::after(Duration::from_millis(20))) -> _ => "timeout",
+    };
+    assert_eq!(r, "timeout");
+    assert!(t.elapsed() >= Duration::from_millis(20));
+}
+
+#[test]
+fn selects_race_on_both_sides() {
+    // Goroutines selecting on send and receive of the same channels: every
+    // value is delivered exactly once.
+    let (tx1, rx1) = chan::<u64>(0);
+    let (tx2, rx2) = chan::<u64>(0);
+    let n = 5000u64;
+    let sender = {
+        let (tx1, tx2) = (tx1.clone(), tx2.clone());
+        goro::go!(move || {
+            for i in 0..n {
+                goro::select! {
+                    send(tx1, i) -> r => r.unwrap(),
+                    send(tx2, i) -> r => r.unwrap(),
+                }
+            }
+        })
+    };
+    drop((tx1, tx2));
+    let recv = goro::go!(move || {
+        let mut sum = 0;
+        for _ in 0..n {
+            sum += goro::select! {
+                recv(rx1) -> v => v.unwrap(),
+                recv(rx2) -> v => v.unwrap(),
+            };
+        }
+        sum
+    });
+    sender.join().unwrap();
+    assert_eq!(recv.join().unwrap(), (0..n).sum::<u64>());
+}
