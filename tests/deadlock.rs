@@ -1,0 +1,97 @@
+//! Deadlock detection, checked in child processes: when every goroutine is
+//! blocked and nothing can wake them, goro says so (Go's message) and exits
+//! with status 2; when a timer or a plain thread can still wake one, it
+//! stays quiet.
+//!
+//! No libtest harness (`harness = false` in Cargo.toml): the scenario must
+//! run on the process's main thread, so that every thread is accounted for.
+
+use std::process::Command;
+use std::time::Duration;
+
+fn scenario(name: &str) {
+    match name {
+        "deadlock" => {
+            goro::run(|| {
+                let (tx, rx) = goro::chan::<u8>(0);
+                let _held = tx; // a sender exists, but nobody will ever send
+                let _stuck = goro::Builder::new()
+                    .name("stuck-sender".to_string())
+                    .spawn(|| {
+                        let (tx2, _rx2) = goro::chan::<u8>(0);
+                        let _ = tx2.send(1);
+                    })
+                    .unwrap();
+                let _ = rx.recv();
+            });
+            println!("unreachable: the deadlock was not reported");
+        }
+        "woken_by_thread" => {
+            let (tx, rx) = goro::chan::<u8>(0);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(400));
+                tx.send(7).unwrap();
+            });
+            let got = goro::run(move || rx.recv().unwrap());
+            println!("received {got}");
+        }
+        "woken_by_timer" => {
+            let got = goro::run(|| {
+                let (tx, rx) = goro::chan::<u8>(0);
+                goro::go!(move || {
+                    goro::time::sleep(Duration::from_millis(400));
+                    tx.send(9).unwrap();
+                });
+                rx.recv().unwrap()
+            });
+            println!("received {got}");
+        }
+        other => panic!("unknown scenario {other}"),
+    }
+}
+
+fn run_child(name: &str) -> (i32, String, String) {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env("GORO_DEADLOCK_SCENARIO", name)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn main() {
+    if let Ok(name) = std::env::var("GORO_DEADLOCK_SCENARIO") {
+        scenario(&name);
+        return;
+    }
+
+    let (code, stdout, stderr) = run_child("deadlock");
+    assert_eq!(code, 2, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        stderr.contains("fatal error: all goroutines are asleep - deadlock!"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("(main) [blocked: chan receive]"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("(stuck-sender) [blocked: chan send]"),
+        "{stderr}"
+    );
+    println!("deadlock_is_reported ... ok");
+
+    let (code, stdout, stderr) = run_child("woken_by_thread");
+    assert_eq!(code, 0, "stderr: {stderr}");
+    assert!(stdout.contains("received 7"), "{stdout}");
+    println!("no_report_while_a_plain_thread_can_wake ... ok");
+
+    let (code, stdout, stderr) = run_child("woken_by_timer");
+    assert_eq!(code, 0, "stderr: {stderr}");
+    assert!(stdout.contains("received 9"), "{stdout}");
+    println!("no_report_while_a_timer_is_armed ... ok");
+    println!("3 passed, 0 failed");
+}
