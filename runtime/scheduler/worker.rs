@@ -10,6 +10,7 @@ use crossbeam_deque::Steal;
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use super::{finish_park, Runtime, WorkerShared, ACTIVE, SPARE};
 use crate::coroutine::stack::{self, Stack};
@@ -25,6 +26,9 @@ pub(crate) struct Worker {
     spinning: Cell<bool>,
     seed: Cell<u64>,
 }
+
+/// How long a spinning worker keeps looking before it parks.
+const SPIN_FOR: Duration = Duration::from_micros(20);
 
 thread_local! {
     static WORKER: Cell<*const Worker> = const { Cell::new(std::ptr::null()) };
@@ -168,11 +172,32 @@ impl Worker {
                 continue;
             }
             if self.spinning.get() || self.start_spinning(rt) {
-                if let Some(g) = rt.steal_from_others(self.shared.id, &self.local, &self.seed) {
+                if let Some(g) = self.spin_for_work(rt) {
                     return Some(g);
                 }
             }
             self.idle(rt);
+        }
+    }
+
+    /// Looks for work for up to [`SPIN_FOR`] before giving up: parking and
+    /// being woken costs two futex calls (microseconds), more than a burst
+    /// of spawns or wake-ups leaves between them.
+    fn spin_for_work(&self, rt: &Runtime) -> Option<GRef> {
+        let start = Instant::now();
+        loop {
+            if let Some(g) = rt.steal_from_others(self.shared.id, &self.local, &self.seed) {
+                return Some(g);
+            }
+            if let Some(g) = steal_global(rt, &self.local) {
+                return Some(g);
+            }
+            if start.elapsed() >= SPIN_FOR {
+                return None;
+            }
+            for _ in 0..64 {
+                std::hint::spin_loop();
+            }
         }
     }
 
