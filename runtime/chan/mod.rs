@@ -154,7 +154,7 @@ impl<T> Sender<T> {
             return Err(SendTimeoutError::Timeout(value));
         }
         let mut slot = Some(value);
-        let waiter = Waiter::new(unparker());
+        let waiter = Waiter::new(unparker(), deadline.is_some());
         // The entry points into this frame: we return only after a peer
         // completed it (it was dequeued) or after we aborted and removed
         // it below (waiter.rs argues this).
@@ -260,7 +260,7 @@ impl<T> Receiver<T> {
             return Err(RecvTimeoutError::Timeout);
         }
         let mut slot: Option<T> = None;
-        let waiter = Waiter::new(unparker());
+        let waiter = Waiter::new(unparker(), deadline.is_some());
         // As in `send_until`: we leave this frame only once the entry is
         // completed (dequeued by the peer) or aborted and removed.
         st.push_receiver(&waiter, std::ptr::addr_of_mut!(slot), 0);

@@ -297,7 +297,7 @@ fn run(arms: &mut [Arm<'_>], mode: Mode) -> bool {
         Mode::Until(d) => Some(d),
     };
 
-    let waiter = Waiter::new(unparker());
+    let waiter = Waiter::new(unparker(), true);
     for (i, arm) in arms.iter_mut().enumerate() {
         // SAFETY: the channels are locked; `waiter` and the arms stay in
         // place until every arm is dequeued below, before this returns.

@@ -25,13 +25,15 @@
 //! the owner's stack. A peer dereferences them only while holding the lock
 //! of a channel whose queue still holds the entry. The owner leaves its
 //! frame only after (a) it saw `DONE` (Acquire), which the peer stores as
-//! its last access to the frame (it cloned the unparker before), or it
+//! its last access to the frame (it moved the unparker out before), or it
 //! won the abort CAS, and (b) it removed every entry it still had in a
 //! queue, under that queue's lock. After (a) and (b) no queue points into
 //! the frame, and no peer is between a claim and its `DONE`.
 //!
 //! This module never parks or blocks by itself; it only names states.
 
+use std::cell::UnsafeCell;
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::scheduler::Unparker;
@@ -48,22 +50,38 @@ const DONE: usize = 3;
 /// One blocked operation: a state word and who to wake.
 pub(crate) struct Waiter {
     state: AtomicUsize,
-    unparker: Unparker,
+    /// False for a plain send or receive without deadline: its single
+    /// entry can only be claimed by the one peer that dequeues it, so the
+    /// claim needs no compare-exchange (the common, fast case).
+    contended: bool,
+    /// Moved out by the peer that completes the operation (no reference
+    /// count traffic on the hot path); dropped by the owner otherwise.
+    unparker: UnsafeCell<ManuallyDrop<Unparker>>,
 }
 
 impl Waiter {
-    pub(crate) fn new(unparker: Unparker) -> Self {
+    /// A waiter for `unparker`'s goroutine or thread. `contended`: it may
+    /// be claimed by several peers (select) or aborted (deadline).
+    pub(crate) fn new(unparker: Unparker, contended: bool) -> Self {
         Waiter {
             state: AtomicUsize::new(WAITING),
-            unparker,
+            contended,
+            unparker: UnsafeCell::new(ManuallyDrop::new(unparker)),
         }
     }
 
     /// Peer side: WAITING -> CLAIMED. On success the caller must move the
     /// value and then call [`Waiter::complete`]. Acquire: the owner's
-    /// writes to the slot (the value it sends) happen before.
+    /// writes to the slot (the value it sends) happen before (they also
+    /// happen before through the channel lock the peer holds).
     #[inline]
     pub(crate) fn try_claim(&self) -> bool {
+        if !self.contended {
+            // Only the peer that just dequeued the single entry can get
+            // here, and the owner cannot abort: the claim is ours.
+            debug_assert_eq!(self.state.load(Ordering::Relaxed), WAITING);
+            return true;
+        }
         self.state
             .compare_exchange(WAITING, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
@@ -73,10 +91,13 @@ impl Waiter {
     /// `DONE + index` and returns the unparker to call once the channel
     /// lock is released. The store is the peer's last access to the waiter
     /// (the owner may return as soon as it sees it), so the unparker is
-    /// cloned first. Release: the slot writes happen before.
+    /// moved out first. Release: the slot writes happen before.
     #[inline]
     pub(crate) fn complete(&self, index: usize) -> Unparker {
-        let wake = self.unparker.clone();
+        // SAFETY: the caller won the claim, so no one else reads or moves
+        // the unparker until DONE is published; the owner's Drop leaves a
+        // DONE waiter's unparker alone, so it is moved out exactly once.
+        let wake = unsafe { ManuallyDrop::take(&mut *self.unparker.get()) };
         self.state.store(DONE + index, Ordering::Release);
         wake
     }
@@ -84,6 +105,7 @@ impl Waiter {
     /// Owner side: WAITING -> ABORTED. Fails if a peer claimed first; the
     /// owner must then wait for [`Waiter::done`].
     pub(crate) fn try_abort(&self) -> bool {
+        debug_assert!(self.contended, "aborting a waiter made without a deadline");
         self.state
             .compare_exchange(WAITING, ABORTED, Ordering::Acquire, Ordering::Acquire)
             .is_ok()
@@ -95,6 +117,17 @@ impl Waiter {
     pub(crate) fn done(&self) -> Option<usize> {
         let s = self.state.load(Ordering::Acquire);
         (s >= DONE).then(|| s - DONE)
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        if self.done().is_none() {
+            // Never completed (try mode, or aborted): the unparker is ours.
+            // SAFETY: no peer completed it, so it was never moved out, and
+            // `&mut self` means no peer can still reach it.
+            unsafe { ManuallyDrop::drop(self.unparker.get_mut()) }
+        }
     }
 }
 
