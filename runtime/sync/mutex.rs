@@ -1,0 +1,338 @@
+//! `Mutex`: a mutual-exclusion lock that parks the goroutine, not the
+//! worker, and may be unlocked on any thread.
+//!
+//! The lock is one state byte (parking_lot's `raw_mutex` shape) plus a
+//! wait queue:
+//!
+//! * `LOCKED`: someone owns the lock;
+//! * `PARKED`: the wait queue is (or was just) non-empty, so unlock must
+//!   take the slow path and wake someone. Set and cleared only under the
+//!   queue lock.
+//!
+//! Fast paths are a single compare-exchange (`0 -> LOCKED` to lock,
+//! `LOCKED -> 0` to unlock). The slow paths (`#[cold]`) spin briefly, then
+//! queue and park.
+//!
+//! Fairness, Go's `sync.Mutex` starvation mode made per unlock: normally an
+//! unlock releases the lock and wakes the queue head, which then competes
+//! with newcomers (barging keeps throughput high: the running goroutine
+//! that wants the lock again usually gets it without a switch). A woken
+//! waiter that loses goes back to the *front* of the queue, keeping the
+//! time it first queued. Once the head has waited `STARVATION` (1 ms, as in
+//! Go), unlock does not release at all: it hands the lock, still `LOCKED`,
+//! directly to the head. So no waiter waits much longer than 1 ms plus the
+//! critical sections of the waiters queued before it.
+//!
+//! The lock is not thread-affine: a guard taken on one worker may be
+//! dropped on another after the goroutine migrated. There is no poisoning.
+//! This file must never park while holding the queue lock, and never let
+//! the fast paths grow beyond one atomic operation.
+
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::coroutine::WaitReason;
+use crate::sync::waiter::{wait, End, Wait, WaitQueue};
+
+const LOCKED: u8 = 1;
+const PARKED: u8 = 2;
+
+/// Verdict: the unlocker handed us the lock; we own it.
+const HANDOFF: u32 = 1;
+/// Verdict: the lock was released; compete for it again.
+const RETRY: u32 = 2;
+
+/// How long the queue head may wait before unlock hands the lock to it.
+const STARVATION: Duration = Duration::from_millis(1);
+
+/// Spin rounds before queueing (each twice as long as the last).
+const SPIN_ROUNDS: u32 = 4;
+
+/// A mutual-exclusion lock for goroutines and threads alike.
+///
+/// `lock` parks the calling goroutine (or blocks the calling thread) until
+/// the lock is free. No waiter starves: after 1 ms of waiting, the lock is
+/// handed over to the longest waiter directly. There is no poisoning: a
+/// panic while holding the guard just unlocks.
+///
+/// ```
+/// use std::sync::Arc;
+/// let m = Arc::new(goro::sync::Mutex::new(0));
+/// let hs: Vec<_> = (0..4)
+///     .map(|_| {
+///         let m = m.clone();
+///         goro::go!(move || *m.lock() += 1)
+///     })
+///     .collect();
+/// hs.into_iter().for_each(|h| h.join().unwrap());
+/// assert_eq!(*m.lock(), 4);
+/// ```
+pub struct Mutex<T: ?Sized> {
+    state: AtomicU8,
+    queue: parking_lot::Mutex<WaitQueue<Instant>>,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: the lock hands out `&mut T` to one guard at a time, and guards
+// may be sent to (or released on) other threads, so sharing the Mutex is
+// sharing T by move: `T: Send` suffices, as for `std::sync::Mutex`.
+unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
+
+impl<T> Mutex<T> {
+    /// A new, unlocked mutex holding `value`.
+    pub const fn new(value: T) -> Self {
+        Mutex {
+            state: AtomicU8::new(0),
+            queue: parking_lot::Mutex::new(WaitQueue::new()),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    /// Consumes the mutex, returning the value.
+    pub fn into_inner(self) -> T {
+        self.data.into_inner()
+    }
+}
+
+impl<T: ?Sized> Mutex<T> {
+    /// Locks, parking the goroutine (or blocking the thread) meanwhile.
+    ///
+    /// Locking a mutex the caller already holds deadlocks.
+    #[inline]
+    pub fn lock(&self) -> MutexGuard<'_, T> {
+        self.lock_raw();
+        MutexGuard {
+            mutex: self,
+            _marker: PhantomData,
+        }
+    }
+
+    /// Locks if the lock is free right now.
+    #[inline]
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if s & LOCKED != 0 {
+                return None;
+            }
+            // Acquire: see the previous holder's writes to the data.
+            match self.state.compare_exchange_weak(
+                s,
+                s | LOCKED,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    return Some(MutexGuard {
+                        mutex: self,
+                        _marker: PhantomData,
+                    })
+                }
+                Err(now) => s = now,
+            }
+        }
+    }
+
+    /// Whether someone holds the lock (a racy snapshot).
+    pub fn is_locked(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & LOCKED != 0
+    }
+
+    /// The value, through an exclusive borrow: no locking needed.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
+    }
+
+    #[inline]
+    pub(crate) fn lock_raw(&self) {
+        // Acquire: see the previous holder's writes to the data.
+        if self
+            .state
+            .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            self.lock_slow();
+        }
+    }
+
+    /// Releases the lock. The caller must hold it.
+    #[inline]
+    pub(crate) fn unlock_raw(&self) {
+        // Release: publish our writes to the next holder.
+        if self
+            .state
+            .compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed)
+            .is_err()
+        {
+            self.unlock_slow();
+        }
+    }
+
+    #[cold]
+    fn lock_slow(&self) {
+        let mut first_queued: Option<Instant> = None;
+        let mut end = End::Back;
+        let mut spins = 0;
+        loop {
+            let s = self.state.load(Ordering::Relaxed);
+            if s & LOCKED == 0 {
+                // Acquire: see the previous holder's writes to the data.
+                if self
+                    .state
+                    .compare_exchange_weak(s, s | LOCKED, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return;
+                }
+                continue;
+            }
+            // Nobody queued yet: the holder may be about to unlock on another
+            // worker. Spin a little before paying for a park.
+            if s & PARKED == 0 && spins < SPIN_ROUNDS {
+                spins += 1;
+                for _ in 0..(1u32 << spins) {
+                    std::hint::spin_loop();
+                }
+                continue;
+            }
+            let q = self.queue.lock();
+            // Under the queue lock: announce a waiter. If the lock was
+            // released meanwhile, the CAS fails and we retry from the top;
+            // if it succeeds, the holder's unlock sees PARKED and will find
+            // us in the queue (it takes the same queue lock).
+            let s = self.state.load(Ordering::Relaxed);
+            if s & LOCKED == 0
+                || (s & PARKED == 0
+                    && self
+                        .state
+                        .compare_exchange(s, s | PARKED, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_err())
+            {
+                continue;
+            }
+            let since = *first_queued.get_or_insert_with(Instant::now);
+            match wait(q, since, end, WaitReason::Mutex, None, || ()) {
+                Wait::Woken(HANDOFF) => return,
+                // Woken to compete; if we lose, we requeue at the front.
+                _ => {
+                    end = End::Front;
+                    spins = 0;
+                }
+            }
+        }
+    }
+
+    #[cold]
+    fn unlock_slow(&self) {
+        let mut q = self.queue.lock();
+        let starving = q.front().is_some_and(|since| since.elapsed() >= STARVATION);
+        // No one changes `state` now: LOCKED is ours, so lockers only fail
+        // their CAS, and PARKED changes only under the queue lock we hold.
+        let woken = if starving {
+            // Hand-off: stay LOCKED, so no newcomer can barge in. The state
+            // must be final before the verdict: the new owner may unlock at
+            // once.
+            let rest = if q.tags().nth(1).is_some() { PARKED } else { 0 };
+            self.state.store(LOCKED | rest, Ordering::Relaxed);
+            q.wake_front(HANDOFF)
+        } else {
+            let rest = if q.tags().nth(1).is_some() { PARKED } else { 0 };
+            // Release: publish our writes to whoever locks next.
+            self.state.store(rest, Ordering::Release);
+            q.wake_front(RETRY)
+        };
+        drop(q);
+        if let Some((_, unparker)) = woken {
+            unparker.unpark();
+        }
+    }
+
+    /// The data pointer, for guards.
+    fn data_ptr(&self) -> *mut T {
+        self.data.get()
+    }
+}
+
+impl<T: Default> Default for Mutex<T> {
+    fn default() -> Self {
+        Mutex::new(T::default())
+    }
+}
+
+impl<T> From<T> for Mutex<T> {
+    fn from(value: T) -> Self {
+        Mutex::new(value)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Mutex");
+        match self.try_lock() {
+            Some(g) => d.field("data", &&*g),
+            None => d.field("data", &format_args!("<locked>")),
+        };
+        d.finish()
+    }
+}
+
+/// Proof of holding a [`Mutex`]; unlocks on drop, on whatever thread the
+/// goroutine runs by then.
+///
+/// `Send` when `T: Send` (unlike std's guard): unlocking is not tied to the
+/// locking thread, so a goroutine may migrate while holding it.
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct MutexGuard<'a, T: ?Sized> {
+    mutex: &'a Mutex<T>,
+    // &mut T: the guard is Send iff T: Send and Sync iff T: Sync, which is
+    // exactly what handing out `&mut T` / `&T` through it requires.
+    _marker: PhantomData<&'a mut T>,
+}
+
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    /// The mutex this guard locks (for `Condvar`).
+    #[allow(dead_code)] // Condvar comes next
+    pub(crate) fn mutex(guard: &Self) -> &'a Mutex<T> {
+        guard.mutex
+    }
+}
+
+impl<T: ?Sized> Deref for MutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard proves we hold the lock, so no `&mut T` exists
+        // elsewhere for the guard's lifetime.
+        unsafe { &*self.mutex.data_ptr() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard proves we hold the lock exclusively, and
+        // `&mut self` makes this the only borrow through the guard.
+        unsafe { &mut *self.mutex.data_ptr() }
+    }
+}
+
+impl<T: ?Sized> Drop for MutexGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.mutex.unlock_raw();
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}

@@ -1,0 +1,127 @@
+//! `WaitGroup`: wait for a collection of goroutines (or threads) to finish,
+//! as Go's `sync.WaitGroup`.
+//!
+//! One shared counter (an atomic, so `add`/`done` never lock) and a wait
+//! queue. Whoever brings the counter to zero wakes every waiter. The
+//! counter going negative is a bug in the caller and panics, as in Go.
+//! This file must never let `wait` return while the counter is non-zero,
+//! and never lock the queue on the `add` fast path.
+
+use std::fmt;
+use std::panic::{RefUnwindSafe, UnwindSafe};
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::Arc;
+
+use crate::coroutine::WaitReason;
+use crate::sync::waiter::{wait, End, WaitQueue};
+
+/// Verdict: the counter reached zero.
+const ZERO: u32 = 1;
+
+/// Waits for a collection of goroutines to finish.
+///
+/// Clones share one counter. Call [`add`](WaitGroup::add) before starting
+/// the work, [`done`](WaitGroup::done) when each piece finishes, and
+/// [`wait`](WaitGroup::wait) to park until the counter is zero.
+///
+/// ```
+/// let wg = goro::sync::WaitGroup::new();
+/// for _ in 0..4 {
+///     wg.add(1);
+///     let wg = wg.clone();
+///     goro::go!(move || wg.done());
+/// }
+/// wg.wait();
+/// ```
+#[derive(Clone, Default)]
+pub struct WaitGroup {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    count: AtomicIsize,
+    queue: parking_lot::Mutex<WaitQueue<()>>,
+}
+
+impl WaitGroup {
+    /// A wait group with a zero counter.
+    pub fn new() -> Self {
+        WaitGroup::default()
+    }
+
+    /// Adds `delta` (which may be negative) to the counter; at zero, every
+    /// waiter wakes.
+    ///
+    /// # Panics
+    ///
+    /// If the counter goes negative: `sync: negative WaitGroup counter`.
+    pub fn add(&self, delta: isize) {
+        // AcqRel: a waiter that sees zero (Acquire) must see everything the
+        // goroutines did before their `done` (Release), in a chain.
+        let now = self.inner.count.fetch_add(delta, Ordering::AcqRel) + delta;
+        if now < 0 {
+            panic!("sync: negative WaitGroup counter");
+        }
+        if now == 0 && delta != 0 {
+            self.wake_all();
+        }
+    }
+
+    /// Decrements the counter by one.
+    ///
+    /// # Panics
+    ///
+    /// If the counter goes negative: `sync: negative WaitGroup counter`.
+    pub fn done(&self) {
+        self.add(-1);
+    }
+
+    /// Parks until the counter is zero (returns at once if it is).
+    pub fn wait(&self) {
+        loop {
+            // Acquire: pairs with the AcqRel of the `add` that reached zero.
+            if self.inner.count.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            let q = self.inner.queue.lock();
+            // Re-check under the queue lock: the `add` reaching zero locks it
+            // after its decrement, so either we see zero now or it sees us.
+            if self.inner.count.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            // One wake per zero crossing; loop in case the counter went up
+            // again before we ran (Go calls that a misuse; we just wait on).
+            let _ = wait(q, (), End::Back, WaitReason::WaitGroup, None, || ());
+        }
+    }
+
+    /// The counter's current value (a racy snapshot).
+    pub fn count(&self) -> isize {
+        self.inner.count.load(Ordering::Relaxed)
+    }
+
+    fn wake_all(&self) {
+        let mut woken = Vec::new();
+        self.inner
+            .queue
+            .lock()
+            .wake_where(ZERO, |_| true, &mut woken);
+        for u in woken {
+            u.unpark();
+        }
+    }
+}
+
+// A WaitGroup guards no user data and cannot be left inconsistent by a
+// panic (its counter moves atomically), so catching one is harmless.
+impl UnwindSafe for WaitGroup {}
+impl RefUnwindSafe for WaitGroup {}
+
+impl fmt::Debug for WaitGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitGroup")
+            .field("count", &self.count())
+            .finish()
+    }
+}

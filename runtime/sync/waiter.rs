@@ -1,0 +1,229 @@
+//! The wait queue under every `goro::sync` primitive.
+//!
+//! A primitive keeps a `parking_lot::Mutex<WaitQueue<D>>` beside its own
+//! atomic state word. To wait, it locks the queue, re-checks its condition,
+//! and calls [`wait`], which queues a node *on the waiter's own stack*,
+//! releases the queue lock and parks until a waker gives the node a
+//! *verdict* (any `u32` but [`WAITING`]; what it means is the primitive's
+//! business: "the lock is yours", "try again", ...). Nothing allocates per
+//! wait except the queue's amortised `VecDeque` growth.
+//!
+//! The protocol that makes stack nodes safe:
+//! * a node is only touched under the queue lock, except its `state`, which
+//!   the waiter polls after each (possibly spurious) park;
+//! * a waker removes the node from the queue, clones its [`Unparker`], and
+//!   only then stores the verdict (Release); after that store the waiter may
+//!   return and its stack frame vanish, so the waker never touches the node
+//!   again. It calls `unpark` on its clone once the queue lock is released;
+//! * a waiter leaves [`wait`] only once its node is out of the queue: it saw
+//!   a verdict, or it removed the node itself under the lock (timeout,
+//!   unwinding).
+//!
+//! This file must never hold the queue lock across a park, and never let a
+//! node outlive its place in the queue.
+
+use std::collections::VecDeque;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
+
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::coroutine::WaitReason;
+use crate::scheduler::{park, park_until, unparker, Unparker};
+
+/// Node state while it sits in the queue; every other value is a verdict.
+pub(crate) const WAITING: u32 = 0;
+
+/// One waiter, living on the waiting goroutine's (or thread's) stack.
+struct Node {
+    unparker: Unparker,
+    state: AtomicU32,
+}
+
+struct Entry<D> {
+    node: NonNull<Node>,
+    data: D,
+}
+
+/// FIFO queue of parked waiters, each tagged with primitive-specific `D`.
+pub(crate) struct WaitQueue<D> {
+    entries: VecDeque<Entry<D>>,
+}
+
+// SAFETY: the queue holds pointers to `Node`s owned by other goroutines or
+// threads. They are dereferenced only by whoever holds the queue's lock,
+// while the node is still queued (so still alive, by the protocol above),
+// and a `Node` is `Sync` (an `Unparker` and an atomic). `D` moves with the
+// queue, hence the `D: Send` bound.
+unsafe impl<D: Send> Send for WaitQueue<D> {}
+
+/// Which end of the queue a new waiter joins.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    /// The usual FIFO place.
+    Back,
+    /// Ahead of everyone (a waiter that was woken, lost a race and waits
+    /// again keeps its seniority).
+    Front,
+}
+
+/// How [`wait`] ended.
+#[allow(dead_code)] // TimedOut: used by the timed waits, coming next
+pub(crate) enum Wait<'a, D> {
+    /// A waker dequeued us and gave this verdict.
+    Woken(u32),
+    /// The deadline passed first; the node is out of the queue and the
+    /// queue is still locked, so the caller can fix its state word.
+    TimedOut(MutexGuard<'a, WaitQueue<D>>),
+}
+
+impl<D> Default for WaitQueue<D> {
+    fn default() -> Self {
+        WaitQueue::new()
+    }
+}
+
+impl<D> WaitQueue<D> {
+    /// An empty queue.
+    pub(crate) const fn new() -> Self {
+        WaitQueue {
+            entries: VecDeque::new(),
+        }
+    }
+
+    #[allow(dead_code)] // used by the timed waits, coming next
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The head's tag.
+    pub(crate) fn front(&self) -> Option<&D> {
+        self.entries.front().map(|e| &e.data)
+    }
+
+    /// Every waiter's tag, head first.
+    pub(crate) fn tags(&self) -> impl Iterator<Item = &D> {
+        self.entries.iter().map(|e| &e.data)
+    }
+
+    /// Dequeues the head and gives it `verdict`. Returns its tag and the
+    /// unparker to call once the queue lock is released.
+    pub(crate) fn wake_front(&mut self, verdict: u32) -> Option<(D, Unparker)> {
+        let e = self.entries.pop_front()?;
+        Some((e.data, give_verdict(e.node, verdict)))
+    }
+
+    /// Dequeues every waiter whose tag satisfies `pick` and gives each
+    /// `verdict`; their unparkers go to `out`, to be called after unlock.
+    pub(crate) fn wake_where(
+        &mut self,
+        verdict: u32,
+        mut pick: impl FnMut(&D) -> bool,
+        out: &mut Vec<Unparker>,
+    ) {
+        self.entries.retain(|e| {
+            if pick(&e.data) {
+                out.push(give_verdict(e.node, verdict));
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    fn remove(&mut self, node: &Node) {
+        let ptr = NonNull::from(node);
+        if let Some(i) = self.entries.iter().position(|e| e.node == ptr) {
+            self.entries.remove(i);
+        }
+    }
+}
+
+/// The waker's half of the protocol: clone the unparker, then publish the
+/// verdict. The node must have just been removed from a locked queue.
+fn give_verdict(node: NonNull<Node>, verdict: u32) -> Unparker {
+    debug_assert_ne!(verdict, WAITING);
+    // SAFETY: the caller holds the queue lock and the node was queued until
+    // this instant, so its waiter is still inside `wait` (it cannot leave
+    // before it sees a verdict or removes the node under this same lock).
+    let node = unsafe { node.as_ref() };
+    let unparker = node.unparker.clone();
+    // Release: the waiter's Acquire load of the verdict must also see what
+    // the waker did before (e.g. the data a lock hand-off protects).
+    node.state.store(verdict, Ordering::Release);
+    unparker
+}
+
+/// Queues the caller at `end` of `queue` with tag `data`, unlocks the
+/// queue, runs `after_enqueue` (e.g. a condvar releasing its mutex), then
+/// parks until a waker gives a verdict or `deadline` passes.
+pub(crate) fn wait<'a, D>(
+    mut queue: MutexGuard<'a, WaitQueue<D>>,
+    data: D,
+    end: End,
+    why: WaitReason,
+    deadline: Option<Instant>,
+    after_enqueue: impl FnOnce(),
+) -> Wait<'a, D> {
+    let lock: &'a Mutex<WaitQueue<D>> = MutexGuard::mutex(&queue);
+    let node = Node {
+        unparker: unparker(),
+        state: AtomicU32::new(WAITING),
+    };
+    let entry = Entry {
+        node: NonNull::from(&node),
+        data,
+    };
+    match end {
+        End::Back => queue.entries.push_back(entry),
+        End::Front => queue.entries.push_front(entry),
+    }
+    drop(queue);
+    // From here on `node` is shared; `Dequeue` takes it out of the queue if
+    // we unwind (a panic in `after_enqueue`, a coroutine torn down while
+    // parked) before a waker did.
+    let dequeue = Dequeue { lock, node: &node };
+    after_enqueue();
+    loop {
+        let timed_out = match deadline {
+            None => {
+                park(why);
+                false
+            }
+            Some(d) => park_until(why, d),
+        };
+        // Acquire: pairs with the Release in `give_verdict`.
+        let verdict = node.state.load(Ordering::Acquire);
+        if verdict != WAITING {
+            std::mem::forget(dequeue);
+            return Wait::Woken(verdict);
+        }
+        if timed_out {
+            let mut q = lock.lock();
+            // Wakers store verdicts under this lock, so this read is final.
+            let verdict = node.state.load(Ordering::Acquire);
+            std::mem::forget(dequeue);
+            if verdict != WAITING {
+                return Wait::Woken(verdict);
+            }
+            q.remove(&node);
+            return Wait::TimedOut(q);
+        }
+    }
+}
+
+/// Removes a still-queued node when [`wait`] unwinds.
+struct Dequeue<'a, D> {
+    lock: &'a Mutex<WaitQueue<D>>,
+    node: &'a Node,
+}
+
+impl<D> Drop for Dequeue<'_, D> {
+    fn drop(&mut self) {
+        let mut q = self.lock.lock();
+        if self.node.state.load(Ordering::Acquire) == WAITING {
+            q.remove(self.node);
+        }
+    }
+}
