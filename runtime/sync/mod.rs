@@ -3,26 +3,46 @@
 //!
 //! Every primitive here is a small atomic state word with a lock-free fast
 //! path, plus a FIFO queue of parked waiters (`waiter.rs`) for the slow
-//! path. Waiting is the runtime's one park/unpark path: queue an unparker
-//! for the caller, re-check, park, loop. Wakers change the state first and
-//! unpark after, so a wake-up is never lost.
+//! path. Waiting is the runtime's one park/unpark path: queue a node for
+//! the caller (on its own stack: no allocation per wait), re-check, park,
+//! loop. Wakers change the state and dequeue the waiter first, and unpark
+//! after, so a wake-up is never lost.
 //!
 //! The primitives mirror Go's `sync` package with std's shapes:
 //! * [`Mutex`] / [`MutexGuard`]: no poisoning; no waiter starves (after
 //!   1 ms the lock is handed to the longest waiter, like Go's starvation
 //!   mode).
+//! * [`RwLock`]: a waiting writer blocks new readers; a writer's unlock
+//!   lets every waiting reader in, so neither side starves.
 //! * [`WaitGroup`]: `add`/`done`/`wait`; a negative counter panics.
+//! * [`Semaphore`]: FIFO-fair permits with a guard ([`SemaphorePermit`]),
+//!   `try_acquire` and `acquire_timeout`.
+//! * [`Once`]: exactly one run; a panicking closure counts as done (Go's
+//!   rule, not std's poisoning).
+//! * [`Condvar`]: works with goro's [`Mutex`]; `wait`, `wait_timeout`,
+//!   `notify_one`, `notify_all`.
+//! * [`Barrier`]: reusable across generations; one leader per generation.
 //!
 //! Guards are not tied to the thread that took them: a goroutine may
 //! migrate to another worker while holding one, and unlock there. They are
-//! therefore `Send` when the protected data is. Holding a *std* guard
-//! across a goro wait is still wrong (see the crate's migration rules).
-//! Nothing in this module blocks a worker thread, and nothing here knows
-//! about channels or the scheduler beyond park/unpark.
+//! therefore `Send` when the protected data allows it. Holding a *std*
+//! guard across a goro wait is still wrong (see the crate's migration
+//! rules). Nothing in this module blocks a worker thread, and nothing here
+//! knows about channels or the scheduler beyond park/unpark.
 
+mod barrier;
+mod condvar;
 mod mutex;
+mod once;
+mod rwlock;
+mod semaphore;
 mod wait_group;
 mod waiter;
 
+pub use barrier::{Barrier, BarrierWaitResult};
+pub use condvar::{Condvar, WaitTimeoutResult};
 pub use mutex::{Mutex, MutexGuard};
+pub use once::Once;
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use semaphore::{Semaphore, SemaphorePermit};
 pub use wait_group::WaitGroup;

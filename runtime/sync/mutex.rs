@@ -295,7 +295,6 @@ pub struct MutexGuard<'a, T: ?Sized> {
 
 impl<'a, T: ?Sized> MutexGuard<'a, T> {
     /// The mutex this guard locks (for `Condvar`).
-    #[allow(dead_code)] // Condvar comes next
     pub(crate) fn mutex(guard: &Self) -> &'a Mutex<T> {
         guard.mutex
     }

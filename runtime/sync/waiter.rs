@@ -69,7 +69,6 @@ pub(crate) enum End {
 }
 
 /// How [`wait`] ended.
-#[allow(dead_code)] // TimedOut: used by the timed waits, coming next
 pub(crate) enum Wait<'a, D> {
     /// A waker dequeued us and gave this verdict.
     Woken(u32),
@@ -92,7 +91,6 @@ impl<D> WaitQueue<D> {
         }
     }
 
-    #[allow(dead_code)] // used by the timed waits, coming next
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
