@@ -44,6 +44,7 @@
 
 mod chan;
 mod coroutine;
+pub mod net;
 mod reactor;
 mod scheduler;
 pub mod sync;

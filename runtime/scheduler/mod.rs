@@ -72,6 +72,10 @@ pub(crate) struct WorkerShared {
     idle: AtomicBool,
     /// Taken off the idle list by `wakep`, which counted it spinning.
     woken_spinning: AtomicBool,
+    /// A wake-up is pending (see `unpark`).
+    notified: AtomicBool,
+    /// Blocked in the reactor's poll rather than on its park token.
+    in_poll: AtomicBool,
     /// Executing a goroutine right now.
     pub(crate) busy: AtomicBool,
     /// Goroutines executed so far: sysmon compares it between looks.
@@ -104,8 +108,15 @@ impl WorkerShared {
         !self.stealer.is_empty() || !self.runnext.load(Ordering::Acquire).is_null()
     }
 
+    /// Wakes the worker wherever it sleeps. Dekker-style with `in_poll`:
+    /// we set `notified` then read `in_poll`; the worker sets `in_poll` then
+    /// reads `notified` (all SeqCst), so either we see it polling and kick
+    /// the poller, or it sees the notification and does not poll.
     fn unpark(&self) {
-        if let Some(t) = self.thread.get() {
+        self.notified.store(true, Ordering::SeqCst);
+        if self.in_poll.load(Ordering::SeqCst) {
+            crate::reactor::wake_poller();
+        } else if let Some(t) = self.thread.get() {
             t.unpark();
         }
     }

@@ -47,6 +47,15 @@ impl Unparker {
             Unparker::Thread(t) => t.unpark(),
         }
     }
+
+    /// Whether two unparkers wake the same goroutine or thread.
+    pub(crate) fn same_as(&self, other: &Unparker) -> bool {
+        match (self, other) {
+            (Unparker::Goroutine(a), Unparker::Goroutine(b)) => Arc::ptr_eq(a, b),
+            (Unparker::Thread(a), Unparker::Thread(b)) => a.id() == b.id(),
+            _ => false,
+        }
+    }
 }
 
 /// An unparker for the caller: its goroutine, else its thread.

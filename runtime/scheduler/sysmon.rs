@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::{Runtime, WorkerShared, ACTIVE, DETACHED};
 use crate::coroutine::{dump, num_goroutine, stack};
-use crate::reactor::timer;
+use crate::reactor::{self, timer};
 
 /// A worker running one goroutine this long, while work waits, is handed
 /// off.
@@ -77,6 +77,10 @@ fn run(rt: &'static Runtime) -> ! {
         if now - last_trim >= TRIM_EVERY {
             stack::trim();
             last_trim = now;
+        }
+        // Busy workers do not poll: make sure I/O is seen within 10 ms.
+        if reactor::has_waiters() && reactor::since_last_poll() >= STUCK_AFTER {
+            reactor::poll_now();
         }
         if timer::next().is_some_and(|d| d.is_zero()) {
             rt.wake_idle_for_timers();

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use super::{finish_park, Runtime, WorkerShared, ACTIVE, SPARE};
 use crate::coroutine::stack::{self, Stack};
 use crate::coroutine::{overflow, set_current_g, GRef, Yield, NOTIFIED, RUNNABLE, RUNNING};
-use crate::reactor::timer;
+use crate::reactor::{self, timer};
 
 /// A worker's own state; lives on its thread's stack for the thread's life.
 pub(crate) struct Worker {
@@ -64,6 +64,8 @@ pub(super) fn spawn_worker(rt: &'static Runtime) {
         thread: OnceLock::new(),
         status: AtomicU8::new(ACTIVE),
         idle: AtomicBool::new(false),
+        notified: AtomicBool::new(false),
+        in_poll: AtomicBool::new(false),
         woken_spinning: AtomicBool::new(false),
         busy: AtomicBool::new(false),
         ticks: AtomicU64::new(0),
@@ -171,6 +173,9 @@ impl Worker {
             if timer::fire_expired() > 0 {
                 continue;
             }
+            if reactor::has_waiters() && reactor::poll_now() > 0 {
+                continue;
+            }
             if self.spinning.get() || self.start_spinning(rt) {
                 if let Some(g) = self.spin_for_work(rt) {
                     return Some(g);
@@ -234,7 +239,10 @@ impl Worker {
         shared.idle.store(true, Ordering::SeqCst);
         sched.idle.push(shared.clone());
         rt.npidle.fetch_add(1, Ordering::SeqCst);
-        let watch = sched.timer_watcher.is_none() && timer::next().is_some();
+        // One idle worker watches timers and I/O: it blocks in the poller
+        // until the next deadline. The others just park.
+        let watch =
+            sched.timer_watcher.is_none() && (timer::next().is_some() || reactor::has_waiters());
         if watch {
             sched.timer_watcher = Some(shared.id);
         }
@@ -243,10 +251,10 @@ impl Worker {
         // Re-check after announcing ourselves idle: a producer that queued
         // work before seeing npidle > 0 did not wake anyone.
         if !rt.any_work() {
-            match watch.then(timer::next).flatten() {
-                Some(d) if d.is_zero() => {}
-                Some(d) => std::thread::park_timeout(d),
-                None => std::thread::park(),
+            if watch {
+                self.sleep_in_poller();
+            } else if !shared.notified.swap(false, Ordering::SeqCst) {
+                std::thread::park();
             }
         }
 
@@ -262,6 +270,25 @@ impl Worker {
             // wakep counted us spinning when it popped us.
             self.spinning.set(true);
         }
+    }
+
+    /// Blocks in the reactor until I/O, the next timer, or a wake-up.
+    /// `in_poll` tells wakers to use the reactor's waker rather than the
+    /// thread's park token; `notified` closes the window before the poll
+    /// (see `WorkerShared::unpark`).
+    fn sleep_in_poller(&self) {
+        let shared = &self.shared;
+        shared.in_poll.store(true, Ordering::SeqCst);
+        if !shared.notified.swap(false, Ordering::SeqCst) {
+            match timer::next() {
+                Some(d) if d.is_zero() => {}
+                timeout => {
+                    reactor::poll(timeout);
+                }
+            }
+        }
+        shared.in_poll.store(false, Ordering::SeqCst);
+        shared.notified.store(false, Ordering::SeqCst);
     }
 
     fn execute(&self, g: GRef) {

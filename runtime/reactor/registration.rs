@@ -1,0 +1,226 @@
+//! Registrations: a mio source known to the reactor, and the goroutines
+//! and threads waiting for it to become readable or writable.
+//!
+//! Each registration has a slot in a table; its mio token is the slot index
+//! plus a generation, so an event still in flight for a closed socket is
+//! never delivered to the socket that reuses the slot. Per direction, a
+//! registration keeps a `ready` flag set by the poller on each edge and a
+//! list of waiters. [`Registration::io`] consumes the flag before each retry
+//! of the syscall, so an edge that arrives between `WouldBlock` and the park
+//! is never lost: the waiter sees the flag under the same lock the poller
+//! sets it with.
+//!
+//! This file never performs the I/O itself; callers pass the syscall in.
+
+use mio::event::{Event, Source};
+use parking_lot::Mutex;
+use std::io;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::{reactor, WAITING};
+use crate::coroutine::WaitReason;
+use crate::scheduler::{park, park_until, unparker, Unparker};
+
+/// Which readiness a caller waits for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+#[derive(Default)]
+struct Waiting {
+    ready: bool,
+    waiters: Vec<Unparker>,
+}
+
+#[derive(Default)]
+struct IoState {
+    read: Waiting,
+    write: Waiting,
+}
+
+impl IoState {
+    fn side(&mut self, dir: Direction) -> &mut Waiting {
+        match dir {
+            Direction::Read => &mut self.read,
+            Direction::Write => &mut self.write,
+        }
+    }
+}
+
+struct ScheduledIo {
+    token: usize,
+    state: Mutex<IoState>,
+}
+
+/// The table of live registrations, indexed by the low half of a token.
+#[derive(Default)]
+pub(crate) struct Slots {
+    table: Mutex<Table>,
+}
+
+#[derive(Default)]
+struct Table {
+    entries: Vec<Option<Arc<ScheduledIo>>>,
+    free: Vec<usize>,
+    generation: u32,
+}
+
+const INDEX_BITS: u32 = 32;
+const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
+
+impl Slots {
+    fn insert(&self) -> Arc<ScheduledIo> {
+        let mut table = self.table.lock();
+        table.generation = table.generation.wrapping_add(1);
+        let index = match table.free.pop() {
+            Some(i) => i,
+            None => {
+                table.entries.push(None);
+                table.entries.len() - 1
+            }
+        };
+        // Generation in the high half; the waker's token (usize::MAX) has an
+        // index no table reaches.
+        let token = ((table.generation as usize) << INDEX_BITS) | index;
+        let sio = Arc::new(ScheduledIo {
+            token,
+            state: Mutex::new(IoState::default()),
+        });
+        table.entries[index] = Some(sio.clone());
+        sio
+    }
+
+    fn remove(&self, token: usize) {
+        let mut table = self.table.lock();
+        let index = token & INDEX_MASK;
+        if table.entries[index]
+            .as_ref()
+            .is_some_and(|s| s.token == token)
+        {
+            table.entries[index] = None;
+            table.free.push(index);
+        }
+    }
+
+    /// Records an event's readiness and collects the waiters to wake.
+    pub(super) fn dispatch(&self, event: &Event, woken: &mut Vec<Unparker>) {
+        let token = event.token().0;
+        let sio = {
+            let table = self.table.lock();
+            match table.entries.get(token & INDEX_MASK) {
+                Some(Some(s)) if s.token == token => s.clone(),
+                _ => return, // closed since
+            }
+        };
+        let mut state = sio.state.lock();
+        if event.is_readable() || event.is_read_closed() || event.is_error() {
+            state.read.ready = true;
+            woken.append(&mut state.read.waiters);
+        }
+        if event.is_writable() || event.is_write_closed() || event.is_error() {
+            state.write.ready = true;
+            woken.append(&mut state.write.waiters);
+        }
+    }
+}
+
+/// A mio source registered with the reactor (readable and writable,
+/// edge-triggered). Deregisters on drop.
+pub(crate) struct IoSource<S: Source> {
+    source: S,
+    sio: Arc<ScheduledIo>,
+}
+
+impl<S: Source> IoSource<S> {
+    pub(crate) fn new(mut source: S) -> io::Result<IoSource<S>> {
+        let r = reactor();
+        let sio = r.slots.insert();
+        let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
+        if let Err(e) = r
+            .registry
+            .register(&mut source, mio::Token(sio.token), interest)
+        {
+            r.slots.remove(sio.token);
+            return Err(e);
+        }
+        Ok(IoSource { source, sio })
+    }
+
+    /// The wrapped source, for syscalls that do not block.
+    pub(crate) fn get(&self) -> &S {
+        &self.source
+    }
+
+    /// Runs `op` on the source until it stops returning `WouldBlock`,
+    /// parking between tries until the reactor reports `dir` readiness, or
+    /// until `deadline` (then `TimedOut`).
+    pub(crate) fn io<R>(
+        &self,
+        dir: Direction,
+        deadline: Option<Instant>,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let why = match dir {
+            Direction::Read => WaitReason::IoRead,
+            Direction::Write => WaitReason::IoWrite,
+        };
+        let mut me: Option<Unparker> = None;
+        loop {
+            match op(&self.source) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                done => return done,
+            }
+            loop {
+                let mut state = self.sio.state.lock();
+                let side = state.side(dir);
+                if std::mem::take(&mut side.ready) {
+                    break; // an edge arrived since the last try: retry
+                }
+                let who = me.get_or_insert_with(unparker).clone();
+                side.waiters.push(who);
+                WAITING.fetch_add(1, Ordering::SeqCst);
+                drop(state);
+                let timed_out = match deadline {
+                    Some(d) => park_until(why, d),
+                    None => {
+                        park(why);
+                        false
+                    }
+                };
+                WAITING.fetch_sub(1, Ordering::SeqCst);
+                // Still listed if woken by the deadline or spuriously.
+                let mut state = self.sio.state.lock();
+                let waiters = &mut state.side(dir).waiters;
+                let mine = me.as_ref().expect("set above");
+                if let Some(pos) = waiters.iter().position(|w| w.same_as(mine)) {
+                    waiters.swap_remove(pos);
+                }
+                drop(state);
+                if timed_out {
+                    let what = if dir == Direction::Read {
+                        "read"
+                    } else {
+                        "write"
+                    };
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("{what} timed out"),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+impl<S: Source> Drop for IoSource<S> {
+    fn drop(&mut self) {
+        let r = reactor();
+        let _ = r.registry.deregister(&mut self.source);
+        r.slots.remove(self.sio.token);
+    }
+}
