@@ -1,7 +1,7 @@
 //! goro::sync::Once: exactly one run under contention, and Go's panic
 //! rule (a panicking closure counts as done).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,13 +48,19 @@ fn runs_once_under_contention_and_callers_wait_for_it() {
 #[test]
 fn panicking_closure_counts_as_done() {
     let once = Arc::new(Once::new());
-    let o = once.clone();
+    let started = Arc::new(AtomicBool::new(false));
+    let (o, st) = (once.clone(), started.clone());
     let first = goro::go!(move || {
         o.call_once(|| {
+            st.store(true, Ordering::SeqCst);
             goro::time::sleep(Duration::from_millis(10));
             panic!("boom in once");
         })
     });
+    // Only once `first` runs the closure do the others come along.
+    while !started.load(Ordering::SeqCst) {
+        std::thread::yield_now();
+    }
     // Callers arriving while it runs return normally after the panic.
     let waiters: Vec<_> = (0..10)
         .map(|_| {
