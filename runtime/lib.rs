@@ -44,6 +44,7 @@
 
 mod chan;
 mod coroutine;
+pub mod io;
 pub mod net;
 mod reactor;
 mod scheduler;

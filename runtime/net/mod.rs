@@ -1,11 +1,29 @@
 //! Goroutine sockets that mirror `std::net`: change the import, keep the
 //! code. Every would-block parks the goroutine on the reactor (a plain
 //! thread blocks); timeouts are runtime timers.
+//!
+//! Nothing here may block a worker thread in a syscall: every socket is
+//! non-blocking and registered with the reactor.
+//!
+//! # Running out of file descriptors
+//!
+//! `accept` returns EMFILE/ENFILE (`io::Error::raw_os_error`) at once, as
+//! std's does. The `incoming()` iterators of [`TcpListener`] and
+//! [`unix::UnixListener`] instead *back off* before yielding such an error
+//! (and ENOBUFS/ENOMEM): the goroutine sleeps 5 ms, doubling on each
+//! consecutive failure up to 1 s, reset by the next successful accept. So
+//! the usual `for conn in listener.incoming()` loop that logs errors and
+//! continues neither spins a core nor stops serving: other goroutines keep
+//! running their connections, and accepting resumes once fds are freed.
 
 mod tcp;
+mod udp;
+pub mod unix;
 
 pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use udp::UdpSocket;
 
+use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -39,4 +57,41 @@ impl Timeout {
     pub(crate) fn deadline(&self) -> Option<Instant> {
         self.get().and_then(|d| Instant::now().checked_add(d))
     }
+}
+
+/// The back-off of `incoming()` iterators when accept runs out of
+/// resources (see the module docs).
+#[derive(Default)]
+pub(crate) struct AcceptBackoff {
+    /// The next sleep; `None` after a success.
+    delay: Option<Duration>,
+}
+
+impl AcceptBackoff {
+    const FIRST: Duration = Duration::from_millis(5);
+    const MAX: Duration = Duration::from_secs(1);
+
+    /// Looks at an accept result: resets on success, sleeps (parking the
+    /// goroutine) on fd or memory exhaustion, and passes it through.
+    pub(crate) fn after<T>(&mut self, result: io::Result<T>) -> io::Result<T> {
+        match &result {
+            Ok(_) => self.delay = None,
+            Err(e) if is_resource_exhaustion(e) => {
+                let d = self.delay.unwrap_or(Self::FIRST);
+                crate::time::sleep(d);
+                self.delay = Some((d * 2).min(Self::MAX));
+            }
+            Err(_) => {}
+        }
+        result
+    }
+}
+
+/// EMFILE, ENFILE, ENOBUFS, ENOMEM: accept failures that last until
+/// something else frees resources, so retrying at once would spin.
+pub(crate) fn is_resource_exhaustion(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
 }

@@ -11,7 +11,7 @@ use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::Timeout;
+use super::{AcceptBackoff, Timeout};
 use crate::reactor::registration::{Direction, IoSource};
 
 /// A TCP socket server, listening for connections.
@@ -36,8 +36,15 @@ impl TcpListener {
     }
 
     /// An endless iterator over accepted connections (std's `incoming`).
+    ///
+    /// Unlike std's, it backs off before yielding an EMFILE/ENFILE error
+    /// (5 ms doubling to 1 s, reset on success; see [`crate::net`]), so a
+    /// loop that logs and continues does not spin while fds run out.
     pub fn incoming(&self) -> Incoming<'_> {
-        Incoming { listener: self }
+        Incoming {
+            listener: self,
+            backoff: AcceptBackoff::default(),
+        }
     }
 
     /// The address this listener is bound to.
@@ -67,12 +74,13 @@ impl fmt::Debug for TcpListener {
 /// Iterator over a listener's connections, from [`TcpListener::incoming`].
 pub struct Incoming<'a> {
     listener: &'a TcpListener,
+    backoff: AcceptBackoff,
 }
 
 impl Iterator for Incoming<'_> {
     type Item = io::Result<TcpStream>;
     fn next(&mut self) -> Option<io::Result<TcpStream>> {
-        Some(self.listener.accept().map(|(s, _)| s))
+        Some(self.backoff.after(self.listener.accept().map(|(s, _)| s)))
     }
 }
 

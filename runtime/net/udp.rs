@@ -1,0 +1,231 @@
+//! UDP: `UdpSocket`, with std's API.
+//!
+//! One mio socket registered with the reactor once; `send_to`/`recv_from`
+//! (and `send`/`recv` once connected) retry on readiness, parking the
+//! goroutine in between (a plain thread blocks). Clones from `try_clone`
+//! share the socket and its registration, so one goroutine can receive
+//! while another sends.
+//!
+//! This file never blocks a worker thread in a syscall: the socket is
+//! non-blocking and every wait goes through the reactor.
+
+use std::fmt;
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Timeout;
+use crate::reactor::registration::{Direction, IoSource};
+
+struct Inner {
+    io: IoSource<mio::net::UdpSocket>,
+    read_timeout: Timeout,
+    write_timeout: Timeout,
+}
+
+/// A UDP socket. Every method takes `&self`; clones from
+/// [`try_clone`](UdpSocket::try_clone) share the socket.
+pub struct UdpSocket {
+    inner: Arc<Inner>,
+}
+
+/// Resolves `addr` and runs `f` on each address until one succeeds, as std
+/// does.
+fn each_addr<A: ToSocketAddrs, T>(
+    addr: A,
+    mut f: impl FnMut(SocketAddr) -> io::Result<T>,
+) -> io::Result<T> {
+    let mut last = None;
+    for a in addr.to_socket_addrs()? {
+        match f(a) {
+            Ok(t) => return Ok(t),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "could not resolve to any addresses",
+        )
+    }))
+}
+
+impl UdpSocket {
+    /// Binds to `addr` (the first address that works, as std does).
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
+        let std = each_addr(addr, std::net::UdpSocket::bind)?;
+        UdpSocket::from_std(std)
+    }
+
+    /// Wraps a std socket (made non-blocking here).
+    pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
+        socket.set_nonblocking(true)?;
+        Ok(UdpSocket {
+            inner: Arc::new(Inner {
+                io: IoSource::new(mio::net::UdpSocket::from_std(socket))?,
+                read_timeout: Timeout::default(),
+                write_timeout: Timeout::default(),
+            }),
+        })
+    }
+
+    /// Sends `buf` to `addr` (the first resolved address), parking while
+    /// the send buffer is full.
+    pub fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
+        let target = addr.to_socket_addrs()?.next().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "no addresses to send data to")
+        })?;
+        let deadline = self.inner.write_timeout.deadline();
+        self.inner
+            .io
+            .io(Direction::Write, deadline, |s| s.send_to(buf, target))
+    }
+
+    /// Receives one datagram, parking until one arrives.
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let deadline = self.inner.read_timeout.deadline();
+        self.inner
+            .io
+            .io(Direction::Read, deadline, |s| s.recv_from(buf))
+    }
+
+    /// Like [`recv_from`](UdpSocket::recv_from), leaving the datagram queued.
+    pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let deadline = self.inner.read_timeout.deadline();
+        self.inner
+            .io
+            .io(Direction::Read, deadline, |s| s.peek_from(buf))
+    }
+
+    /// Sets the default peer: `send`/`recv` then talk only to it.
+    pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
+        each_addr(addr, |a| self.inner.io.get().connect(a))
+    }
+
+    /// Sends to the connected peer.
+    pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        let deadline = self.inner.write_timeout.deadline();
+        self.inner
+            .io
+            .io(Direction::Write, deadline, |s| s.send(buf))
+    }
+
+    /// Receives one datagram from the connected peer.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let deadline = self.inner.read_timeout.deadline();
+        self.inner.io.io(Direction::Read, deadline, |s| s.recv(buf))
+    }
+
+    /// Like [`recv`](UdpSocket::recv), leaving the datagram queued.
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let deadline = self.inner.read_timeout.deadline();
+        self.inner.io.io(Direction::Read, deadline, |s| s.peek(buf))
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.io.get().local_addr()
+    }
+
+    /// The connected peer's address (`NotConnected` if none).
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.io.get().peer_addr()
+    }
+
+    /// Another handle to the same socket, usable from another goroutine.
+    pub fn try_clone(&self) -> io::Result<UdpSocket> {
+        Ok(UdpSocket {
+            inner: self.inner.clone(),
+        })
+    }
+
+    /// Receives fail with `TimedOut` after waiting this long (`None`:
+    /// never). Shared by all clones.
+    pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        self.inner.read_timeout.set(d)
+    }
+
+    /// Sends fail with `TimedOut` after waiting this long (`None`: never).
+    pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        self.inner.write_timeout.set(d)
+    }
+
+    /// The read timeout.
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.inner.read_timeout.get())
+    }
+
+    /// The write timeout.
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.inner.write_timeout.get())
+    }
+
+    /// Sets SO_BROADCAST.
+    pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
+        self.inner.io.get().set_broadcast(on)
+    }
+
+    /// Reads SO_BROADCAST.
+    pub fn broadcast(&self) -> io::Result<bool> {
+        self.inner.io.get().broadcast()
+    }
+
+    /// Sets the IP time-to-live.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.inner.io.get().set_ttl(ttl)
+    }
+
+    /// Reads the IP time-to-live.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.inner.io.get().ttl()
+    }
+
+    /// Sets IP_MULTICAST_LOOP.
+    pub fn set_multicast_loop_v4(&self, on: bool) -> io::Result<()> {
+        self.inner.io.get().set_multicast_loop_v4(on)
+    }
+
+    /// Sets IP_MULTICAST_TTL.
+    pub fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> {
+        self.inner.io.get().set_multicast_ttl_v4(ttl)
+    }
+
+    /// Sets IPV6_MULTICAST_LOOP.
+    pub fn set_multicast_loop_v6(&self, on: bool) -> io::Result<()> {
+        self.inner.io.get().set_multicast_loop_v6(on)
+    }
+
+    /// Joins an IPv4 multicast group.
+    pub fn join_multicast_v4(&self, multiaddr: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
+        self.inner.io.get().join_multicast_v4(multiaddr, interface)
+    }
+
+    /// Joins an IPv6 multicast group.
+    pub fn join_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.inner.io.get().join_multicast_v6(multiaddr, interface)
+    }
+
+    /// Leaves an IPv4 multicast group.
+    pub fn leave_multicast_v4(&self, multiaddr: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
+        self.inner.io.get().leave_multicast_v4(multiaddr, interface)
+    }
+
+    /// Leaves an IPv6 multicast group.
+    pub fn leave_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.inner.io.get().leave_multicast_v6(multiaddr, interface)
+    }
+
+    /// Takes the pending socket error, if any.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.inner.io.get().take_error()
+    }
+}
+
+impl fmt::Debug for UdpSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UdpSocket")
+            .field("addr", &self.local_addr().ok())
+            .finish()
+    }
+}

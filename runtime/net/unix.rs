@@ -1,0 +1,418 @@
+//! Unix domain sockets: `UnixListener`, `UnixStream` and `UnixDatagram`,
+//! with `std::os::unix::net`'s API.
+//!
+//! Like TCP, each socket is a non-blocking mio socket registered with the
+//! reactor once; every would-block parks the goroutine (a plain thread
+//! blocks) and clones from `try_clone` share the registration.
+//!
+//! A non-blocking `connect` to a listener whose backlog is full fails with
+//! `WouldBlock` and, for Unix sockets, gives no readiness to wait for; goro
+//! retries it after a short sleep (100 µs doubling to 10 ms), which is what
+//! a blocking std connect does in the kernel. This file never blocks a
+//! worker thread in a syscall.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{AcceptBackoff, Timeout};
+use crate::reactor::registration::{Direction, IoSource};
+
+/// A Unix stream socket server.
+pub struct UnixListener {
+    io: IoSource<mio::net::UnixListener>,
+}
+
+impl UnixListener {
+    /// Binds to the socket file `path` (which must not exist).
+    pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
+        UnixListener::from_std(std::os::unix::net::UnixListener::bind(path)?)
+    }
+
+    /// Binds to `addr` (a path or, on Linux, an abstract name).
+    pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixListener> {
+        UnixListener::from_std(std::os::unix::net::UnixListener::bind_addr(addr)?)
+    }
+
+    /// Wraps a std listener (made non-blocking here).
+    pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+        listener.set_nonblocking(true)?;
+        Ok(UnixListener {
+            io: IoSource::new(mio::net::UnixListener::from_std(listener))?,
+        })
+    }
+
+    /// Waits for a connection: parks the goroutine until one arrives.
+    pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
+        let (stream, peer) = self.io.io(Direction::Read, None, |l| l.accept())?;
+        Ok((UnixStream::from_mio(stream)?, peer))
+    }
+
+    /// An endless iterator over accepted connections. Backs off before
+    /// yielding EMFILE/ENFILE, like [`crate::net::TcpListener::incoming`].
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming {
+            listener: self,
+            backoff: AcceptBackoff::default(),
+        }
+    }
+
+    /// The address this listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get().local_addr()
+    }
+
+    /// Takes the pending socket error, if any.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.io.get().take_error()
+    }
+}
+
+impl fmt::Debug for UnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixListener")
+            .field("addr", &self.local_addr().ok())
+            .finish()
+    }
+}
+
+/// Iterator over a listener's connections, from [`UnixListener::incoming`].
+pub struct Incoming<'a> {
+    listener: &'a UnixListener,
+    backoff: AcceptBackoff,
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = io::Result<UnixStream>;
+    fn next(&mut self) -> Option<io::Result<UnixStream>> {
+        Some(self.backoff.after(self.listener.accept().map(|(s, _)| s)))
+    }
+}
+
+struct StreamInner {
+    io: IoSource<mio::net::UnixStream>,
+    read_timeout: Timeout,
+    write_timeout: Timeout,
+}
+
+/// A Unix stream connection. `Read` and `Write` are implemented for
+/// `UnixStream` and `&UnixStream`; clones from `try_clone` share the socket.
+pub struct UnixStream {
+    inner: Arc<StreamInner>,
+}
+
+/// Retries a non-blocking Unix connect while the listener's backlog is full.
+fn retry_full_backlog<T>(mut connect: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    let mut delay = Duration::from_micros(100);
+    loop {
+        match connect() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                crate::time::sleep(delay);
+                delay = (delay * 2).min(Duration::from_millis(10));
+            }
+            done => return done,
+        }
+    }
+}
+
+impl UnixStream {
+    fn from_mio(stream: mio::net::UnixStream) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            inner: Arc::new(StreamInner {
+                io: IoSource::new(stream)?,
+                read_timeout: Timeout::default(),
+                write_timeout: Timeout::default(),
+            }),
+        })
+    }
+
+    /// Connects to the socket at `path`, parking while the listener's
+    /// backlog is full.
+    pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
+        let addr = SocketAddr::from_pathname(path)?;
+        UnixStream::connect_addr(&addr)
+    }
+
+    /// Connects to `addr` (a path or, on Linux, an abstract name).
+    pub fn connect_addr(addr: &SocketAddr) -> io::Result<UnixStream> {
+        let stream = retry_full_backlog(|| mio::net::UnixStream::connect_addr(addr))?;
+        UnixStream::from_mio(stream)
+    }
+
+    /// A connected pair of sockets (socketpair(2)).
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = mio::net::UnixStream::pair()?;
+        Ok((UnixStream::from_mio(a)?, UnixStream::from_mio(b)?))
+    }
+
+    /// Wraps a std stream (made non-blocking here).
+    pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        stream.set_nonblocking(true)?;
+        UnixStream::from_mio(mio::net::UnixStream::from_std(stream))
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.io.get().local_addr()
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.io.get().peer_addr()
+    }
+
+    /// Shuts down the read, write or both halves (for every clone).
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.inner.io.get().shutdown(how)
+    }
+
+    /// Another handle to the same socket, usable from another goroutine.
+    pub fn try_clone(&self) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            inner: self.inner.clone(),
+        })
+    }
+
+    /// Reads fail with `TimedOut` after waiting this long (`None`: never).
+    /// Shared by all clones.
+    pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        self.inner.read_timeout.set(d)
+    }
+
+    /// Writes fail with `TimedOut` after waiting this long (`None`: never).
+    pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        self.inner.write_timeout.set(d)
+    }
+
+    /// The read timeout.
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.inner.read_timeout.get())
+    }
+
+    /// The write timeout.
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.inner.write_timeout.get())
+    }
+
+    /// Takes the pending socket error, if any.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.inner.io.get().take_error()
+    }
+}
+
+impl Read for &UnixStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let deadline = self.inner.read_timeout.deadline();
+        self.inner
+            .io
+            .io(Direction::Read, deadline, |mut s| s.read(buf))
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        let deadline = self.inner.read_timeout.deadline();
+        self.inner
+            .io
+            .io(Direction::Read, deadline, |mut s| s.read_vectored(bufs))
+    }
+}
+
+impl Write for &UnixStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let deadline = self.inner.write_timeout.deadline();
+        self.inner
+            .io
+            .io(Direction::Write, deadline, |mut s| s.write(buf))
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let deadline = self.inner.write_timeout.deadline();
+        self.inner
+            .io
+            .io(Direction::Write, deadline, |mut s| s.write_vectored(bufs))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Read for UnixStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        (&*self).read_vectored(bufs)
+    }
+}
+
+impl Write for UnixStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        (&*self).write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixStream")
+            .field("local", &self.local_addr().ok())
+            .field("peer", &self.peer_addr().ok())
+            .finish()
+    }
+}
+
+struct DatagramInner {
+    io: IoSource<mio::net::UnixDatagram>,
+    read_timeout: Timeout,
+    write_timeout: Timeout,
+}
+
+/// A Unix datagram socket. Every method takes `&self`; clones from
+/// `try_clone` share the socket.
+pub struct UnixDatagram {
+    inner: Arc<DatagramInner>,
+}
+
+impl UnixDatagram {
+    fn from_mio(socket: mio::net::UnixDatagram) -> io::Result<UnixDatagram> {
+        Ok(UnixDatagram {
+            inner: Arc::new(DatagramInner {
+                io: IoSource::new(socket)?,
+                read_timeout: Timeout::default(),
+                write_timeout: Timeout::default(),
+            }),
+        })
+    }
+
+    /// A socket bound to the file `path` (which must not exist).
+    pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixDatagram> {
+        UnixDatagram::from_mio(mio::net::UnixDatagram::bind(path)?)
+    }
+
+    /// A socket bound to `addr` (a path or, on Linux, an abstract name).
+    pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixDatagram> {
+        UnixDatagram::from_mio(mio::net::UnixDatagram::bind_addr(addr)?)
+    }
+
+    /// A socket bound to no address.
+    pub fn unbound() -> io::Result<UnixDatagram> {
+        UnixDatagram::from_mio(mio::net::UnixDatagram::unbound()?)
+    }
+
+    /// A connected pair of sockets (socketpair(2)).
+    pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
+        let (a, b) = mio::net::UnixDatagram::pair()?;
+        Ok((UnixDatagram::from_mio(a)?, UnixDatagram::from_mio(b)?))
+    }
+
+    /// Wraps a std socket (made non-blocking here).
+    pub fn from_std(socket: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
+        socket.set_nonblocking(true)?;
+        UnixDatagram::from_mio(mio::net::UnixDatagram::from_std(socket))
+    }
+
+    /// Sets the default peer: `send`/`recv` then talk only to it.
+    pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
+        self.inner.io.get().connect(path)
+    }
+
+    /// Sends `buf` to the socket at `path`, parking while the peer's queue
+    /// is full.
+    pub fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
+        let path = path.as_ref();
+        let deadline = self.inner.write_timeout.deadline();
+        self.inner
+            .io
+            .io(Direction::Write, deadline, |s| s.send_to(buf, path))
+    }
+
+    /// Receives one datagram, parking until one arrives.
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let deadline = self.inner.read_timeout.deadline();
+        self.inner
+            .io
+            .io(Direction::Read, deadline, |s| s.recv_from(buf))
+    }
+
+    /// Sends to the connected peer.
+    pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        let deadline = self.inner.write_timeout.deadline();
+        self.inner
+            .io
+            .io(Direction::Write, deadline, |s| s.send(buf))
+    }
+
+    /// Receives one datagram from the connected peer.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let deadline = self.inner.read_timeout.deadline();
+        self.inner.io.io(Direction::Read, deadline, |s| s.recv(buf))
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.io.get().local_addr()
+    }
+
+    /// The connected peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.io.get().peer_addr()
+    }
+
+    /// Shuts down the read, write or both halves (for every clone).
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.inner.io.get().shutdown(how)
+    }
+
+    /// Another handle to the same socket, usable from another goroutine.
+    pub fn try_clone(&self) -> io::Result<UnixDatagram> {
+        Ok(UnixDatagram {
+            inner: self.inner.clone(),
+        })
+    }
+
+    /// Receives fail with `TimedOut` after waiting this long (`None`:
+    /// never). Shared by all clones.
+    pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        self.inner.read_timeout.set(d)
+    }
+
+    /// Sends fail with `TimedOut` after waiting this long (`None`: never).
+    pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        self.inner.write_timeout.set(d)
+    }
+
+    /// The read timeout.
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.inner.read_timeout.get())
+    }
+
+    /// The write timeout.
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.inner.write_timeout.get())
+    }
+
+    /// Takes the pending socket error, if any.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.inner.io.get().take_error()
+    }
+}
+
+impl fmt::Debug for UnixDatagram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixDatagram")
+            .field("local", &self.local_addr().ok())
+            .finish()
+    }
+}
