@@ -149,11 +149,16 @@ struct Shard {
     free: Vec<usize>,
 }
 
-static REGISTRY: [Mutex<Shard>; SHARDS] = [const {
-    parking_lot::const_mutex(Shard {
+/// One lock per cache-line pair: a spawn on one worker and an exit on
+/// another must not fight over a line they do not share a shard of.
+#[repr(align(128))]
+struct PaddedShard(Mutex<Shard>);
+
+static REGISTRY: [PaddedShard; SHARDS] = [const {
+    PaddedShard(parking_lot::const_mutex(Shard {
         slots: Vec::new(),
         free: Vec::new(),
-    })
+    }))
 }; SHARDS];
 
 impl G {
@@ -182,7 +187,7 @@ impl G {
         });
         // SAFETY: `g` was created above and is not shared yet.
         unsafe { *g.co.get() = Some(co) };
-        let mut shard = REGISTRY[id as usize % SHARDS].lock();
+        let mut shard = REGISTRY[id as usize % SHARDS].0.lock();
         let slot = match shard.free.pop() {
             Some(i) => {
                 shard.slots[i] = Some(g.clone());
@@ -203,7 +208,7 @@ impl G {
     pub(crate) fn retire(&self) {
         self.state.store(DEAD, Ordering::Release);
         let slot = self.slot.load(Ordering::Relaxed);
-        let mut shard = REGISTRY[self.id as usize % SHARDS].lock();
+        let mut shard = REGISTRY[self.id as usize % SHARDS].0.lock();
         shard.slots[slot] = None;
         shard.free.push(slot);
         drop(shard);
@@ -304,7 +309,7 @@ impl fmt::Debug for Goroutine {
 pub fn current() -> Option<Goroutine> {
     let g = current_g()?;
     // Rebuild a strong reference from the registry entry's Arc.
-    let shard = REGISTRY[g.id as usize % SHARDS].lock();
+    let shard = REGISTRY[g.id as usize % SHARDS].0.lock();
     let g = shard.slots[g.slot.load(Ordering::Relaxed)].clone()?;
     Some(Goroutine::from_g(g))
 }
@@ -326,7 +331,7 @@ struct DumpLine {
 pub fn dump() -> Dump {
     let mut lines = Vec::new();
     for shard in &REGISTRY {
-        for g in shard.lock().slots.iter().flatten() {
+        for g in shard.0.lock().slots.iter().flatten() {
             let state = g.state_name();
             let waits = (state == "blocked").then(|| g.wait_reason().describe());
             lines.push(DumpLine {

@@ -152,11 +152,14 @@ pub(crate) fn guard_budget() -> usize {
 
 /// Free stacks of one size. Used LIFO from the end, so the front holds the
 /// stacks idle the longest; `cold` of them (from the front) have had their
-/// pages returned to the kernel by [`trim`].
+/// pages returned to the kernel by [`trim`]. `low_water` is the shortest the
+/// list has been since the last trim: the stacks below it sat unused all
+/// that time.
 struct SizePool {
     size: usize,
     stacks: Vec<Stack>,
     cold: usize,
+    low_water: usize,
 }
 
 /// Free stacks by size: few distinct sizes exist, so a short list beats a
@@ -174,6 +177,7 @@ impl Pool {
                     size,
                     stacks: Vec::new(),
                     cold: 0,
+                    low_water: 0,
                 });
                 self.free.len() - 1
             }
@@ -220,6 +224,7 @@ pub(crate) fn acquire(size: usize, cache: Option<&mut Vec<Stack>>) -> io::Result
     let list = pool.list(size);
     if let Some(stack) = list.stacks.pop() {
         list.cold = list.cold.min(list.stacks.len());
+        list.low_water = list.low_water.min(list.stacks.len());
         return Ok(stack);
     }
     // The list is empty: refill it with a new slab, whose slots have no
@@ -227,6 +232,7 @@ pub(crate) fn acquire(size: usize, cache: Option<&mut Vec<Stack>>) -> io::Result
     list.stacks = new_slab(size)?;
     let stack = list.stacks.pop().expect("a slab has slots");
     list.cold = list.stacks.len();
+    list.low_water = 0;
     Ok(stack)
 }
 
@@ -243,14 +249,19 @@ pub(crate) fn release(stack: Stack, cache: Option<&mut Vec<Stack>>) {
     POOL.lock().list(stack.size()).stacks.push(stack);
 }
 
-/// Returns the pages of free stacks beyond the [`WARM_GLOBAL`] most recently
-/// used (per size) to the kernel. Called by the monitor thread, off every
-/// spawn path: `madvise` costs a TLB shootdown on every CPU.
+/// Returns to the kernel the pages of free stacks that went unused since the
+/// last call, keeping the [`WARM_GLOBAL`] most recently used warm (per
+/// size). Called by the monitor thread every second, off every spawn path:
+/// `madvise` costs a TLB shootdown on every CPU, and a program that keeps
+/// reusing its stacks should not pay page faults for them again.
 pub(crate) fn trim() {
     let mut pool = POOL.lock();
     for list in pool.free.iter_mut() {
-        let keep_warm = list.stacks.len().saturating_sub(WARM_GLOBAL);
-        while list.cold < keep_warm {
+        let idle = list
+            .low_water
+            .min(list.stacks.len().saturating_sub(WARM_GLOBAL));
+        list.low_water = list.stacks.len();
+        while list.cold < idle {
             let stack = &list.stacks[list.cold];
             // SAFETY: `[limit, base)` is this free stack's own region; no
             // coroutine uses it while it sits in the pool, so nothing refers

@@ -387,7 +387,8 @@ impl Runtime {
         worker::spawn_worker(self);
     }
 
-    /// Steals a batch from any worker but `me` into `dest`, returning one.
+    /// Steals a batch from any worker but `me` into `dest`, returning one:
+    /// one pass over the victims from a random start.
     fn steal_from_others(
         &self,
         me: usize,
@@ -399,19 +400,17 @@ impl Runtime {
         if n <= 1 {
             return None;
         }
-        for _ in 0..4 {
-            let start = next_random(seed) as usize % n;
-            for i in 0..n {
-                let victim = &workers[(start + i) % n];
-                if victim.id == me {
-                    continue;
-                }
-                loop {
-                    match victim.stealer.steal_batch_and_pop(dest) {
-                        Steal::Success(g) => return Some(g),
-                        Steal::Retry => continue,
-                        Steal::Empty => break,
-                    }
+        let start = next_random(seed) as usize % n;
+        for i in 0..n {
+            let victim = &workers[(start + i) % n];
+            if victim.id == me {
+                continue;
+            }
+            loop {
+                match victim.stealer.steal_batch_and_pop(dest) {
+                    Steal::Success(g) => return Some(g),
+                    Steal::Retry => continue,
+                    Steal::Empty => break,
                 }
             }
         }
@@ -431,4 +430,15 @@ pub(crate) fn next_random(seed: &Cell<u64>) -> u64 {
     x ^= x >> 27;
     seed.set(x);
     x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
+
+/// Counts a thread goro started outside the scheduler (the blocking pool)
+/// in (`delta` > 0) or out of `own_threads`, for deadlock detection.
+pub(crate) fn count_own_thread(delta: isize) {
+    let own = &rt().own_threads;
+    if delta >= 0 {
+        own.fetch_add(delta.unsigned_abs(), Ordering::SeqCst);
+    } else {
+        own.fetch_sub(delta.unsigned_abs(), Ordering::SeqCst);
+    }
 }

@@ -158,6 +158,7 @@ fn deadlocked(rt: &Runtime) -> bool {
         .any(|w| w.busy.load(Ordering::SeqCst))
         || rt.any_work()
         || timer::len() != 0
+        || crate::blocking::in_flight() > 0
     {
         return false;
     }

@@ -188,8 +188,12 @@ impl Worker {
     /// Looks for work for up to [`SPIN_FOR`] before giving up: parking and
     /// being woken costs two futex calls (microseconds), more than a burst
     /// of spawns or wake-ups leaves between them.
+    /// Backs off between looks (32 doubling to 1024 pause instructions) so
+    /// a spinner does not keep pulling the busy workers' queue indices into
+    /// its cache.
     fn spin_for_work(&self, rt: &Runtime) -> Option<GRef> {
         let start = Instant::now();
+        let mut pause = 32;
         loop {
             if let Some(g) = rt.steal_from_others(self.shared.id, &self.local, &self.seed) {
                 return Some(g);
@@ -200,9 +204,10 @@ impl Worker {
             if start.elapsed() >= SPIN_FOR {
                 return None;
             }
-            for _ in 0..64 {
+            for _ in 0..pause {
                 std::hint::spin_loop();
             }
+            pause = (pause * 2).min(1024);
         }
     }
 
