@@ -42,15 +42,18 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
+mod blocking;
 mod chan;
 mod coroutine;
 pub mod io;
 pub mod net;
 mod reactor;
 mod scheduler;
+pub mod signal;
 pub mod sync;
 pub mod time;
 
+pub use blocking::blocking;
 #[doc(hidden)]
 pub use chan::select as __select;
 pub use chan::{

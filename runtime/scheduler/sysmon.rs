@@ -159,6 +159,7 @@ fn deadlocked(rt: &Runtime) -> bool {
         || rt.any_work()
         || timer::len() != 0
         || crate::blocking::in_flight() > 0
+        || reactor::has_waiters()
     {
         return false;
     }
