@@ -445,3 +445,28 @@ fn selects_race_on_both_sides() {
     sender.join().unwrap();
     assert_eq!(recv.join().unwrap(), (0..n).sum::<u64>());
 }
+
+#[test]
+fn select_arms_can_break_and_take_references() {
+    let (tx, rx) = chan::<u32>(8);
+    for i in 1..=5 {
+        tx.send(i).unwrap();
+    }
+    drop(tx);
+    let rx_ref = &rx;
+    let mut sum = 0;
+    loop {
+        goro::select! {
+            recv(rx_ref) -> v => match v {
+                Ok(x) => sum += x,
+                Err(_) => break,
+            },
+        }
+    }
+    assert_eq!(sum, 15);
+    // Nested, with only a default.
+    let v = goro::select! {
+        default => goro::select! { default => 7 },
+    };
+    assert_eq!(v, 7);
+}

@@ -28,7 +28,10 @@
 //! its last access to the frame (it moved the unparker out before), or it
 //! won the abort CAS, and (b) it removed every entry it still had in a
 //! queue, under that queue's lock. After (a) and (b) no queue points into
-//! the frame, and no peer is between a claim and its `DONE`.
+//! the frame, and no peer is between a claim and its `DONE`. Between
+//! queueing and removal only runtime code runs (park, timers), which does
+//! not unwind, so no early exit can skip (b); no user code runs there
+//! (a select's arm bodies run after it).
 //!
 //! This module never parks or blocks by itself; it only names states.
 
