@@ -8,6 +8,7 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,8 +22,18 @@ pub struct TcpListener {
 
 impl TcpListener {
     /// Binds to `addr` (the first address that works, as std does).
+    ///
+    /// The accept backlog is the kernel's maximum (`net.core.somaxconn`,
+    /// as Go uses), not std's 128: a burst of thousands of connects would
+    /// otherwise overflow the queue and wait for SYN retransmits (1 s+).
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         let std = std::net::TcpListener::bind(addr)?;
+        // SAFETY: listen(2) on a socket we own and that is already
+        // listening only changes its backlog; Linux clamps the value to
+        // somaxconn. It touches no memory.
+        if unsafe { libc::listen(std.as_raw_fd(), i32::MAX) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
         std.set_nonblocking(true)?;
         Ok(TcpListener {
             io: IoSource::new(mio::net::TcpListener::from_std(std))?,

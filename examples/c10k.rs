@@ -1,0 +1,132 @@
+//! THE demo: 10,000 concurrent TCP connections, every message verified.
+//!
+//! ```text
+//! cargo run --release --example c10k
+//! cargo run --release --example c10k -- --conns 10000 --rounds 20 --size 64
+//! ```
+//!
+//! Starts an echo server in a child process (this same binary, re-run with
+//! `GORO_C10K_SERVER=1`), raises the soft fd limit to the hard limit in
+//! both, opens the connections from goroutines, runs the round trips on
+//! all of them at once, checks every byte, and prints how long opening
+//! took, round trips per second, p50/p99/max latency, errors, and the
+//! server's CPU time per round trip. Exits 1 on any error.
+
+#[path = "support/loadgen.rs"]
+mod loadgen;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SERVER_ENV: &str = "GORO_C10K_SERVER";
+
+fn server() -> ! {
+    loadgen::raise_fd_limit();
+    goro::main(|| {
+        let listener = goro::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        println!("listening on {}", listener.local_addr().unwrap());
+        std::io::stdout().flush().unwrap();
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            goro::go!(move || {
+                let _ = conn.set_nodelay(true);
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = conn.read(&mut buf) {
+                    if conn.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    })
+}
+
+/// utime + stime of `pid`, from /proc (clock ticks converted to seconds).
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf only reads a system constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Some(Duration::from_nanos(ticks * 1_000_000_000 / hz))
+}
+
+fn main() {
+    if std::env::var_os(SERVER_ENV).is_some() {
+        server();
+    }
+    let mut cfg = loadgen::Config {
+        addr: "127.0.0.1:1".parse().unwrap(),
+        conns: 10_000,
+        rounds: 20,
+        size: 64,
+        duration: Some(Duration::from_secs(30)),
+        progress: true,
+        connect_timeout: Duration::from_secs(20),
+    };
+    let mut args = std::env::args().skip(1);
+    while let (Some(flag), Some(value)) = (args.next(), args.next()) {
+        match (flag.as_str(), value.parse::<u64>()) {
+            ("--conns", Ok(v)) => cfg.conns = v as usize,
+            ("--rounds", Ok(v)) => cfg.rounds = v,
+            ("--size", Ok(v)) => cfg.size = v as usize,
+            _ => {
+                eprintln!("usage: c10k [--conns N] [--rounds R] [--size B]");
+                std::process::exit(2);
+            }
+        }
+    }
+    let limit = loadgen::raise_fd_limit();
+    println!("c10k: fd limit {limit}; starting the echo server in a child process");
+    let mut child = Command::new(std::env::current_exe().expect("current_exe"))
+        .env(SERVER_ENV, "1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("cannot start the server process");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(a) = line.strip_prefix("listening on ") {
+                    break a.parse().expect("server address");
+                }
+            }
+            _ => {
+                eprintln!("c10k: the server exited before listening");
+                std::process::exit(1);
+            }
+        }
+    };
+    cfg.addr = addr;
+    let conns = cfg.conns;
+    println!(
+        "c10k: server pid {} on {addr}; {} connections x {} round trips of {} bytes",
+        child.id(),
+        cfg.conns,
+        cfg.rounds,
+        cfg.size
+    );
+    let cpu_before = cpu_time(child.id());
+    let start = Instant::now();
+    let report = goro::run(move || loadgen::run(&cfg));
+    let total = start.elapsed();
+    let cpu_after = cpu_time(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    println!("--- summary ---");
+    report.print();
+    if let (Some(a), Some(b)) = (cpu_before, cpu_after) {
+        let per_rt = (b - a).as_secs_f64() / report.round_trips.max(1) as f64;
+        println!(
+            "server CPU: {:.3} s in all (accepts included), {:.2} us per round trip",
+            (b - a).as_secs_f64(),
+            per_rt * 1e6
+        );
+    }
+    println!("total time: {:.2} s", total.as_secs_f64());
+    if report.errors > 0 || report.connect_errors > 0 || report.connected < conns {
+        std::process::exit(1);
+    }
+}
