@@ -1,0 +1,157 @@
+//! A minimal HTTP/1.1 server with keep-alive and pipelining: every request
+//! gets "Hello, World!". One goroutine per connection, blocking-style code,
+//! requests parsed with httparse.
+//!
+//! ```text
+//! cargo run --release --example http_server -- 127.0.0.1:8080
+//! wrk -t2 -c10000 -d10s http://127.0.0.1:8080/
+//! ```
+//!
+//! Raises its soft fd limit to the hard limit. It never trusts the
+//! client: a request head over 64 KiB or one that does not parse gets a
+//! 400 and the connection is closed.
+
+use goro::net::{TcpListener, TcpStream};
+use std::io::{Read, Write};
+
+const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nServer: goro\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!";
+const BAD_REQUEST: &[u8] =
+    b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+const MAX_HEAD: usize = 64 * 1024;
+
+/// One parsed request: how many bytes it took (head and body) and whether
+/// the client asked to close.
+enum Parsed {
+    Request { len: usize, close: bool },
+    Partial,
+    Bad,
+}
+
+fn parse(buf: &[u8]) -> Parsed {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(buf) {
+        Ok(httparse::Status::Complete(head)) => {
+            let mut body = 0usize;
+            let mut close = req.version == Some(0); // HTTP/1.0 closes by default
+            for h in req.headers.iter() {
+                if h.name.eq_ignore_ascii_case("content-length") {
+                    match std::str::from_utf8(h.value)
+                        .ok()
+                        .and_then(|v| v.trim().parse().ok())
+                    {
+                        Some(n) => body = n,
+                        None => return Parsed::Bad,
+                    }
+                } else if h.name.eq_ignore_ascii_case("connection") {
+                    let v = h.value;
+                    if v.eq_ignore_ascii_case(b"close") {
+                        close = true;
+                    } else if v.eq_ignore_ascii_case(b"keep-alive") {
+                        close = false;
+                    }
+                } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                    return Parsed::Bad; // chunked bodies: not in this example
+                }
+            }
+            if buf.len() < head + body {
+                return Parsed::Partial;
+            }
+            Parsed::Request {
+                len: head + body,
+                close,
+            }
+        }
+        Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => Parsed::Partial,
+        _ => Parsed::Bad,
+    }
+}
+
+fn serve(mut conn: TcpStream) {
+    let _ = conn.set_nodelay(true);
+    let mut buf = vec![0u8; 8192];
+    let mut filled = 0;
+    let mut out = Vec::with_capacity(4096);
+    loop {
+        if filled == buf.len() {
+            if buf.len() >= MAX_HEAD * 2 {
+                let _ = conn.write_all(BAD_REQUEST);
+                return;
+            }
+            buf.resize(buf.len() * 2, 0);
+        }
+        match conn.read(&mut buf[filled..]) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => filled += n,
+        }
+        // Answer every complete request in the buffer (pipelining) with
+        // one write.
+        let mut start = 0;
+        let mut close = false;
+        loop {
+            match parse(&buf[start..filled]) {
+                Parsed::Request { len, close: c } => {
+                    out.extend_from_slice(RESPONSE);
+                    start += len;
+                    if c {
+                        close = true;
+                        break;
+                    }
+                }
+                Parsed::Partial => break,
+                Parsed::Bad => {
+                    out.extend_from_slice(BAD_REQUEST);
+                    close = true;
+                    break;
+                }
+            }
+        }
+        if !out.is_empty() {
+            if conn.write_all(&out).is_err() {
+                return;
+            }
+            out.clear();
+        }
+        if close {
+            return;
+        }
+        buf.copy_within(start..filled, 0);
+        filled -= start;
+    }
+}
+
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+fn main() {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    raise_fd_limit();
+    goro::main(move || {
+        let listener = TcpListener::bind(&addr).unwrap_or_else(|e| {
+            eprintln!("http_server: cannot bind {addr}: {e}");
+            std::process::exit(1);
+        });
+        println!("listening on http://{}/", listener.local_addr().unwrap());
+        for conn in listener.incoming() {
+            match conn {
+                Ok(conn) => {
+                    goro::go!(serve(conn));
+                }
+                Err(e) => eprintln!("http_server: accept: {e}"),
+            }
+        }
+    })
+}
