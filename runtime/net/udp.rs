@@ -229,3 +229,15 @@ impl fmt::Debug for UdpSocket {
             .finish()
     }
 }
+
+impl std::os::fd::AsRawFd for UdpSocket {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.inner.io.get().as_raw_fd()
+    }
+}
+
+impl std::os::fd::AsFd for UdpSocket {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.inner.io.get().as_fd()
+    }
+}

@@ -416,3 +416,39 @@ impl fmt::Debug for UnixDatagram {
             .finish()
     }
 }
+
+impl std::os::fd::AsRawFd for UnixListener {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.io.get().as_raw_fd()
+    }
+}
+
+impl std::os::fd::AsFd for UnixListener {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.io.get().as_fd()
+    }
+}
+
+impl std::os::fd::AsRawFd for UnixStream {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.inner.io.get().as_raw_fd()
+    }
+}
+
+impl std::os::fd::AsFd for UnixStream {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.inner.io.get().as_fd()
+    }
+}
+
+impl std::os::fd::AsRawFd for UnixDatagram {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.inner.io.get().as_raw_fd()
+    }
+}
+
+impl std::os::fd::AsFd for UnixDatagram {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.inner.io.get().as_fd()
+    }
+}
