@@ -34,7 +34,9 @@ pub fn sleep(d: Duration) {
 }
 
 /// Returns a channel that receives the time once, `d` from now (Go's
-/// `time.After`). The channel closes after that value.
+/// `time.After`). The channel closes after that value. Dropping the
+/// receiver before then cancels the timer (so a `select!` loop with an
+/// `after` arm does not pile up pending timers).
 ///
 /// ```
 /// use std::time::Duration;
@@ -47,9 +49,13 @@ pub fn sleep(d: Duration) {
 /// ```
 pub fn after(d: Duration) -> Receiver<Instant> {
     let (tx, rx) = chan(1);
-    timer::add_callback(deadline_after(d), move || {
+    let key = timer::add_callback(deadline_after(d), move || {
         let _ = tx.try_send(Instant::now());
     });
+    // If the timer fired already, cancelling it later is a no-op.
+    rx.chan.lock().on_abandon = Some(Box::new(move || {
+        timer::cancel(key);
+    }));
     rx
 }
 
@@ -65,9 +71,16 @@ pub fn tick(d: Duration) -> Receiver<Instant> {
     let mut st = shared.state.lock();
     arm(&shared, &mut st, deadline_after(d));
     drop(st);
-    // `shared` lives on in the armed callback only, and holds no receiver:
-    // dropping every returned receiver closes the channel, and the next
-    // tick sees that and ends the chain.
+    // Dropping the last receiver stops the ticks at once. The hook holds
+    // the shared state, which holds the channel's sender: a cycle that the
+    // hook breaks when it runs (and while a receiver lives, all is in use).
+    rx.chan.lock().on_abandon = Some(Box::new(move || {
+        let mut st = shared.state.lock();
+        st.gen += 1;
+        if let Some(key) = st.key.take() {
+            timer::cancel(key);
+        }
+    }));
     rx
 }
 
@@ -274,4 +287,36 @@ fn deadline_after(d: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(d)
         .unwrap_or_else(|| now + Duration::from_secs(60 * 60 * 24 * 365 * 30))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One test, so the two checks do not arm timers under each other;
+    /// other unit tests may still arm a few: compare with a wide margin.
+    #[test]
+    fn dropping_the_receivers_cancels_after_and_tick() {
+        const N: usize = 1000;
+        let before = timer::len();
+        let rxs: Vec<_> = (0..N).map(|_| after(Duration::from_secs(3600))).collect();
+        assert!(timer::len() >= before + N);
+        drop(rxs);
+        assert!(
+            timer::len() < before + N / 2,
+            "timers outlived their receivers"
+        );
+
+        let before = timer::len();
+        let rxs: Vec<_> = (0..N).map(|_| tick(Duration::from_secs(3600))).collect();
+        let clones: Vec<_> = rxs.iter().map(Receiver::clone).collect();
+        assert!(timer::len() >= before + N);
+        drop(rxs);
+        assert!(timer::len() >= before + N, "stopped with receivers left");
+        drop(clones);
+        assert!(
+            timer::len() < before + N / 2,
+            "tickers outlived their receivers"
+        );
+    }
 }

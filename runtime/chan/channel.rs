@@ -61,6 +61,10 @@ pub(crate) struct State<T> {
     closed: bool,
     sendq: VecDeque<Entry<T>>,
     recvq: VecDeque<Entry<T>>,
+    /// Run once the last receiver is dropped: lets a timer that feeds the
+    /// channel (`time::after`) be cancelled instead of firing into the
+    /// void (and keeping its slot in the timer set) until its deadline.
+    pub(crate) on_abandon: Option<Box<dyn FnOnce() + Send>>,
 }
 
 /// Why a non-blocking send did not complete.
@@ -113,6 +117,7 @@ impl<T> Chan<T> {
                 closed: false,
                 sendq: VecDeque::new(),
                 recvq: VecDeque::new(),
+                on_abandon: None,
             }),
             cap,
             closed: AtomicBool::new(false),

@@ -357,6 +357,11 @@ impl<T> Drop for Receiver<T> {
         // AcqRel: as for Sender.
         if self.chan.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.chan.close();
+            // Outside the lock: the hook may take other locks (timers).
+            let hook = self.chan.lock().on_abandon.take();
+            if let Some(hook) = hook {
+                hook();
+            }
         }
     }
 }
