@@ -8,7 +8,7 @@
 //!    time): the first that can complete now does, and is chosen. Several
 //!    ready arms are therefore chosen uniformly at random (Go's fairness).
 //! 3. None ready and a `default` arm: unlock, run `default`.
-//! 4. Else put one shared [`Waiter`] on every channel's wait queue (one
+//! 4. Else put one shared `Waiter` on every channel's wait queue (one
 //!    entry per arm), unlock, and park. The first peer to claim the waiter
 //!    (one compare-exchange, `waiter.rs`) completes its arm; the others
 //!    find it claimed and skip it.
