@@ -128,3 +128,53 @@ fn split_reader_and_writer_goroutines() {
     w.join().unwrap();
     r.join().unwrap();
 }
+
+#[test]
+fn two_acceptors_on_one_listener_both_get_a_connection() {
+    // Both connections are queued before the poller looks, so epoll reports
+    // one edge that wakes both acceptors. The one that finds the ready flag
+    // already consumed must retry accept, not wait for an edge that never
+    // comes.
+    for round in 0..10 {
+        let listener = std::sync::Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+        let addr = listener.local_addr().unwrap();
+        let acceptors: Vec<_> = (0..2)
+            .map(|_| {
+                let l = listener.clone();
+                goro::go!(move || l.accept().map(|(s, _)| s))
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(20)); // both parked in accept
+                                                       // Keep every worker busy so nobody polls while the two connect.
+        let busy: Vec<_> = (0..goro::gomaxprocs(0))
+            .map(|_| {
+                goro::go!(|| {
+                    let until = Instant::now() + Duration::from_millis(30);
+                    while Instant::now() < until {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(5));
+        let a = std::net::TcpStream::connect(addr).unwrap();
+        let b = std::net::TcpStream::connect(addr).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for h in &acceptors {
+            while !h.is_finished() {
+                assert!(
+                    Instant::now() < deadline,
+                    "round {round}: an acceptor never woke"
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        for h in acceptors {
+            h.join().unwrap().unwrap();
+        }
+        for h in busy {
+            h.join().unwrap();
+        }
+        drop((a, b));
+    }
+}

@@ -212,6 +212,13 @@ impl<S: Source> IoSource<S> {
                         format!("{what} timed out"),
                     ));
                 }
+                // Woken: retry the syscall even if another waiter consumed
+                // the flag. One edge wakes every waiter of a direction
+                // (several acceptors on one listener, two readers of one
+                // socket), and the first may take only part of what is
+                // ready: waiting for the flag again could wait for an edge
+                // that never comes.
+                break;
             }
         }
     }
