@@ -81,13 +81,24 @@ pub(crate) fn poll_now() -> usize {
     }
 }
 
-/// Blocks in the poller until I/O, the waker, or `timeout`.
-pub(crate) fn poll(timeout: Option<Duration>) -> usize {
-    let mut guard = reactor().poller.lock();
-    run_poll(&mut guard, timeout)
+/// The right to block in the poller, if nobody holds it: only one thread
+/// may ever wait for the poller, because the waker's wake-up reaches the
+/// thread inside `epoll_wait`, not one queued on the lock.
+pub(crate) struct Poller(parking_lot::MutexGuard<'static, (Poll, Events)>);
+
+pub(crate) fn try_poller() -> Option<Poller> {
+    reactor().poller.try_lock().map(Poller)
 }
 
-/// Interrupts a blocking [`poll`].
+impl Poller {
+    /// Blocks until I/O, the waker, or `timeout` (computed by the caller
+    /// *after* taking the poller, so it reflects the latest timer).
+    pub(crate) fn poll(mut self, timeout: Option<Duration>) -> usize {
+        run_poll(&mut self.0, timeout)
+    }
+}
+
+/// Interrupts a blocking [`Poller::poll`].
 pub(crate) fn wake_poller() {
     if let Err(e) = reactor().waker.wake() {
         // The eventfd cannot fail short of fd exhaustion at creation; a

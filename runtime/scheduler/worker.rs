@@ -280,19 +280,34 @@ impl Worker {
     /// Blocks in the reactor until I/O, the next timer, or a wake-up.
     /// `in_poll` tells wakers to use the reactor's waker rather than the
     /// thread's park token; `notified` closes the window before the poll
-    /// (see `WorkerShared::unpark`).
+    /// (see `WorkerShared::unpark`). If another thread holds the poller (a
+    /// worker polling without blocking, or a previous watcher on its way
+    /// out), this one must not queue for it — a wake-up would reach the
+    /// holder, not us — so it parks until the next timer or for 1 ms, then looks again.
     fn sleep_in_poller(&self) {
         let shared = &self.shared;
-        shared.in_poll.store(true, Ordering::SeqCst);
-        if !shared.notified.swap(false, Ordering::SeqCst) {
-            match timer::next() {
-                Some(d) if d.is_zero() => {}
-                timeout => {
-                    reactor::poll(timeout);
+        match reactor::try_poller() {
+            Some(poller) => {
+                shared.in_poll.store(true, Ordering::SeqCst);
+                if !shared.notified.swap(false, Ordering::SeqCst) {
+                    match timer::next() {
+                        Some(d) if d.is_zero() => {}
+                        timeout => {
+                            poller.poll(timeout);
+                        }
+                    }
+                }
+                shared.in_poll.store(false, Ordering::SeqCst);
+            }
+            None => {
+                // The holder may be a worker polling without blocking, gone
+                // a moment later: look again soon, or at the next timer.
+                if !shared.notified.swap(false, Ordering::SeqCst) {
+                    let retry = Duration::from_millis(1);
+                    std::thread::park_timeout(timer::next().map_or(retry, |d| d.min(retry)));
                 }
             }
         }
-        shared.in_poll.store(false, Ordering::SeqCst);
         shared.notified.store(false, Ordering::SeqCst);
     }
 
