@@ -175,51 +175,47 @@ impl<S: Source> IoSource<S> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 done => return done,
             }
-            loop {
-                let mut state = self.sio.state.lock();
-                let side = state.side(dir);
-                if std::mem::take(&mut side.ready) {
-                    break; // an edge arrived since the last try: retry
-                }
-                let who = me.get_or_insert_with(unparker).clone();
-                side.waiters.push(who);
-                WAITING.fetch_add(1, Ordering::SeqCst);
-                drop(state);
-                let timed_out = match deadline {
-                    Some(d) => park_until(why, d),
-                    None => {
-                        park(why);
-                        false
-                    }
-                };
-                WAITING.fetch_sub(1, Ordering::SeqCst);
-                // Still listed if woken by the deadline or spuriously.
-                let mut state = self.sio.state.lock();
-                let waiters = &mut state.side(dir).waiters;
-                let mine = me.as_ref().expect("set above");
-                if let Some(pos) = waiters.iter().position(|w| w.same_as(mine)) {
-                    waiters.swap_remove(pos);
-                }
-                drop(state);
-                if timed_out {
-                    let what = if dir == Direction::Read {
-                        "read"
-                    } else {
-                        "write"
-                    };
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!("{what} timed out"),
-                    ));
-                }
-                // Woken: retry the syscall even if another waiter consumed
-                // the flag. One edge wakes every waiter of a direction
-                // (several acceptors on one listener, two readers of one
-                // socket), and the first may take only part of what is
-                // ready: waiting for the flag again could wait for an edge
-                // that never comes.
-                break;
+            let mut state = self.sio.state.lock();
+            let side = state.side(dir);
+            if std::mem::take(&mut side.ready) {
+                continue; // an edge arrived since the last try: retry
             }
+            let who = me.get_or_insert_with(unparker).clone();
+            side.waiters.push(who);
+            WAITING.fetch_add(1, Ordering::SeqCst);
+            drop(state);
+            let timed_out = match deadline {
+                Some(d) => park_until(why, d),
+                None => {
+                    park(why);
+                    false
+                }
+            };
+            WAITING.fetch_sub(1, Ordering::SeqCst);
+            // Still listed if woken by the deadline or spuriously.
+            let mut state = self.sio.state.lock();
+            let waiters = &mut state.side(dir).waiters;
+            let mine = me.as_ref().expect("set above");
+            if let Some(pos) = waiters.iter().position(|w| w.same_as(mine)) {
+                waiters.swap_remove(pos);
+            }
+            drop(state);
+            if timed_out {
+                let what = if dir == Direction::Read {
+                    "read"
+                } else {
+                    "write"
+                };
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("{what} timed out"),
+                ));
+            }
+            // Woken: retry the syscall even if another waiter consumed the
+            // flag. One edge wakes every waiter of a direction (several
+            // acceptors on one listener, two readers of one socket), and the
+            // first may take only part of what is ready: waiting for the flag
+            // again could wait for an edge that never comes.
         }
     }
 }
