@@ -133,8 +133,7 @@ fn run_poll(guard: &mut (Poll, Events), timeout: Option<Duration>) -> usize {
         }
         r.slots.dispatch(event, &mut woken);
     }
-    for w in &woken {
-        w.unpark();
-    }
-    woken.len()
+    let n = woken.len();
+    woken.into_iter().for_each(Unparker::unpark);
+    n
 }

@@ -41,7 +41,9 @@ pub(crate) enum Unparker {
 
 impl Unparker {
     /// Makes the target runnable, or leaves it a token if it is not parked.
-    pub(crate) fn unpark(&self) {
+    /// Consumes the handle: the goroutine reference moves into the run
+    /// queue without another count increment.
+    pub(crate) fn unpark(self) {
         match self {
             Unparker::Goroutine(g) => ready(g),
             Unparker::Thread(t) => t.unpark(),
@@ -105,10 +107,13 @@ pub(crate) fn park_until(why: WaitReason, deadline: Instant) -> bool {
 }
 
 fn park_goroutine(g: &G, why: WaitReason) {
-    // A pending token: consume it and return without switching.
-    if g.state
-        .compare_exchange(NOTIFIED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
-        .is_ok()
+    // A pending token: consume it and return without switching. A plain
+    // load first: most parks find no token, and the CAS is a locked
+    // instruction.
+    if g.state.load(Ordering::Acquire) == NOTIFIED
+        && g.state
+            .compare_exchange(NOTIFIED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     {
         return;
     }
@@ -138,7 +143,7 @@ pub(crate) fn finish_park(g: GRef) -> Option<GRef> {
 
 /// goready: PARKED -> RUNNABLE and queue it; RUNNING -> NOTIFIED (token);
 /// already queued or notified: nothing to do.
-fn ready(g: &GRef) {
+fn ready(g: GRef) {
     let mut state = g.state.load(Ordering::Acquire);
     loop {
         let next = match state {
@@ -152,7 +157,7 @@ fn ready(g: &GRef) {
         {
             Ok(_) => {
                 if next == RUNNABLE {
-                    scheduler::schedule(g.clone(), true);
+                    scheduler::schedule(g, true);
                 }
                 return;
             }

@@ -84,7 +84,9 @@ impl Barrier {
         let mut woken = Vec::new();
         q.wake_where(RELEASED, |_| true, &mut woken);
         drop(q);
-        woken.iter().for_each(|u| u.unpark());
+        woken
+            .into_iter()
+            .for_each(crate::scheduler::Unparker::unpark);
         BarrierWaitResult { leader: true }
     }
 }

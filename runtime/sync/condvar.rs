@@ -124,8 +124,11 @@ impl Condvar {
     pub fn notify_all(&self) -> usize {
         let mut woken = Vec::new();
         self.queue.lock().wake_where(NOTIFIED, |_| true, &mut woken);
-        woken.iter().for_each(|u| u.unpark());
-        woken.len()
+        let n = woken.len();
+        woken
+            .into_iter()
+            .for_each(crate::scheduler::Unparker::unpark);
+        n
     }
 
     /// Returns true if notified, false on timeout.

@@ -126,6 +126,8 @@ impl Drop for Finish<'_> {
             .queue
             .lock()
             .wake_where(FINISHED, |_| true, &mut woken);
-        woken.iter().for_each(|u| u.unpark());
+        woken
+            .into_iter()
+            .for_each(crate::scheduler::Unparker::unpark);
     }
 }

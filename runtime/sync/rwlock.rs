@@ -274,7 +274,7 @@ impl<T: ?Sized> RwLock<T> {
         let mut woken = Vec::new();
         self.grant(&mut q, &mut woken);
         drop(q);
-        woken.iter().for_each(Unparker::unpark);
+        woken.into_iter().for_each(Unparker::unpark);
     }
 
     #[cold]
@@ -283,7 +283,7 @@ impl<T: ?Sized> RwLock<T> {
         let mut woken = Vec::new();
         self.grant(&mut q, &mut woken);
         drop(q);
-        woken.iter().for_each(Unparker::unpark);
+        woken.into_iter().for_each(Unparker::unpark);
     }
 
     /// With the queue locked: if the lock can go to the queue head now,
