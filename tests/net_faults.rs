@@ -347,8 +347,10 @@ fn peer_reset_reads_connection_reset() {
 fn writing_to_a_reset_peer_fails_with_reset_or_broken_pipe() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    let (connected_tx, connected) = goro::chan::<()>(0);
     let h = goro::go!(move || {
         let mut s = TcpStream::connect(addr).unwrap();
+        connected_tx.send(()).unwrap();
         goro::time::sleep(Duration::from_millis(50)); // let the RST arrive
         for _ in 0..1000 {
             if let Err(e) = s.write(&[0u8; 1024]) {
@@ -358,6 +360,9 @@ fn writing_to_a_reset_peer_fails_with_reset_or_broken_pipe() {
         panic!("writes to a reset connection kept succeeding");
     });
     let (peer, _) = listener.accept().unwrap();
+    // Reset only once connect has returned: an RST that lands while the
+    // handshake is being confirmed fails the connect itself (as in Go).
+    connected.recv().unwrap();
     reset(peer);
     let kind = h.join().unwrap();
     assert!(
