@@ -1,0 +1,151 @@
+//! The textbook's claims, measured with criterion: switching (ns per
+//! one-way handoff), creation (spawn + join), a CPU-bound job split into 64
+//! tasks (wall time) and an IO-bound echo load of N tasks x K round trips
+//! over loopback TCP (wall time of the exchange phase) — each by goroutines
+//! (goro), OS threads, processes, tokio tasks and may coroutines, in two
+//! settings that are part of every bench id: `single_core` (process pinned
+//! to CPU 0 with `sched_setaffinity` before any thread starts, one worker)
+//! and `multi_core` (all CPUs, a worker per CPU). The loads and the reasons
+//! behind them (fork in the bench, a separate echo server process) are
+//! documented in `examples/support/claims.rs`.
+//!
+//! ```text
+//! cargo bench --bench claims                     # everything, both settings
+//! cargo bench --bench claims -- claims_switch    # one load
+//! GORO_CLAIMS_SETTING=single_core cargo bench --bench claims   # one setting
+//! cargo run --release --example report           # quick table + SVG plot
+//! ```
+//!
+//! Each setting runs in its own process: this binary re-executes itself
+//! with `GORO_CLAIMS_SETTING` set (same arguments), first `single_core`,
+//! then `multi_core`. Under `cargo test --benches` (criterion's test mode,
+//! no `--bench` argument) every bench runs once on small sizes.
+//!
+//! Bench ids: `claims_<load>/<contender>[_<N>]/<setting>`. IO-bound runs
+//! stop at 1,000 processes (see [`IO_N`]).
+
+#[path = "../examples/support/claims.rs"]
+mod claims;
+
+use claims::Setting;
+use criterion::{BenchmarkId, Criterion, SamplingMode};
+use std::time::Duration;
+
+/// Tasks the CPU-bound job is split into.
+const CPU_TASKS: u64 = 64;
+/// Rounds of the CPU-bound job in a real run (about 100 ms sequentially on
+/// the 2-core CI machine class); test mode runs 1/50 of it.
+const CPU_TOTAL: u64 = 64 * 1_500_000;
+/// Task counts of the IO-bound load. Processes stop at 1,000: beyond that,
+/// forking (a page-table copy of this multi-threaded process each) takes
+/// longer than the exchanges it sets up, and 10,000 processes plus the
+/// server's 10,000 connections crowd the 2-core machine class for little
+/// news; threads go to 10,000 with 128 KiB stacks.
+const IO_N: [usize; 3] = [100, 1_000, 10_000];
+const IO_PROCESS_MAX: usize = 1_000;
+/// Round trips per task.
+const IO_K: usize = 20;
+
+fn full_run() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+fn switching(c: &mut Criterion, setting: Setting, rt: &tokio::runtime::Runtime) {
+    let mut g = c.benchmark_group("claims_switch");
+    g.measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500));
+    for name in claims::SWITCHES {
+        g.bench_function(BenchmarkId::new(name, setting.name()), |b| {
+            b.iter_custom(|iters| claims::switch(name, iters, rt))
+        });
+    }
+    g.finish();
+}
+
+fn creation(c: &mut Criterion, setting: Setting, rt: &tokio::runtime::Runtime) {
+    let mut g = c.benchmark_group("claims_create");
+    g.measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500));
+    for name in claims::CREATIONS {
+        g.bench_function(BenchmarkId::new(name, setting.name()), |b| {
+            b.iter_custom(|iters| claims::create(name, iters, rt))
+        });
+    }
+    g.finish();
+}
+
+fn cpu(c: &mut Criterion, setting: Setting, rt: &tokio::runtime::Runtime) {
+    let total = if full_run() {
+        CPU_TOTAL
+    } else {
+        CPU_TOTAL / 50
+    };
+    let expected = claims::cpu_expected(total, CPU_TASKS);
+    let mut g = c.benchmark_group("claims_cpu64");
+    g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    for name in claims::CPU_CONTENDERS {
+        g.bench_function(BenchmarkId::new(name, setting.name()), |b| {
+            b.iter_custom(|iters| {
+                let mut took = Duration::ZERO;
+                for _ in 0..iters {
+                    let (t, v) = claims::cpu(name, total, CPU_TASKS, rt);
+                    assert_eq!(v, expected, "{name} computed a wrong result");
+                    took += t;
+                }
+                took
+            })
+        });
+    }
+    g.finish();
+}
+
+fn io(c: &mut Criterion, setting: Setting, rt: &tokio::runtime::Runtime) {
+    let full = full_run();
+    let (ns, k): (&[usize], usize) = if full { (&IO_N, IO_K) } else { (&IO_N[..1], 2) };
+    let server = claims::EchoServer::start(setting);
+    let mut g = c.benchmark_group("claims_io");
+    g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    for &n in ns {
+        for name in claims::IO_CONTENDERS {
+            if name == "process" && n > IO_PROCESS_MAX {
+                continue;
+            }
+            let id = BenchmarkId::new(format!("{name}_{n}"), setting.name());
+            g.bench_function(id, |b| {
+                b.iter_custom(|iters| {
+                    let mut took = Duration::ZERO;
+                    for _ in 0..iters {
+                        took += claims::io(name, server.addr, n, k, rt).wall;
+                    }
+                    took
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+fn main() {
+    claims::handle_roles();
+    let ok = claims::run_settings(
+        |setting| {
+            let rt = claims::tokio_rt(setting);
+            let mut c = Criterion::default().configure_from_args();
+            switching(&mut c, setting, &rt);
+            creation(&mut c, setting, &rt);
+            cpu(&mut c, setting, &rt);
+            io(&mut c, setting, &rt);
+            c.final_summary();
+        },
+        |line| println!("{line}"),
+    );
+    if !ok {
+        std::process::exit(1);
+    }
+}
