@@ -238,9 +238,14 @@ impl TcpStream {
 impl Read for &TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let deadline = self.inner.read_timeout.deadline();
-        self.inner
-            .io
-            .io(Direction::Read, deadline, |mut s| s.read(buf))
+        // A short read emptied the socket: the next read parks right away.
+        let len = buf.len();
+        self.inner.io.io_drained(
+            Direction::Read,
+            deadline,
+            |mut s| s.read(buf),
+            |&n| n > 0 && n < len,
+        )
     }
 
     fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
@@ -254,9 +259,14 @@ impl Read for &TcpStream {
 impl Write for &TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let deadline = self.inner.write_timeout.deadline();
-        self.inner
-            .io
-            .io(Direction::Write, deadline, |mut s| s.write(buf))
+        // A short write filled the send buffer: the next write parks.
+        let len = buf.len();
+        self.inner.io.io_drained(
+            Direction::Write,
+            deadline,
+            |mut s| s.write(buf),
+            |&n| n < len,
+        )
     }
 
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {

@@ -4,11 +4,12 @@
 //! Each registration has a slot in a table; its mio token is the slot index
 //! plus a generation, so an event still in flight for a closed socket is
 //! never delivered to the socket that reuses the slot. Per direction, a
-//! registration keeps a `ready` flag set by the poller on each edge and a
-//! list of waiters. [`Registration::io`] consumes the flag before each retry
-//! of the syscall, so an edge that arrives between `WouldBlock` and the park
-//! is never lost: the waiter sees the flag under the same lock the poller
-//! sets it with.
+//! registration keeps a `ready` flag set by the poller on each edge, an
+//! edge counter, and a list of waiters. [`IoSource::io`] clears the flag
+//! when its syscall says `WouldBlock` — unless an edge arrived while the
+//! syscall ran — and parks only while the flag is clear, so an edge that
+//! arrives between `WouldBlock` and the park is never lost: the waiter sees
+//! the flag under the same lock the poller sets it with.
 //!
 //! This file never performs the I/O itself; callers pass the syscall in.
 
@@ -30,10 +31,32 @@ pub(crate) enum Direction {
     Write,
 }
 
-#[derive(Default)]
+/// One direction of a registration.
 struct Waiting {
+    /// Whether the syscall may succeed: set by every edge, cleared when the
+    /// syscall says `WouldBlock` (or drained the socket) with no edge since
+    /// it started. Starts set: a new socket may already hold data.
     ready: bool,
+    /// Edges seen so far: lets a caller tell whether an edge arrived while
+    /// its syscall ran, in which case it must not clear `ready`.
+    tick: u64,
+    /// The peer closed this direction (or the socket failed): the syscall
+    /// will never block again, so `ready` is never cleared. A short read
+    /// that stops at a pending FIN must not make the next read wait for an
+    /// edge that will not come.
+    closed: bool,
     waiters: Vec<Unparker>,
+}
+
+impl Default for Waiting {
+    fn default() -> Waiting {
+        Waiting {
+            ready: true,
+            tick: 0,
+            closed: false,
+            waiters: Vec::new(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -119,10 +142,14 @@ impl Slots {
         let mut state = sio.state.lock();
         if event.is_readable() || event.is_read_closed() || event.is_error() {
             state.read.ready = true;
+            state.read.closed |= event.is_read_closed() || event.is_error();
+            state.read.tick += 1;
             woken.append(&mut state.read.waiters);
         }
         if event.is_writable() || event.is_write_closed() || event.is_error() {
             state.write.ready = true;
+            state.write.closed |= event.is_write_closed() || event.is_error();
+            state.write.tick += 1;
             woken.append(&mut state.write.waiters);
         }
     }
@@ -162,60 +189,93 @@ impl<S: Source> IoSource<S> {
         &self,
         dir: Direction,
         deadline: Option<Instant>,
+        op: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io_drained(dir, deadline, op, |_| false)
+    }
+
+    /// Like [`io`](Self::io), with a hint: `drained(&result)` says the
+    /// syscall emptied the socket (a short read) or filled it (a short
+    /// write), so the next call parks without first paying for a syscall
+    /// that would say `WouldBlock`.
+    ///
+    /// `ready` is only ever cleared if no edge arrived while the syscall
+    /// ran (the `tick` is unchanged), so data that lands meanwhile is never
+    /// missed. A waiter that is woken always retries its syscall, even if
+    /// another waiter consumed `ready` first: one edge wakes every waiter of
+    /// a direction (several acceptors on one listener, two readers of one
+    /// socket), and the first may take only part of what is ready.
+    pub(crate) fn io_drained<R>(
+        &self,
+        dir: Direction,
+        deadline: Option<Instant>,
         mut op: impl FnMut(&S) -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
     ) -> io::Result<R> {
         let why = match dir {
             Direction::Read => WaitReason::IoRead,
             Direction::Write => WaitReason::IoWrite,
         };
         let mut me: Option<Unparker> = None;
+        let mut woken = false;
         loop {
-            match op(&self.source) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                done => return done,
-            }
             let mut state = self.sio.state.lock();
             let side = state.side(dir);
-            if std::mem::take(&mut side.ready) {
-                continue; // an edge arrived since the last try: retry
-            }
-            let who = me.get_or_insert_with(unparker).clone();
-            side.waiters.push(who);
-            WAITING.fetch_add(1, Ordering::SeqCst);
-            drop(state);
-            let timed_out = match deadline {
-                Some(d) => park_until(why, d),
-                None => {
-                    park(why);
-                    false
-                }
-            };
-            WAITING.fetch_sub(1, Ordering::SeqCst);
-            // Still listed if woken by the deadline or spuriously.
-            let mut state = self.sio.state.lock();
-            let waiters = &mut state.side(dir).waiters;
-            let mine = me.as_ref().expect("set above");
-            if let Some(pos) = waiters.iter().position(|w| w.same_as(mine)) {
-                waiters.swap_remove(pos);
-            }
-            drop(state);
-            if timed_out {
-                let what = if dir == Direction::Read {
-                    "read"
-                } else {
-                    "write"
+            if !side.ready && !woken {
+                let who = me.get_or_insert_with(unparker).clone();
+                side.waiters.push(who);
+                WAITING.fetch_add(1, Ordering::SeqCst);
+                drop(state);
+                let timed_out = match deadline {
+                    Some(d) => park_until(why, d),
+                    None => {
+                        park(why);
+                        false
+                    }
                 };
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("{what} timed out"),
-                ));
+                WAITING.fetch_sub(1, Ordering::SeqCst);
+                // Still listed if woken by the deadline or spuriously.
+                let mut state = self.sio.state.lock();
+                let waiters = &mut state.side(dir).waiters;
+                let mine = me.as_ref().expect("set above");
+                if let Some(pos) = waiters.iter().position(|w| w.same_as(mine)) {
+                    waiters.swap_remove(pos);
+                }
+                drop(state);
+                if timed_out {
+                    let what = if dir == Direction::Read {
+                        "read"
+                    } else {
+                        "write"
+                    };
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("{what} timed out"),
+                    ));
+                }
+                woken = true;
+                continue;
             }
-            // Woken: retry the syscall even if another waiter consumed the
-            // flag. One edge wakes every waiter of a direction (several
-            // acceptors on one listener, two readers of one socket), and the
-            // first may take only part of what is ready: waiting for the flag
-            // again could wait for an edge that never comes.
+            let tick = side.tick;
+            drop(state);
+            woken = false;
+            let result = op(&self.source);
+            let exhausted = match &result {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+                Ok(r) => drained(r),
+            };
+            if exhausted {
+                let mut state = self.sio.state.lock();
+                let side = state.side(dir);
+                if side.tick == tick && !side.closed {
+                    side.ready = false;
+                }
+            }
+            match result {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                done => return done,
+            }
         }
     }
 }
