@@ -191,8 +191,17 @@ impl Worker {
     /// Backs off between looks (32 doubling to 1024 pause instructions) so
     /// a spinner does not keep pulling the busy workers' queue indices into
     /// its cache.
+    ///
+    /// A lone worker (`gomaxprocs(1)`) looks once: the only queues it can
+    /// steal from are those of workers sysmon detached, which do not refill
+    /// in bursts, and spinning would only burn its core.
     fn spin_for_work(&self, rt: &Runtime) -> Option<GRef> {
         let start = Instant::now();
+        let budget = if rt.maxprocs.load(Ordering::Relaxed) > 1 {
+            SPIN_FOR
+        } else {
+            Duration::ZERO
+        };
         let mut pause = 32;
         loop {
             if let Some(g) = rt.steal_from_others(self.shared.id, &self.local, &self.seed) {
@@ -201,7 +210,7 @@ impl Worker {
             if let Some(g) = steal_global(rt, &self.local) {
                 return Some(g);
             }
-            if start.elapsed() >= SPIN_FOR {
+            if start.elapsed() >= budget {
                 return None;
             }
             for _ in 0..pause {
@@ -214,10 +223,8 @@ impl Worker {
     /// Becomes a spinner unless half the busy workers already spin.
     fn start_spinning(&self, rt: &Runtime) -> bool {
         let spinning = rt.nmspinning.load(Ordering::SeqCst);
-        let busy = rt
-            .maxprocs
-            .load(Ordering::Relaxed)
-            .saturating_sub(rt.npidle.load(Ordering::SeqCst));
+        let procs = rt.maxprocs.load(Ordering::Relaxed);
+        let busy = procs.saturating_sub(rt.npidle.load(Ordering::SeqCst));
         if 2 * spinning >= busy {
             return false;
         }
