@@ -142,3 +142,23 @@ fn dump_lists_blocked_goroutines_and_what_they_wait_on() {
     }
     watcher.join().unwrap();
 }
+
+#[test]
+fn a_long_timer_does_not_stall_spawns_from_a_thread() {
+    // Regression: a timer watcher blocked in epoll with a long timeout held
+    // the poller while a second idle worker queued behind it; goroutines
+    // spawned from a plain thread then waited for the 30 s timer.
+    let _sleeper = goro::go!(|| goro::time::sleep(std::time::Duration::from_secs(30)));
+    for i in 0..300 {
+        let start = std::time::Instant::now();
+        assert_eq!(goro::go!(move || i).join().unwrap(), i);
+        let took = start.elapsed();
+        assert!(
+            took < std::time::Duration::from_secs(5),
+            "spawn+join {i} took {took:?}"
+        );
+        if i % 50 == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(20)); // let workers go idle
+        }
+    }
+}

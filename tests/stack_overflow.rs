@@ -31,11 +31,16 @@ fn overflow_names_the_goroutine_and_its_stack_size() {
     if std::env::var("GORO_CHILD").as_deref()
         == Ok("overflow_names_the_goroutine_and_its_stack_size")
     {
+        let (go_tx, go_rx) = goro::chan::<()>(0);
         let h = goro::Builder::new()
             .name("deep".to_string())
-            .spawn(|| recurse(0, &mut [0; 512]))
+            .spawn(move || {
+                go_rx.recv().unwrap(); // not before the id is printed
+                recurse(0, &mut [0; 512])
+            })
             .unwrap();
         eprintln!("spawned goroutine {}", h.id());
+        go_tx.send(()).unwrap();
         let _ = h.join();
         unreachable!("the overflow aborts the process");
     }
