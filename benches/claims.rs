@@ -16,6 +16,10 @@
 //! cargo run --release --example report           # quick table + SVG plot
 //! ```
 //!
+//! In each setting's process the contenders that fork run first, before
+//! goro, tokio or may have made any coroutine stacks: a fork copies every
+//! mapping of this process (see `claims::is_process`).
+//!
 //! Each setting runs in its own process: this binary re-executes itself
 //! with `GORO_CLAIMS_SETTING` set (same arguments), first `single_core`,
 //! then `multi_core`. Under `cargo test --benches` (criterion's test mode,
@@ -50,31 +54,37 @@ fn full_run() -> bool {
     std::env::args().any(|a| a == "--bench")
 }
 
-fn switching(c: &mut Criterion, setting: Setting, rt: &tokio::runtime::Runtime) {
+fn switching(c: &mut Criterion, setting: Setting, forks: bool) {
     let mut g = c.benchmark_group("claims_switch");
     g.measurement_time(Duration::from_secs(2))
         .warm_up_time(Duration::from_millis(500));
-    for name in claims::SWITCHES {
+    for name in claims::SWITCHES
+        .into_iter()
+        .filter(|n| claims::is_process(n) == forks)
+    {
         g.bench_function(BenchmarkId::new(name, setting.name()), |b| {
-            b.iter_custom(|iters| claims::switch(name, iters, rt))
+            b.iter_custom(|iters| claims::switch(name, iters))
         });
     }
     g.finish();
 }
 
-fn creation(c: &mut Criterion, setting: Setting, rt: &tokio::runtime::Runtime) {
+fn creation(c: &mut Criterion, setting: Setting, forks: bool) {
     let mut g = c.benchmark_group("claims_create");
     g.measurement_time(Duration::from_secs(2))
         .warm_up_time(Duration::from_millis(500));
-    for name in claims::CREATIONS {
+    for name in claims::CREATIONS
+        .into_iter()
+        .filter(|n| claims::is_process(n) == forks)
+    {
         g.bench_function(BenchmarkId::new(name, setting.name()), |b| {
-            b.iter_custom(|iters| claims::create(name, iters, rt))
+            b.iter_custom(|iters| claims::create(name, iters))
         });
     }
     g.finish();
 }
 
-fn cpu(c: &mut Criterion, setting: Setting, rt: &tokio::runtime::Runtime) {
+fn cpu(c: &mut Criterion, setting: Setting, forks: bool) {
     let total = if full_run() {
         CPU_TOTAL
     } else {
@@ -86,12 +96,15 @@ fn cpu(c: &mut Criterion, setting: Setting, rt: &tokio::runtime::Runtime) {
         .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    for name in claims::CPU_CONTENDERS {
+    for name in claims::CPU_CONTENDERS
+        .into_iter()
+        .filter(|n| claims::is_process(n) == forks)
+    {
         g.bench_function(BenchmarkId::new(name, setting.name()), |b| {
             b.iter_custom(|iters| {
                 let mut took = Duration::ZERO;
                 for _ in 0..iters {
-                    let (t, v) = claims::cpu(name, total, CPU_TASKS, rt);
+                    let (t, v) = claims::cpu(name, total, CPU_TASKS);
                     assert_eq!(v, expected, "{name} computed a wrong result");
                     took += t;
                 }
@@ -102,17 +115,19 @@ fn cpu(c: &mut Criterion, setting: Setting, rt: &tokio::runtime::Runtime) {
     g.finish();
 }
 
-fn io(c: &mut Criterion, setting: Setting, rt: &tokio::runtime::Runtime) {
+fn io(c: &mut Criterion, setting: Setting, forks: bool, server: &claims::EchoServer) {
     let full = full_run();
     let (ns, k): (&[usize], usize) = if full { (&IO_N, IO_K) } else { (&IO_N[..1], 2) };
-    let server = claims::EchoServer::start(setting);
     let mut g = c.benchmark_group("claims_io");
     g.sample_size(10)
         .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
     for &n in ns {
-        for name in claims::IO_CONTENDERS {
+        for name in claims::IO_CONTENDERS
+            .into_iter()
+            .filter(|n| claims::is_process(n) == forks)
+        {
             if name == "process" && n > IO_PROCESS_MAX {
                 continue;
             }
@@ -121,7 +136,7 @@ fn io(c: &mut Criterion, setting: Setting, rt: &tokio::runtime::Runtime) {
                 b.iter_custom(|iters| {
                     let mut took = Duration::ZERO;
                     for _ in 0..iters {
-                        took += claims::io(name, server.addr, n, k, rt).wall;
+                        took += claims::io(name, server.addr, n, k).wall;
                     }
                     took
                 })
@@ -135,12 +150,16 @@ fn main() {
     claims::handle_roles();
     let ok = claims::run_settings(
         |setting| {
-            let rt = claims::tokio_rt(setting);
             let mut c = Criterion::default().configure_from_args();
-            switching(&mut c, setting, &rt);
-            creation(&mut c, setting, &rt);
-            cpu(&mut c, setting, &rt);
-            io(&mut c, setting, &rt);
+            let server = claims::EchoServer::start(setting);
+            // Forking contenders first, while this process is lean (see
+            // `claims::is_process`), then the rest.
+            for forks in [true, false] {
+                switching(&mut c, setting, forks);
+                creation(&mut c, setting, forks);
+                cpu(&mut c, setting, forks);
+                io(&mut c, setting, forks, &server);
+            }
             c.final_summary();
         },
         |line| println!("{line}"),

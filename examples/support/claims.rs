@@ -131,6 +131,7 @@ pub fn nofile_limit() -> u64 {
 
 /// Puts this process into `setting`. Must run before any thread starts.
 pub fn enter(setting: Setting) {
+    let _ = SETTING.set(setting);
     if setting == Setting::SingleCore {
         pin_to_cpu0();
     }
@@ -198,13 +199,46 @@ pub fn run_settings(body: impl FnOnce(Setting), mut on_line: impl FnMut(&str)) -
 // ---------------------------------------------------------------------
 // Shared runtimes of the peers.
 
-/// A tokio multi-thread runtime with as many workers as the setting.
-pub fn tokio_rt(setting: Setting) -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(setting.workers())
-        .enable_io()
-        .build()
-        .expect("tokio runtime")
+/// The setting this process entered (see [`enter`]).
+static SETTING: std::sync::OnceLock<Setting> = std::sync::OnceLock::new();
+
+/// The tokio multi-thread runtime of this process, with as many workers as
+/// the setting; made on first use, so that processes forked before it (see
+/// [`is_process`]) do not copy its threads' mappings.
+pub fn tokio_rt() -> &'static tokio::runtime::Runtime {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        let setting = SETTING.get().copied().unwrap_or(Setting::MultiCore);
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(setting.workers())
+            .enable_io()
+            .build()
+            .expect("tokio runtime")
+    })
+}
+
+/// Whether a contender forks processes. Measure those first in a process,
+/// before goro, tokio or may run: `fork` copies every mapping of the
+/// parent, and each pooled coroutine stack with its guard page adds two
+/// (after 1,000 goroutines this process holds about 2,000 mappings and a
+/// fork costs ~20x more), so forking late would charge the runtimes'
+/// footprint to the processes. Children that exit also tear those copies
+/// down, inside the timed region.
+pub fn is_process(contender: &str) -> bool {
+    contender.starts_with("process")
+}
+
+/// Runs `fut` as a task on `rt`'s workers and waits for it. The driver of
+/// every tokio load runs as a task, as goro's runs in a goroutine (inside
+/// `goro::run`) and may's in a coroutine: `block_on` alone would run it on
+/// the calling thread, outside the workers, and turn every handoff into an
+/// OS-thread wake-up.
+pub fn on_tokio<F>(fut: F) -> F::Output
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio_rt().block_on(async move { tokio::spawn(fut).await.expect("tokio task") })
 }
 
 // ---------------------------------------------------------------------
@@ -334,7 +368,7 @@ pub const SWITCHES: [&str; 9] = [
     "process_pipe",
 ];
 
-pub fn switch(name: &str, handoffs: u64, tokio: &tokio::runtime::Runtime) -> Duration {
+pub fn switch(name: &str, handoffs: u64) -> Duration {
     let r = rounds(handoffs);
     let took = match name {
         "goro_gosched" => goro::run(move || {
@@ -365,7 +399,7 @@ pub fn switch(name: &str, handoffs: u64, tokio: &tokio::runtime::Runtime) -> Dur
             peer.join().unwrap();
             took
         }),
-        "tokio_yield" => tokio.block_on(async move {
+        "tokio_yield" => on_tokio(async move {
             let turn = Arc::new(AtomicU64::new(0));
             let t2 = turn.clone();
             let peer = tokio::spawn(async move { take_turns_async(&t2, 1, r + 1).await });
@@ -373,7 +407,7 @@ pub fn switch(name: &str, handoffs: u64, tokio: &tokio::runtime::Runtime) -> Dur
             let _ = peer.await;
             start.elapsed()
         }),
-        "tokio_mpsc" => tokio.block_on(async move {
+        "tokio_mpsc" => on_tokio(async move {
             let (tx1, mut rx1) = tokio::sync::mpsc::channel::<u64>(1);
             let (tx2, mut rx2) = tokio::sync::mpsc::channel::<u64>(1);
             let peer = tokio::spawn(async move {
@@ -393,17 +427,28 @@ pub fn switch(name: &str, handoffs: u64, tokio: &tokio::runtime::Runtime) -> Dur
             peer.await.unwrap();
             took
         }),
-        "may_yield" => {
+        "may_yield" => may::go!(move || {
+            // may puts every new coroutine on a global queue that a worker
+            // reads only once its local queue is empty, and yield_now goes to
+            // the local queue: with one worker, a party that yield-spins
+            // before its peer has started never lets the peer start (it
+            // livelocked here). So the peer reports it is running first,
+            // over a channel, which parks instead of yielding.
             let turn = Arc::new(AtomicU64::new(0));
             let t2 = turn.clone();
-            let peer = may::go!(move || take_turns(&t2, 1, r + 1, may::coroutine::yield_now));
-            let t1 = turn.clone();
-            let me = may::go!(move || take_turns(&t1, 0, r + 1, may::coroutine::yield_now));
-            let start = me.join().unwrap();
+            let (up_tx, up_rx) = may::sync::mpsc::channel::<()>();
+            let peer = may::go!(move || {
+                up_tx.send(()).unwrap();
+                take_turns(&t2, 1, r + 1, may::coroutine::yield_now)
+            });
+            up_rx.recv().unwrap();
+            let start = take_turns(&turn, 0, r + 1, may::coroutine::yield_now);
             peer.join().unwrap();
             start.elapsed()
-        }
-        "may_chan" => {
+        })
+        .join()
+        .unwrap(),
+        "may_chan" => may::go!(move || {
             let (tx1, rx1) = may::sync::mpsc::channel::<u64>();
             let (tx2, rx2) = may::sync::mpsc::channel::<u64>();
             let peer = may::go!(move || {
@@ -411,20 +456,20 @@ pub fn switch(name: &str, handoffs: u64, tokio: &tokio::runtime::Runtime) -> Dur
                     tx2.send(v).unwrap();
                 }
             });
-            let driver = may::go!(move || {
-                tx1.send(0).unwrap();
+            tx1.send(0).unwrap();
+            rx2.recv().unwrap();
+            let start = Instant::now();
+            for i in 0..r {
+                tx1.send(i).unwrap();
                 rx2.recv().unwrap();
-                let start = Instant::now();
-                for i in 0..r {
-                    tx1.send(i).unwrap();
-                    rx2.recv().unwrap();
-                }
-                start.elapsed()
-            });
-            let took = driver.join().unwrap();
+            }
+            let took = start.elapsed();
+            drop(tx1);
             peer.join().unwrap();
             took
-        }
+        })
+        .join()
+        .unwrap(),
         "thread_condvar" => {
             let pair = Arc::new((Mutex::new(0u64), Condvar::new()));
             let p2 = pair.clone();
@@ -554,7 +599,7 @@ pub const CREATIONS: [&str; 6] = [
     "process_spawn_bin_true",
 ];
 
-pub fn create(name: &str, iters: u64, tokio: &tokio::runtime::Runtime) -> Duration {
+pub fn create(name: &str, iters: u64) -> Duration {
     match name {
         "goro_go_join" => goro::run(move || {
             let start = Instant::now();
@@ -564,7 +609,7 @@ pub fn create(name: &str, iters: u64, tokio: &tokio::runtime::Runtime) -> Durati
             }
             start.elapsed()
         }),
-        "tokio_spawn_await" => tokio.block_on(async move {
+        "tokio_spawn_await" => on_tokio(async move {
             let start = Instant::now();
             for i in 0..iters {
                 tokio::spawn(async move { std::hint::black_box(i) })
@@ -573,13 +618,15 @@ pub fn create(name: &str, iters: u64, tokio: &tokio::runtime::Runtime) -> Durati
             }
             start.elapsed()
         }),
-        "may_go_join" => {
+        "may_go_join" => may::go!(move || {
             let start = Instant::now();
             for i in 0..iters {
                 may::go!(move || std::hint::black_box(i)).join().unwrap();
             }
             start.elapsed()
-        }
+        })
+        .join()
+        .unwrap(),
         "thread_spawn_join" => {
             let start = Instant::now();
             for i in 0..iters {
@@ -631,7 +678,7 @@ pub fn work(seed: u64, rounds: u64) -> u64 {
 pub const CPU_CONTENDERS: [&str; 6] = ["sequential", "goro", "thread", "process", "tokio", "may"];
 
 /// Runs the job; returns its wall time and the combined result.
-pub fn cpu(name: &str, total: u64, tasks: u64, tokio: &tokio::runtime::Runtime) -> (Duration, u64) {
+pub fn cpu(name: &str, total: u64, tasks: u64) -> (Duration, u64) {
     let per = total / tasks;
     let start = Instant::now();
     let result = match name {
@@ -648,7 +695,7 @@ pub fn cpu(name: &str, total: u64, tasks: u64, tokio: &tokio::runtime::Runtime) 
                 .collect();
             hs.into_iter().fold(0, |acc, h| acc ^ h.join().unwrap())
         }
-        "tokio" => tokio.block_on(async move {
+        "tokio" => on_tokio(async move {
             let hs: Vec<_> = (0..tasks)
                 .map(|t| tokio::spawn(async move { work(t, per) }))
                 .collect();
@@ -658,10 +705,12 @@ pub fn cpu(name: &str, total: u64, tasks: u64, tokio: &tokio::runtime::Runtime) 
             }
             acc
         }),
-        "may" => {
+        "may" => may::go!(move || {
             let hs: Vec<_> = (0..tasks).map(|t| may::go!(move || work(t, per))).collect();
             hs.into_iter().fold(0, |acc, h| acc ^ h.join().unwrap())
-        }
+        })
+        .join()
+        .unwrap(),
         "process" => {
             // Each child writes its 8-byte result to one pipe (atomic: below
             // PIPE_BUF), the parent XORs them in any order.
@@ -742,13 +791,7 @@ pub fn quantile(v: &mut [u32], p: f64) -> u32 {
 /// over a 64-byte buffer and lets 10,000 threads fit in memory.
 const THREAD_STACK: usize = 128 << 10;
 
-pub fn io(
-    name: &str,
-    addr: SocketAddr,
-    n: usize,
-    k: usize,
-    tokio: &tokio::runtime::Runtime,
-) -> IoRun {
+pub fn io(name: &str, addr: SocketAddr, n: usize, k: usize) -> IoRun {
     match name {
         "goro" => goro::run(move || {
             use goro::net::TcpStream;
@@ -796,7 +839,7 @@ pub fn io(
                 lat_ns: lat,
             }
         }
-        "tokio" => tokio.block_on(async move {
+        "tokio" => on_tokio(async move {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
             let barrier = Arc::new(tokio::sync::Barrier::new(n + 1));
             let hs: Vec<_> = (0..n)
@@ -830,7 +873,7 @@ pub fn io(
                 lat_ns: lat,
             }
         }),
-        "may" => {
+        "may" => may::go!(move || {
             let barrier = Arc::new(may::sync::Barrier::new(n + 1));
             let hs: Vec<_> = (0..n)
                 .map(|_| {
@@ -850,7 +893,9 @@ pub fn io(
                 wall: start.elapsed(),
                 lat_ns: lat,
             }
-        }
+        })
+        .join()
+        .unwrap(),
         "process" => io_processes(addr, n, k),
         other => panic!("unknown io contender {other}"),
     }

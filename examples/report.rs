@@ -1,0 +1,763 @@
+//! The claims report: a quick run (a few minutes on 2 cores) of the loads of
+//! `benches/claims.rs` — switching, creation, a CPU-bound job split into 64
+//! tasks and an IO-bound echo load — by goroutines (goro), OS threads,
+//! processes, tokio tasks and may coroutines, on one core (pinned to CPU 0,
+//! one worker) and on all cores. It prints one table, checks the four claims
+//! of the textbook notes against the numbers (which held, which did not, by
+//! how much), and writes a bar chart to `target/report/claims.svg`.
+//!
+//! ```text
+//! cargo run --release --example report
+//! ```
+//!
+//! Every value is the median of several repetitions (the count is printed),
+//! with the smallest and largest beside it; nothing is rounded up. The
+//! loads and their caveats are documented in `examples/support/claims.rs`;
+//! criterion's full runs (with HTML reports) are `cargo bench --bench
+//! claims`.
+
+#[path = "support/claims.rs"]
+mod claims;
+
+use claims::Setting;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// Repetitions of each switching, creation and CPU measurement.
+const REPS: usize = 5;
+/// Repetitions of each IO run.
+const IO_REPS: usize = 3;
+/// One-way handoffs per switching measurement.
+const HANDOFFS: u64 = 10_000;
+/// Rounds of the CPU-bound job (same as the criterion bench) and its tasks.
+const CPU_TOTAL: u64 = 64 * 1_500_000;
+const CPU_TASKS: u64 = 64;
+/// IO-bound: task counts, round trips per task, where processes stop.
+const IO_N: [usize; 3] = [100, 1_000, 10_000];
+const IO_K: usize = 10;
+const IO_PROCESS_MAX: usize = 1_000;
+
+/// One measured cell of the table.
+#[derive(Clone, Debug)]
+struct Row {
+    load: String,
+    setting: String,
+    contender: String,
+    median: f64,
+    min: f64,
+    max: f64,
+    unit: String,
+    note: String,
+}
+
+impl Row {
+    fn encode(&self) -> String {
+        format!(
+            "ROW\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            self.load,
+            self.setting,
+            self.contender,
+            self.median,
+            self.min,
+            self.max,
+            self.unit,
+            self.note
+        )
+    }
+
+    fn decode(line: &str) -> Option<Row> {
+        let f: Vec<&str> = line.strip_prefix("ROW\t")?.split('\t').collect();
+        Some(Row {
+            load: f[0].into(),
+            setting: f[1].into(),
+            contender: f[2].into(),
+            median: f[3].parse().ok()?,
+            min: f[4].parse().ok()?,
+            max: f[5].parse().ok()?,
+            unit: f[6].into(),
+            note: f.get(7).unwrap_or(&"").to_string(),
+        })
+    }
+}
+
+/// Median, min and max of `v`.
+fn stats(v: &mut [f64]) -> (f64, f64, f64) {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = v.len();
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    (median, v[0], v[n - 1])
+}
+
+fn emit(load: &str, setting: Setting, contender: &str, mut v: Vec<f64>, unit: &str, note: String) {
+    let (median, min, max) = stats(&mut v);
+    let row = Row {
+        load: load.into(),
+        setting: setting.name().into(),
+        contender: contender.into(),
+        median,
+        min,
+        max,
+        unit: unit.into(),
+        note,
+    };
+    println!("{}", row.encode());
+}
+
+/// Runs every load in `setting` (this process is already in it) and prints
+/// the rows on stdout: first the contenders that fork, while this process
+/// is still lean, then the rest (see `claims::is_process`).
+fn measure(setting: Setting) {
+    eprintln!(
+        "[{}] {} CPU(s) visible, fd limit {}; {}",
+        setting.name(),
+        claims::all_cpus(),
+        claims::nofile_limit(),
+        memory()
+    );
+    let server = claims::EchoServer::start(setting);
+    for forks in [true, false] {
+        let pick = |name: &str| claims::is_process(name) == forks;
+        for name in claims::SWITCHES.into_iter().filter(|n| pick(n)) {
+            claims::switch(name, 1_000); // warm-up
+            let v = (0..REPS)
+                .map(|_| claims::switch(name, HANDOFFS).as_nanos() as f64 / HANDOFFS as f64)
+                .collect();
+            emit("switch", setting, name, v, "ns/handoff", String::new());
+        }
+        for name in claims::CREATIONS.into_iter().filter(|n| pick(n)) {
+            let iters: u64 = match name {
+                "thread_spawn_join" => 1_000,
+                "process_fork_wait" => 300,
+                "process_spawn_bin_true" => 100,
+                _ => 10_000,
+            };
+            claims::create(name, iters / 10); // warm-up
+            let v = (0..REPS)
+                .map(|_| claims::create(name, iters).as_nanos() as f64 / iters as f64 / 1e3)
+                .collect();
+            emit("create", setting, name, v, "us/spawn+join", String::new());
+        }
+        let expected = claims::cpu_expected(CPU_TOTAL, CPU_TASKS);
+        for name in claims::CPU_CONTENDERS.into_iter().filter(|n| pick(n)) {
+            let v = (0..REPS)
+                .map(|_| {
+                    let (t, r) = claims::cpu(name, CPU_TOTAL, CPU_TASKS);
+                    assert_eq!(r, expected, "{name} computed a wrong result");
+                    t.as_secs_f64() * 1e3
+                })
+                .collect();
+            emit("cpu64", setting, name, v, "ms", String::new());
+        }
+        for n in IO_N {
+            for name in claims::IO_CONTENDERS.into_iter().filter(|n| pick(n)) {
+                if claims::is_process(name) && n > IO_PROCESS_MAX {
+                    continue;
+                }
+                let mut tput = Vec::new();
+                let mut lat = Vec::new();
+                let mut walls = Vec::new();
+                for _ in 0..IO_REPS {
+                    let run = claims::io(name, server.addr, n, IO_K);
+                    tput.push(run.throughput());
+                    walls.push(run.wall);
+                    lat.extend(run.lat_ns);
+                }
+                let p50 = claims::quantile(&mut lat, 0.50) as f64 / 1e3;
+                let p99 = claims::quantile(&mut lat, 0.99) as f64 / 1e3;
+                walls.sort();
+                let note = format!(
+                    "p50 {p50:.0} us, p99 {p99:.0} us, wall {:.1} ms",
+                    walls[walls.len() / 2].as_secs_f64() * 1e3
+                );
+                emit(
+                    &format!("io_n{n}"),
+                    setting,
+                    name,
+                    tput,
+                    "round trips/s",
+                    note,
+                );
+            }
+        }
+        eprintln!(
+            "[{}] {} done; {}",
+            setting.name(),
+            if forks { "processes" } else { "the rest" },
+            memory()
+        );
+    }
+    drop(server);
+}
+
+/// Resident memory, page-table size and mapping count of this process:
+/// what `fork` has to copy.
+fn memory() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| l[name.len()..].trim().to_string())
+            .unwrap_or_default()
+    };
+    let maps = std::fs::read_to_string("/proc/self/maps")
+        .map(|m| m.lines().count())
+        .unwrap_or(0);
+    format!(
+        "VmSize {}, VmRSS {}, VmPTE {}, {maps} mappings",
+        field("VmSize:"),
+        field("VmRSS:"),
+        field("VmPTE:")
+    )
+}
+
+/// Table order: setting, load, then each load's contender order.
+fn order(r: &Row) -> (usize, usize, usize) {
+    let setting = Setting::ALL.iter().position(|s| s.name() == r.setting);
+    let loads = [
+        "switch",
+        "create",
+        "cpu64",
+        "io_n100",
+        "io_n1000",
+        "io_n10000",
+    ];
+    let load = loads.iter().position(|l| *l == r.load);
+    let list: &[&str] = match r.load.as_str() {
+        "switch" => &claims::SWITCHES,
+        "create" => &claims::CREATIONS,
+        "cpu64" => &claims::CPU_CONTENDERS,
+        _ => &claims::IO_CONTENDERS,
+    };
+    let c = list.iter().position(|c| *c == r.contender);
+    (setting.unwrap_or(9), load.unwrap_or(99), c.unwrap_or(99))
+}
+
+fn find<'a>(rows: &'a [Row], load: &str, setting: &str, contender: &str) -> Option<&'a Row> {
+    rows.iter()
+        .find(|r| r.load == load && r.setting == setting && r.contender == contender)
+}
+
+/// Formats a value with 3 significant digits (no rounding up beyond that).
+fn sig3(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let digits = (2 - v.abs().log10().floor() as i32).max(0) as usize;
+    format!("{v:.digits$}")
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "{:<8} {:<12} {:<23} {:>11} {:<14} {:<23} note",
+        "load", "setting", "contender", "median", "unit", "min .. max"
+    );
+    println!("{}", "-".repeat(118));
+    for r in rows {
+        println!(
+            "{:<8} {:<12} {:<23} {:>11} {:<14} {:<23} {}",
+            r.load,
+            r.setting,
+            r.contender,
+            sig3(r.median),
+            r.unit,
+            format!("{} .. {}", sig3(r.min), sig3(r.max)),
+            r.note
+        );
+    }
+}
+
+/// Whether two rows' [min, max] ranges overlap (a difference inside noise).
+fn overlap(a: &Row, b: &Row) -> bool {
+    a.min <= b.max && b.min <= a.max
+}
+
+fn verdicts(rows: &[Row]) -> Vec<String> {
+    let mut out = Vec::new();
+    let io_ns: Vec<usize> = IO_N.to_vec();
+
+    // Claim 1: one core, IO-bound: coroutines win.
+    {
+        let mut lines = Vec::new();
+        let mut held = 0;
+        let mut tried = 0;
+        for &n in &io_ns {
+            let load = format!("io_n{n}");
+            let Some(g) = find(rows, &load, "single_core", "goro") else {
+                continue;
+            };
+            let mut parts = Vec::new();
+            let mut wins = true;
+            for other in ["thread", "process"] {
+                if let Some(o) = find(rows, &load, "single_core", other) {
+                    let ratio = g.median / o.median;
+                    wins &= ratio > 1.0;
+                    parts.push(format!("{:.2}x {other}", ratio));
+                }
+            }
+            for peer in ["tokio", "may"] {
+                if let Some(o) = find(rows, &load, "single_core", peer) {
+                    parts.push(format!("({:.2}x {peer})", g.median / o.median));
+                }
+            }
+            tried += 1;
+            held += wins as usize;
+            lines.push(format!("    N={n}: goro throughput = {}", parts.join(", ")));
+        }
+        out.push(format!(
+            "1. One core, IO-bound: coroutines win. {} (goro beat thread-per-task and process-per-task at {held} of {tried} task counts)",
+            verdict(held, tried)
+        ));
+        out.extend(lines);
+    }
+
+    // Claim 2: one core, CPU-bound: a single process/thread wins.
+    if let Some(seq) = find(rows, "cpu64", "single_core", "sequential") {
+        let mut parts = Vec::new();
+        let mut beaten_by = Vec::new();
+        for other in ["goro", "thread", "process", "tokio", "may"] {
+            if let Some(o) = find(rows, "cpu64", "single_core", other) {
+                parts.push(format!("{other} {:.3}x", o.median / seq.median));
+                if o.median < seq.median {
+                    let tie = if overlap(o, seq) {
+                        " (ranges overlap)"
+                    } else {
+                        ""
+                    };
+                    beaten_by.push(format!("{other}{tie}"));
+                }
+            }
+        }
+        let v = if beaten_by.is_empty() {
+            "HELD".to_string()
+        } else {
+            format!(
+                "DID NOT HOLD strictly: faster than sequential: {}",
+                beaten_by.join(", ")
+            )
+        };
+        out.push(format!(
+            "2. One core, CPU-bound: a single thread (sequential) wins. {v}"
+        ));
+        out.push(format!(
+            "    wall time relative to sequential ({} ms): {}",
+            sig3(seq.median),
+            parts.join(", ")
+        ));
+    }
+
+    // Claim 3: many cores, CPU-bound: threads, and goroutines on as many
+    // workers, win.
+    if let (Some(seq), Some(th), Some(g)) = (
+        find(rows, "cpu64", "multi_core", "sequential"),
+        find(rows, "cpu64", "multi_core", "thread"),
+        find(rows, "cpu64", "multi_core", "goro"),
+    ) {
+        let speedup = seq.median / th.median;
+        let goro_vs_thread = g.median / th.median;
+        let mut parts = vec![
+            format!("threads {:.2}x faster than sequential", speedup),
+            format!("goro {:.2}x faster than sequential", seq.median / g.median),
+            format!("goro/thread wall = {:.3}", goro_vs_thread),
+        ];
+        let mut others_faster = Vec::new();
+        for other in ["process", "tokio", "may"] {
+            if let Some(o) = find(rows, "cpu64", "multi_core", other) {
+                parts.push(format!("{other}/thread = {:.3}", o.median / th.median));
+                if o.median < th.median.min(g.median) {
+                    others_faster.push(other);
+                }
+            }
+        }
+        let held = speedup > 1.0 && goro_vs_thread <= 1.05 && others_faster.is_empty();
+        let v = if held {
+            "HELD".to_string()
+        } else if speedup <= 1.0 {
+            "DID NOT HOLD: threads were not faster than sequential".to_string()
+        } else if goro_vs_thread > 1.05 {
+            format!(
+                "PARTLY: threads won, goro {:.1}% slower than threads",
+                (goro_vs_thread - 1.0) * 100.0
+            )
+        } else {
+            format!(
+                "PARTLY: faster than threads and goro: {}",
+                others_faster.join(", ")
+            )
+        };
+        out.push(format!(
+            "3. Many cores ({} here), CPU-bound: threads and goroutines on as many workers win. {v}",
+            claims::all_cpus()
+        ));
+        out.push(format!("    {}", parts.join(", ")));
+    }
+
+    // Claim 4: many cores, IO-bound: threads running many coroutines win.
+    {
+        let mut lines = Vec::new();
+        let mut held = 0;
+        let mut tried = 0;
+        for &n in &io_ns {
+            let load = format!("io_n{n}");
+            let Some(g) = find(rows, &load, "multi_core", "goro") else {
+                continue;
+            };
+            let mut parts = Vec::new();
+            let mut wins = true;
+            for other in ["thread", "process"] {
+                if let Some(o) = find(rows, &load, "multi_core", other) {
+                    let ratio = g.median / o.median;
+                    wins &= ratio > 1.0;
+                    parts.push(format!("{:.2}x {other}", ratio));
+                }
+            }
+            if let Some(o) = find(rows, &load, "single_core", "goro") {
+                parts.push(format!("{:.2}x goro on one core", g.median / o.median));
+            }
+            for peer in ["tokio", "may"] {
+                if let Some(o) = find(rows, &load, "multi_core", peer) {
+                    parts.push(format!("({:.2}x {peer})", g.median / o.median));
+                }
+            }
+            tried += 1;
+            held += wins as usize;
+            lines.push(format!(
+                "    N={n}: goro (all workers) throughput = {}",
+                parts.join(", ")
+            ));
+        }
+        out.push(format!(
+            "4. Many cores, IO-bound: threads running many coroutines win. {} (goro on all workers beat thread-per-task and process-per-task at {held} of {tried} task counts)",
+            verdict(held, tried)
+        ));
+        out.extend(lines);
+    }
+    out
+}
+
+fn verdict(held: usize, tried: usize) -> &'static str {
+    if tried == 0 {
+        "NOT MEASURED"
+    } else if held == tried {
+        "HELD"
+    } else if held == 0 {
+        "DID NOT HOLD"
+    } else {
+        "HELD IN PART"
+    }
+}
+
+// ---------------------------------------------------------------------
+// The plot: an SVG bar chart written by hand, one panel per load, grouped
+// by setting (and task count), log-scale value axis.
+
+fn family_color(contender: &str) -> &'static str {
+    let fam = contender.split('_').next().unwrap_or("");
+    match fam {
+        "goro" => "#1f77b4",
+        "tokio" => "#2ca02c",
+        "may" => "#9467bd",
+        "thread" => "#ff7f0e",
+        "process" => "#d62728",
+        _ => "#7f7f7f",
+    }
+}
+
+/// A bar: label, median, min, max.
+type Bar = (String, f64, f64, f64);
+/// A group of bars under one label.
+type Group = (String, Vec<Bar>);
+
+struct Panel {
+    title: String,
+    /// (group label, bars: (bar label, value, min, max))
+    groups: Vec<Group>,
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn svg(panels: &[Panel], subtitle: &str) -> String {
+    let width = 1100.0;
+    let panel_h = 300.0;
+    let top = 70.0;
+    let left = 80.0;
+    let right = 20.0;
+    let label_h = 95.0;
+    let height = top + panels.len() as f64 * (panel_h + label_h + 40.0) + 20.0;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">"#
+    );
+    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        s,
+        r#"<text x="{left}" y="24" font-size="17" font-weight="bold">Processes vs threads vs coroutines: the textbook claims, measured</text>"#
+    );
+    let _ = writeln!(
+        s,
+        r##"<text x="{left}" y="44" fill="#444">{}</text>"##,
+        esc(subtitle)
+    );
+    // Legend.
+    let mut lx = left;
+    for (fam, label) in [
+        ("goro", "goro (goroutines)"),
+        ("tokio", "tokio (async tasks)"),
+        ("may", "may (coroutines)"),
+        ("thread", "OS threads"),
+        ("process", "processes"),
+        ("sequential", "sequential"),
+    ] {
+        let _ = writeln!(
+            s,
+            r#"<rect x="{lx}" y="52" width="12" height="12" fill="{}"/><text x="{}" y="62">{label}</text>"#,
+            family_color(fam),
+            lx + 16.0
+        );
+        lx += 150.0;
+    }
+    let mut y0 = top;
+    for p in panels {
+        let plot_top = y0 + 25.0;
+        let plot_bottom = plot_top + panel_h - 25.0;
+        let vals: Vec<f64> = p
+            .groups
+            .iter()
+            .flat_map(|(_, b)| b.iter().flat_map(|x| [x.1, x.2, x.3]))
+            .filter(|v| *v > 0.0)
+            .collect();
+        let lo = vals
+            .iter()
+            .cloned()
+            .fold(f64::INFINITY, f64::min)
+            .log10()
+            .floor();
+        let hi = vals
+            .iter()
+            .cloned()
+            .fold(0.0, f64::max)
+            .log10()
+            .ceil()
+            .max(lo + 1.0);
+        let ypos = |v: f64| {
+            plot_bottom - (v.max(1e-300).log10() - lo) / (hi - lo) * (plot_bottom - plot_top)
+        };
+        let _ = writeln!(
+            s,
+            r#"<text x="{left}" y="{}" font-size="14" font-weight="bold">{}</text>"#,
+            y0 + 15.0,
+            esc(&p.title)
+        );
+        // Grid and axis labels at powers of ten.
+        let mut e = lo;
+        while e <= hi + 1e-9 {
+            let y = ypos(10f64.powf(e));
+            let _ = writeln!(
+                s,
+                r##"<line x1="{left}" y1="{y:.1}" x2="{}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
+                width - right,
+                left - 6.0,
+                y + 4.0,
+                axis_label(10f64.powf(e))
+            );
+            e += 1.0;
+        }
+        let _ = writeln!(
+            s,
+            r##"<line x1="{left}" y1="{plot_top}" x2="{left}" y2="{plot_bottom}" stroke="#333"/><line x1="{left}" y1="{plot_bottom}" x2="{}" y2="{plot_bottom}" stroke="#333"/>"##,
+            width - right
+        );
+        let nbars: usize = p.groups.iter().map(|g| g.1.len()).sum();
+        let gap = 24.0;
+        let avail = width - left - right - gap * (p.groups.len() as f64 + 1.0);
+        let bw = (avail / nbars.max(1) as f64).min(60.0);
+        let mut x = left + gap;
+        for (glabel, bars) in &p.groups {
+            let gx = x;
+            for (blabel, v, vmin, vmax) in bars {
+                let y = ypos(*v);
+                let _ = writeln!(
+                    s,
+                    r#"<rect x="{:.1}" y="{y:.1}" width="{:.1}" height="{:.1}" fill="{}"><title>{} {}: {}</title></rect>"#,
+                    x + 1.0,
+                    bw - 2.0,
+                    (plot_bottom - y).max(0.0),
+                    family_color(blabel),
+                    esc(glabel),
+                    esc(blabel),
+                    sig3(*v)
+                );
+                // Spread: min..max whisker.
+                let cx = x + bw / 2.0;
+                let _ = writeln!(
+                    s,
+                    r##"<line x1="{cx:.1}" y1="{:.1}" x2="{cx:.1}" y2="{:.1}" stroke="#000" stroke-width="1"/>"##,
+                    ypos(*vmin),
+                    ypos(*vmax)
+                );
+                let _ = writeln!(
+                    s,
+                    r#"<text x="{cx:.1}" y="{:.1}" text-anchor="middle" font-size="9">{}</text>"#,
+                    y.min(ypos(*vmax)) - 3.0,
+                    sig3(*v)
+                );
+                let _ = writeln!(
+                    s,
+                    r#"<text transform="translate({:.1},{:.1}) rotate(-50)" text-anchor="end" font-size="10">{}</text>"#,
+                    cx + 3.0,
+                    plot_bottom + 12.0,
+                    esc(blabel)
+                );
+                x += bw;
+            }
+            let _ = writeln!(
+                s,
+                r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-weight="bold">{}</text>"#,
+                (gx + x) / 2.0,
+                plot_bottom + label_h,
+                esc(glabel)
+            );
+            x += gap;
+        }
+        y0 += panel_h + label_h + 40.0;
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+fn axis_label(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{}M", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{}k", v / 1e3)
+    } else if v >= 1.0 {
+        format!("{v}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+fn panels(rows: &[Row]) -> Vec<Panel> {
+    let bars = |load: &str, setting: &str| -> Vec<Bar> {
+        rows.iter()
+            .filter(|r| r.load == load && r.setting == setting)
+            .map(|r| (r.contender.clone(), r.median, r.min, r.max))
+            .collect()
+    };
+    let settings = ["single_core", "multi_core"];
+    let two = |load: &str| -> Vec<Group> {
+        settings
+            .iter()
+            .map(|s| (s.replace('_', " "), bars(load, s)))
+            .collect()
+    };
+    let mut io_groups = Vec::new();
+    for s in settings {
+        for n in IO_N {
+            let b = bars(&format!("io_n{n}"), s);
+            if !b.is_empty() {
+                io_groups.push((format!("{} N={n}", s.replace('_', " ")), b));
+            }
+        }
+    }
+    vec![
+        Panel {
+            title: "Switching: ns per one-way handoff (lower is better, log scale)".into(),
+            groups: two("switch"),
+        },
+        Panel {
+            title: "Creation: us per spawn + join (lower is better, log scale)".into(),
+            groups: two("create"),
+        },
+        Panel {
+            title: format!(
+                "CPU-bound: one job split into {CPU_TASKS} tasks, wall ms (lower is better, log scale)"
+            ),
+            groups: two("cpu64"),
+        },
+        Panel {
+            title: format!(
+                "IO-bound: N tasks x {IO_K} echo round trips over loopback TCP, round trips/s (higher is better, log scale)"
+            ),
+            groups: io_groups,
+        },
+    ]
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+fn main() {
+    claims::handle_roles();
+    let started = std::time::Instant::now();
+    let load_before = loadavg();
+    let mut rows = Vec::new();
+    let ok = claims::run_settings(measure, |line| match Row::decode(line) {
+        Some(r) => rows.push(r),
+        None => println!("{line}"),
+    });
+    if std::env::var(claims::SETTING_ENV).is_ok() {
+        return; // a setting child: rows already printed
+    }
+    rows.sort_by_key(order);
+    let machine = format!(
+        "{} CPU(s), {}; single_core = pinned to CPU 0 + 1 worker, multi_core = all CPUs",
+        claims::all_cpus(),
+        cpu_model()
+    );
+    println!();
+    println!("claims report: {machine}");
+    println!(
+        "command: cargo run --release --example report; median of {REPS} runs ({IO_REPS} for IO), min .. max beside it;"
+    );
+    println!(
+        "switch: {HANDOFFS} handoffs per run; cpu64: {CPU_TOTAL} rounds in {CPU_TASKS} tasks; io: N tasks x {IO_K} 64-byte round trips, p50/p99 over all runs"
+    );
+    println!();
+    print_table(&rows);
+    println!();
+    println!("The four claims of the textbook notes:");
+    for line in verdicts(&rows) {
+        println!("{line}");
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/report");
+    std::fs::create_dir_all(&dir).expect("create target/report");
+    let path = dir.join("claims.svg");
+    let subtitle = format!("{machine}. cargo run --release --example report");
+    std::fs::write(&path, svg(&panels(&rows), &subtitle)).expect("write the SVG");
+    println!();
+    println!("plot: {}", path.display());
+    println!(
+        "report took {:.0} s; load average (1, 5, 15 min) before: {load_before}, after: {} \
+         (anything else running on the machine disturbs these numbers)",
+        Duration::as_secs_f64(&started.elapsed()),
+        loadavg()
+    );
+    if !ok {
+        std::process::exit(1);
+    }
+}
