@@ -263,8 +263,10 @@ pub(crate) fn current_g() -> Option<&'static G> {
     unsafe { ptr.as_ref() }
 }
 
-/// Sets the running goroutine of this worker thread (null: none).
-#[inline(never)]
+/// Sets the running goroutine of this worker thread (null: none). Only the
+/// worker loop calls it, and the worker loop never migrates between
+/// threads, so unlike the readers it may be inlined.
+#[inline]
 pub(crate) fn set_current_g(g: *const G) {
     CURRENT.with(|c| c.set(g));
 }
