@@ -5,8 +5,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// gomaxprocs is process-wide: these tests run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn blocking_syscall_does_not_stop_other_goroutines_on_one_worker() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     goro::gomaxprocs(1);
     let progress = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -41,4 +45,34 @@ fn blocking_syscall_does_not_stop_other_goroutines_on_one_worker() {
         seen_during_sleep > 100,
         "the counter goroutine made only {seen_during_sleep} steps while its worker was blocked"
     );
+}
+
+#[test]
+fn goroutines_spawned_by_a_stuck_goroutine_still_run() {
+    // Regression: after sysmon detached the stuck worker, goroutines that
+    // the stuck goroutine spawned went to that worker's runnext, where no
+    // other worker could take them.
+    use std::time::Instant;
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    goro::gomaxprocs(1);
+    let rounds = goro::run(|| {
+        goro::go!(|| {
+            let mut ran = Vec::new();
+            for _ in 0..3 {
+                let flag = Arc::new(AtomicBool::new(false));
+                let f = flag.clone();
+                goro::go!(move || f.store(true, Ordering::SeqCst));
+                let start = Instant::now();
+                // Never yields: holds this worker hostage until the child ran.
+                while !flag.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(3) {
+                    std::hint::spin_loop();
+                }
+                ran.push(flag.load(Ordering::SeqCst));
+            }
+            ran
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(rounds, vec![true, true, true]);
 }

@@ -212,7 +212,10 @@ pub fn num_cpu() -> usize {
 /// `next`), else on the global queue; wakes an idle worker if useful.
 pub(crate) fn schedule(g: GRef, next: bool) {
     let rt = rt();
-    match current_worker() {
+    // A worker sysmon detached (its goroutine is stuck in a syscall or a
+    // long loop) must not keep new work in its runnext, which nobody
+    // steals: it goes to the global queue instead.
+    match current_worker().filter(|w| w.shared.status.load(Ordering::Relaxed) == ACTIVE) {
         Some(w) => {
             if next {
                 if let Some(old) = w.shared.put_runnext(g) {

@@ -128,8 +128,12 @@ impl Worker {
         }
         stack::release_all(&mut self.stacks.borrow_mut());
         let mut sched = rt.sched.lock();
-        self.shared.status.store(SPARE, Ordering::SeqCst);
-        sched.spares.push(self.shared.clone());
+        // gomaxprocs may have taken the retirement back meanwhile (and
+        // counted this worker active again): then stay.
+        if self.shared.status.load(Ordering::SeqCst) != ACTIVE {
+            self.shared.status.store(SPARE, Ordering::SeqCst);
+            sched.spares.push(self.shared.clone());
+        }
         drop(sched);
         if moved {
             rt.wakep();
