@@ -131,12 +131,22 @@ pub(crate) struct G {
 }
 
 // SAFETY: `co` and `yielder` are only touched by the one thread that runs
-// the goroutine at a time: the state word's transitions (acquire/release)
-// make every hand-over between workers a happens-before edge, so there is
-// never concurrent access. All other fields are immutable or atomic.
+// the goroutine at a time. Every hand-over between threads is a
+// happens-before edge: the run queues' push/pop (crossbeam-deque, the
+// runnext swap) for a queued goroutine, and the state word's
+// acquire/release transitions for a parked one. So there is never
+// concurrent access. All other fields are immutable or atomic.
 unsafe impl Sync for G {}
-// SAFETY: as above; the coroutine and its stack hold only `Send` data
-// (spawn requires `F: Send`, and `Yielder` pointers never leave the stack).
+// SAFETY: moving a G moves a suspended coroutine to another thread. What
+// the compiler checks: the closure's captures and result are `Send`
+// (`spawn` requires it), and `Yielder` pointers never leave the stack.
+// What it cannot check: the coroutine's *locals* at a blocking point. A
+// goroutine that holds an `Rc`, a `std::sync::MutexGuard` or a reference
+// into a `thread_local!` across a blocking point and then resumes on
+// another thread breaks thread-safety in safe code. Stackful coroutines on
+// stable Rust cannot rule this out (the `may` crate documents the same
+// hole); goro states the rule where `go!`, `spawn` and the crate are
+// documented (the migration rules), and its own code follows it.
 unsafe impl Send for G {}
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);

@@ -392,11 +392,18 @@ impl Runtime {
 
     /// Steals a batch from any worker but `me` into `dest`, returning one:
     /// one pass over the victims from a random start.
+    ///
+    /// A busy victim's `runnext` is taken too, but only once it has sat
+    /// there for [`RUNNEXT_GRACE`] (`seen` remembers what this thief saw
+    /// and when): a goroutine woken into runnext usually runs within
+    /// nanoseconds, when the waker parks (channel ping-pong must stay on one
+    /// core), but must not wait for a waker that computes for milliseconds.
     fn steal_from_others(
         &self,
         me: usize,
         dest: &crossbeam_deque::Worker<GRef>,
         seed: &Cell<u64>,
+        seen: &Cell<Option<SeenRunnext>>,
     ) -> Option<GRef> {
         let workers = self.workers.read();
         let n = workers.len();
@@ -416,6 +423,38 @@ impl Runtime {
                     Steal::Empty => break,
                 }
             }
+            let waiting = victim.runnext.load(Ordering::Acquire);
+            if waiting.is_null() || !victim.busy.load(Ordering::Relaxed) {
+                continue;
+            }
+            match seen.get() {
+                Some(s) if s.worker == victim.id && s.g == waiting as usize => {
+                    if s.since.elapsed() >= RUNNEXT_GRACE {
+                        seen.set(None);
+                        if victim
+                            .runnext
+                            .compare_exchange(
+                                waiting,
+                                ptr::null_mut(),
+                                Ordering::AcqRel,
+                                Ordering::Acquire,
+                            )
+                            .is_ok()
+                        {
+                            // SAFETY: non-null runnext values come from
+                            // `Arc::into_raw` in `put_runnext`; the
+                            // successful compare-exchange made us its sole
+                            // owner (as a swap does in `take_runnext`).
+                            return Some(unsafe { Arc::from_raw(waiting) });
+                        }
+                    }
+                }
+                _ => seen.set(Some(SeenRunnext {
+                    worker: victim.id,
+                    g: waiting as usize,
+                    since: Instant::now(),
+                })),
+            }
         }
         None
     }
@@ -423,6 +462,18 @@ impl Runtime {
     fn any_work(&self) -> bool {
         !self.injector.is_empty() || self.workers.read().iter().any(|w| w.has_work())
     }
+}
+
+/// How long a goroutine may sit in a busy worker's runnext before a
+/// spinning worker takes it (Go waits about 3 µs too).
+const RUNNEXT_GRACE: std::time::Duration = std::time::Duration::from_micros(3);
+
+/// A runnext a spinning worker saw, and since when.
+#[derive(Clone, Copy)]
+pub(crate) struct SeenRunnext {
+    worker: usize,
+    g: usize,
+    since: Instant,
 }
 
 /// xorshift64*: cheap randomness for victim selection.

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::{finish_park, Runtime, WorkerShared, ACTIVE, SPARE};
+use super::{finish_park, Runtime, SeenRunnext, WorkerShared, ACTIVE, SPARE};
 use crate::coroutine::stack::{self, Stack};
 use crate::coroutine::{overflow, set_current_g, GRef, Yield, NOTIFIED, RUNNABLE, RUNNING};
 use crate::reactor::{self, timer};
@@ -25,6 +25,7 @@ pub(crate) struct Worker {
     tick: Cell<u64>,
     spinning: Cell<bool>,
     seed: Cell<u64>,
+    seen_runnext: Cell<Option<SeenRunnext>>,
 }
 
 /// How long a spinning worker keeps looking before it parks.
@@ -87,6 +88,7 @@ pub(super) fn spawn_worker(rt: &'static Runtime) {
                 stacks: RefCell::new(Vec::new()),
                 tick: Cell::new(0),
                 spinning: Cell::new(false),
+                seen_runnext: Cell::new(None),
             };
             worker.run(rt)
         });
@@ -208,7 +210,9 @@ impl Worker {
         };
         let mut pause = 32;
         loop {
-            if let Some(g) = rt.steal_from_others(self.shared.id, &self.local, &self.seed) {
+            if let Some(g) =
+                rt.steal_from_others(self.shared.id, &self.local, &self.seed, &self.seen_runnext)
+            {
                 return Some(g);
             }
             if let Some(g) = steal_global(rt, &self.local) {
@@ -275,13 +279,19 @@ impl Worker {
         }
 
         let mut sched = rt.sched.lock();
+        let was_watcher = sched.timer_watcher == Some(shared.id);
         if shared.idle.load(Ordering::SeqCst) {
             // Timed out, spurious, or found work ourselves: still listed.
             rt.remove_idle(&mut sched, shared.id);
-        } else if sched.timer_watcher == Some(shared.id) {
+        } else if was_watcher {
             sched.timer_watcher = None;
         }
         drop(sched);
+        if was_watcher && timer::next().is_some() {
+            // We leave to run work: hand the timers to another idle worker
+            // (a wake-up meant for the watcher may have been spent on us).
+            rt.wake_idle_for_timers();
+        }
         if shared.woken_spinning.swap(false, Ordering::SeqCst) {
             // wakep counted us spinning when it popped us.
             self.spinning.set(true);
@@ -337,10 +347,21 @@ impl Worker {
         // goroutine is in at most one queue at a time, so this thread has
         // exclusive access to its coroutine until it yields or returns.
         let co = unsafe { &mut *g.co.get() };
-        let result = co
-            .as_mut()
-            .expect("a queued goroutine has a coroutine")
-            .resume(());
+        // The goroutine root catches every panic of the goroutine; one that
+        // still escapes (a panicking destructor of a panic payload) would
+        // unwind through this worker and silently lose it and its count.
+        let resumed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            co.as_mut()
+                .expect("a queued goroutine has a coroutine")
+                .resume(())
+        }));
+        let Ok(result) = resumed else {
+            eprintln!(
+                "fatal error: a panic escaped goroutine {}'s root; aborting",
+                g.id
+            );
+            std::process::abort();
+        };
         set_current_g(std::ptr::null());
         if !g.stack.canary_intact() {
             overflow::report_and_abort(&g);
