@@ -25,6 +25,15 @@
 //! then `multi_core`. Under `cargo test --benches` (criterion's test mode,
 //! no `--bench` argument) every bench runs once on small sizes.
 //!
+//! Peers: tokio 1.54 (`rt-multi-thread`, `net`, `io-util`, `sync` only) and
+//! may 0.3.51 (default features: work stealing, IO timeouts) both build
+//! and run with rustc 1.95. One may quirk shapes its switching bench: a
+//! new coroutine waits on a global queue that a worker reads only when its
+//! local queue is empty, so `may_yield` lets the peer start (over a
+//! channel) before yield-spinning, else one worker livelocks. criterion is
+//! built without its HTML/plot features (see Cargo.toml), so its reports
+//! are the terminal output and `target/criterion/`'s JSON.
+//!
 //! Bench ids: `claims_<load>/<contender>[_<N>]/<setting>`. IO-bound runs
 //! stop at 1,000 processes (see [`IO_N`]).
 
