@@ -16,16 +16,132 @@
 //! continues neither spins a core nor stops serving: other goroutines keep
 //! running their connections, and accepting resumes once fds are freed.
 
-mod tcp;
-mod udp;
-pub mod unix;
-
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 
-use std::io;
+use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use crate::reactor::registration::{Direction, IoSource};
+
+/// The shared part of a connected stream socket (TCP, Unix): the registered
+/// socket and its timeouts, with the blocking-style I/O that both types'
+/// `Read` and `Write` forward to (see [`stream_read_write`]).
+pub(crate) struct Stream<S: mio::event::Source> {
+    pub(crate) io: IoSource<S>,
+    pub(crate) read_timeout: Timeout,
+    pub(crate) write_timeout: Timeout,
+}
+
+impl<S: mio::event::Source> Stream<S>
+where
+    for<'a> &'a S: Read + Write,
+{
+    pub(crate) fn new(socket: S) -> io::Result<Stream<S>> {
+        Ok(Stream {
+            io: IoSource::new(socket)?,
+            read_timeout: Timeout::default(),
+            write_timeout: Timeout::default(),
+        })
+    }
+
+    /// A short read emptied the socket: the next read parks without a
+    /// syscall (see `IoSource::io_drained`).
+    pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let deadline = self.read_timeout.deadline();
+        let len = buf.len();
+        self.io.io_drained(
+            Direction::Read,
+            deadline,
+            |mut s| s.read(buf),
+            |&n| n > 0 && n < len,
+        )
+    }
+
+    pub(crate) fn read_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        let deadline = self.read_timeout.deadline();
+        self.io
+            .io(Direction::Read, deadline, |mut s| s.read_vectored(bufs))
+    }
+
+    /// A short write filled the send buffer: the next write parks.
+    pub(crate) fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        let deadline = self.write_timeout.deadline();
+        let len = buf.len();
+        self.io.io_drained(
+            Direction::Write,
+            deadline,
+            |mut s| s.write(buf),
+            |&n| n < len,
+        )
+    }
+
+    pub(crate) fn write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let deadline = self.write_timeout.deadline();
+        self.io
+            .io(Direction::Write, deadline, |mut s| s.write_vectored(bufs))
+    }
+}
+
+/// `Read` and `Write` for a stream type and for a shared reference to it
+/// (so one goroutine reads while another writes), forwarding to its
+/// `inner: Arc<Stream<_>>`.
+macro_rules! stream_read_write {
+    ($t:ty) => {
+        impl std::io::Read for &$t {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.inner.read(buf)
+            }
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                self.inner.read_vectored(bufs)
+            }
+        }
+
+        impl std::io::Write for &$t {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.inner.write(buf)
+            }
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                self.inner.write_vectored(bufs)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl std::io::Read for $t {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.inner.read(buf)
+            }
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                self.inner.read_vectored(bufs)
+            }
+        }
+
+        impl std::io::Write for $t {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.inner.write(buf)
+            }
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                self.inner.write_vectored(bufs)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+    };
+}
+
+mod tcp;
+mod udp;
+pub mod unix;
 
 /// A socket timeout as set by `set_read_timeout`/`set_write_timeout`:
 /// nanoseconds, 0 for none.

@@ -6,13 +6,13 @@
 //! registration, so one goroutine can read while another writes.
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{AcceptBackoff, Timeout};
+use super::{AcceptBackoff, Stream};
 use crate::reactor::registration::{Direction, IoSource};
 
 /// A TCP socket server, listening for connections.
@@ -95,26 +95,16 @@ impl Iterator for Incoming<'_> {
     }
 }
 
-struct StreamInner {
-    io: IoSource<mio::net::TcpStream>,
-    read_timeout: Timeout,
-    write_timeout: Timeout,
-}
-
 /// A TCP connection. `Read` and `Write` are implemented for `TcpStream`
 /// and `&TcpStream`; clones from `try_clone` share the socket.
 pub struct TcpStream {
-    inner: Arc<StreamInner>,
+    inner: Arc<Stream<mio::net::TcpStream>>,
 }
 
 impl TcpStream {
     fn from_mio(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
         Ok(TcpStream {
-            inner: Arc::new(StreamInner {
-                io: IoSource::new(stream)?,
-                read_timeout: Timeout::default(),
-                write_timeout: Timeout::default(),
-            }),
+            inner: Arc::new(Stream::new(stream)?),
         })
     }
 
@@ -235,75 +225,7 @@ impl TcpStream {
     }
 }
 
-impl Read for &TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let deadline = self.inner.read_timeout.deadline();
-        // A short read emptied the socket: the next read parks right away.
-        let len = buf.len();
-        self.inner.io.io_drained(
-            Direction::Read,
-            deadline,
-            |mut s| s.read(buf),
-            |&n| n > 0 && n < len,
-        )
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
-        let deadline = self.inner.read_timeout.deadline();
-        self.inner
-            .io
-            .io(Direction::Read, deadline, |mut s| s.read_vectored(bufs))
-    }
-}
-
-impl Write for &TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let deadline = self.inner.write_timeout.deadline();
-        // A short write filled the send buffer: the next write parks.
-        let len = buf.len();
-        self.inner.io.io_drained(
-            Direction::Write,
-            deadline,
-            |mut s| s.write(buf),
-            |&n| n < len,
-        )
-    }
-
-    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        let deadline = self.inner.write_timeout.deadline();
-        self.inner
-            .io
-            .io(Direction::Write, deadline, |mut s| s.write_vectored(bufs))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
-        (&*self).read_vectored(bufs)
-    }
-}
-
-impl Write for TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+stream_read_write!(TcpStream);
 
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

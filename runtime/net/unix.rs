@@ -12,14 +12,14 @@
 //! worker thread in a syscall.
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::Shutdown;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{AcceptBackoff, Timeout};
+use super::{AcceptBackoff, Stream, Timeout};
 use crate::reactor::registration::{Direction, IoSource};
 
 /// A Unix stream socket server.
@@ -93,16 +93,10 @@ impl Iterator for Incoming<'_> {
     }
 }
 
-struct StreamInner {
-    io: IoSource<mio::net::UnixStream>,
-    read_timeout: Timeout,
-    write_timeout: Timeout,
-}
-
 /// A Unix stream connection. `Read` and `Write` are implemented for
 /// `UnixStream` and `&UnixStream`; clones from `try_clone` share the socket.
 pub struct UnixStream {
-    inner: Arc<StreamInner>,
+    inner: Arc<Stream<mio::net::UnixStream>>,
 }
 
 /// Retries a non-blocking Unix connect while the listener's backlog is full.
@@ -122,11 +116,7 @@ fn retry_full_backlog<T>(mut connect: impl FnMut() -> io::Result<T>) -> io::Resu
 impl UnixStream {
     fn from_mio(stream: mio::net::UnixStream) -> io::Result<UnixStream> {
         Ok(UnixStream {
-            inner: Arc::new(StreamInner {
-                io: IoSource::new(stream)?,
-                read_timeout: Timeout::default(),
-                write_timeout: Timeout::default(),
-            }),
+            inner: Arc::new(Stream::new(stream)?),
         })
     }
 
@@ -204,65 +194,7 @@ impl UnixStream {
     }
 }
 
-impl Read for &UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let deadline = self.inner.read_timeout.deadline();
-        self.inner
-            .io
-            .io(Direction::Read, deadline, |mut s| s.read(buf))
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
-        let deadline = self.inner.read_timeout.deadline();
-        self.inner
-            .io
-            .io(Direction::Read, deadline, |mut s| s.read_vectored(bufs))
-    }
-}
-
-impl Write for &UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let deadline = self.inner.write_timeout.deadline();
-        self.inner
-            .io
-            .io(Direction::Write, deadline, |mut s| s.write(buf))
-    }
-
-    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        let deadline = self.inner.write_timeout.deadline();
-        self.inner
-            .io
-            .io(Direction::Write, deadline, |mut s| s.write_vectored(bufs))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
-        (&*self).read_vectored(bufs)
-    }
-}
-
-impl Write for UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+stream_read_write!(UnixStream);
 
 impl fmt::Debug for UnixStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
