@@ -1,0 +1,51 @@
+//! The peer for the echo-server comparison in README: the same echo
+//! protocol on tokio (current-thread runtime: one worker, like the goro
+//! server under `GOMAXPROCS=1`), driven by the same `echo_client`.
+//!
+//! ```text
+//! cargo run --release --example tokio_echo_server -- 127.0.0.1:7002
+//! ```
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn main() -> std::io::Result<()> {
+    raise_fd_limit();
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:7002".to_string());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&addr).await?;
+        println!("tokio echo server on {}", listener.local_addr()?);
+        loop {
+            let (mut conn, _) = listener.accept().await?;
+            let _ = conn.set_nodelay(true);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 16 * 1024];
+                loop {
+                    match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if conn.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    })
+}
+
+/// Raises the soft fd limit to the hard limit (10,000 connections).
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
