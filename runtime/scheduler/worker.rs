@@ -29,7 +29,7 @@ pub(crate) struct Worker {
 }
 
 /// How long a spinning worker keeps looking before it parks.
-const SPIN_FOR: Duration = Duration::from_micros(20);
+const SPIN_FOR: Duration = Duration::from_micros(50);
 
 thread_local! {
     static WORKER: Cell<*const Worker> = const { Cell::new(std::ptr::null()) };
