@@ -16,7 +16,8 @@
 //!   page is never written by correct code, so anything non-zero in it means
 //!   the goroutine ran past its stack.
 //! * Freed stacks go to a per-worker cache first, then to a global pool per
-//!   size. The monitor thread calls [`trim`] now and then, which
+//!   size; stacks move between the two in batches of [`BATCH`], so a burst
+//!   of spawns takes the global lock once per batch, not once per stack. The monitor thread calls [`trim`] now and then, which
 //!   `madvise(DONTNEED)`s all but the most recently used free stacks, so idle
 //!   memory goes back to the kernel while the mappings stay reusable.
 //!
@@ -51,6 +52,9 @@ const SLOTS_PER_SLAB: usize = 64;
 
 /// Stacks a worker keeps for itself before handing them to the global pool.
 const WORKER_CACHE: usize = 128;
+
+/// Stacks moved between a worker's cache and the global pool at a time.
+const BATCH: usize = 32;
 
 /// Stacks the global pool keeps warm (not `madvise`d) per size.
 const WARM_GLOBAL: usize = 256;
@@ -215,38 +219,63 @@ pub(crate) fn checked_size(requested: usize) -> io::Result<usize> {
 /// Takes a stack of `size` bytes (already checked) from `cache` (the calling
 /// worker's), the global pool, or a new slab.
 pub(crate) fn acquire(size: usize, cache: Option<&mut Vec<Stack>>) -> io::Result<Stack> {
-    if size == DEFAULT_STACK_SIZE {
-        if let Some(stack) = cache.and_then(|c| c.pop()) {
-            return Ok(stack);
+    let cache = cache.filter(|_| size == DEFAULT_STACK_SIZE);
+    match cache {
+        Some(cache) => {
+            if let Some(stack) = cache.pop() {
+                return Ok(stack);
+            }
+            // Refill a batch under one lock: a burst of spawns must not
+            // take the global lock once per goroutine.
+            let mut pool = POOL.lock();
+            let list = pool.list(size);
+            list.take_batch(cache, BATCH)?;
+            Ok(cache.pop().expect("take_batch leaves at least one stack"))
+        }
+        None => {
+            let mut pool = POOL.lock();
+            let mut one = Vec::with_capacity(1);
+            pool.list(size).take_batch(&mut one, 1)?;
+            Ok(one.pop().expect("take_batch leaves at least one stack"))
         }
     }
-    let mut pool = POOL.lock();
-    let list = pool.list(size);
-    if let Some(stack) = list.stacks.pop() {
-        list.cold = list.cold.min(list.stacks.len());
-        list.low_water = list.low_water.min(list.stacks.len());
-        return Ok(stack);
+}
+
+impl SizePool {
+    /// Moves up to `n` (at least one) stacks into `out`, mapping a new slab
+    /// if the pool is empty.
+    fn take_batch(&mut self, out: &mut Vec<Stack>, n: usize) -> io::Result<()> {
+        if self.stacks.is_empty() {
+            // Refill with a new slab, whose slots have no pages yet and so
+            // count as cold.
+            self.stacks = new_slab(self.size)?;
+            self.cold = self.stacks.len();
+            self.low_water = 0;
+        }
+        let keep = self.stacks.len().saturating_sub(n);
+        out.extend(self.stacks.drain(keep..));
+        self.cold = self.cold.min(keep);
+        self.low_water = self.low_water.min(keep);
+        Ok(())
     }
-    // The list is empty: refill it with a new slab, whose slots have no
-    // pages yet and so count as cold.
-    list.stacks = new_slab(size)?;
-    let stack = list.stacks.pop().expect("a slab has slots");
-    list.cold = list.stacks.len();
-    list.low_water = 0;
-    Ok(stack)
 }
 
 /// Gives a stack back once its coroutine has finished.
 pub(crate) fn release(stack: Stack, cache: Option<&mut Vec<Stack>>) {
-    if stack.size() == DEFAULT_STACK_SIZE {
-        if let Some(cache) = cache {
-            if cache.len() < WORKER_CACHE {
-                cache.push(stack);
-                return;
+    match cache.filter(|_| stack.size() == DEFAULT_STACK_SIZE) {
+        Some(cache) => {
+            cache.push(stack);
+            if cache.len() > WORKER_CACHE {
+                // Hand the coldest batch back under one lock; the cache
+                // keeps the stacks most recently used (warm in cache).
+                let mut pool = POOL.lock();
+                pool.list(DEFAULT_STACK_SIZE)
+                    .stacks
+                    .extend(cache.drain(..BATCH));
             }
         }
+        None => POOL.lock().list(stack.size()).stacks.push(stack),
     }
-    POOL.lock().list(stack.size()).stacks.push(stack);
 }
 
 /// Returns to the kernel the pages of free stacks that went unused since the
