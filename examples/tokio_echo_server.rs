@@ -10,8 +10,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn main() -> std::io::Result<()> {
     raise_fd_limit();
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:7002".to_string());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:7002".to_string());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&addr).await?;
         println!("tokio echo server on {}", listener.local_addr()?);
