@@ -12,6 +12,8 @@
 //! took, round trips per second, p50/p99/max latency, errors, and the
 //! server's CPU time per round trip. Exits 1 on any error.
 
+#[path = "support/fd_limit.rs"]
+mod fd_limit;
 #[path = "support/loadgen.rs"]
 mod loadgen;
 
@@ -22,7 +24,7 @@ use std::time::{Duration, Instant};
 const SERVER_ENV: &str = "GORO_C10K_SERVER";
 
 fn server() -> ! {
-    loadgen::raise_fd_limit();
+    fd_limit::raise_fd_limit();
     goro::main(|| {
         let listener = goro::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         println!("listening on {}", listener.local_addr().unwrap());
@@ -78,7 +80,7 @@ fn main() {
             }
         }
     }
-    let limit = loadgen::raise_fd_limit();
+    let limit = fd_limit::raise_fd_limit();
     println!("c10k: fd limit {limit}; starting the echo server in a child process");
     let mut child = Command::new(std::env::current_exe().expect("current_exe"))
         .env(SERVER_ENV, "1")

@@ -13,6 +13,8 @@
 //! bytes (64), `--duration S` seconds (10; 0: only rounds). Exits 1 if any
 //! round trip failed.
 
+#[path = "support/fd_limit.rs"]
+mod fd_limit;
 #[path = "support/loadgen.rs"]
 mod loadgen;
 
@@ -58,7 +60,7 @@ fn main() {
         eprintln!("echo_client: give --rounds or --duration");
         usage();
     }
-    let limit = loadgen::raise_fd_limit();
+    let limit = fd_limit::raise_fd_limit();
     if (limit as usize) < cfg.conns + 64 {
         eprintln!(
             "echo_client: warning: fd limit {limit} is below {} connections",

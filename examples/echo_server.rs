@@ -14,6 +14,9 @@
 use goro::net::{TcpListener, TcpStream};
 use std::io::{Read, Write};
 
+#[path = "support/fd_limit.rs"]
+mod fd_limit;
+
 fn serve(mut conn: TcpStream) {
     let _ = conn.set_nodelay(true);
     let mut buf = [0u8; 16 * 1024];
@@ -29,25 +32,11 @@ fn serve(mut conn: TcpStream) {
     }
 }
 
-fn raise_fd_limit() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
-}
-
 fn main() {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:7000".to_string());
-    raise_fd_limit();
+    fd_limit::raise_fd_limit();
     goro::main(move || {
         let listener = TcpListener::bind(&addr).unwrap_or_else(|e| {
             eprintln!("echo_server: cannot bind {addr}: {e}");

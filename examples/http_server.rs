@@ -14,6 +14,9 @@
 use goro::net::{TcpListener, TcpStream};
 use std::io::{Read, Write};
 
+#[path = "support/fd_limit.rs"]
+mod fd_limit;
+
 const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nServer: goro\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!";
 const BAD_REQUEST: &[u8] =
     b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
@@ -120,25 +123,11 @@ fn serve(mut conn: TcpStream) {
     }
 }
 
-fn raise_fd_limit() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
-}
-
 fn main() {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8080".to_string());
-    raise_fd_limit();
+    fd_limit::raise_fd_limit();
     goro::main(move || {
         let listener = TcpListener::bind(&addr).unwrap_or_else(|e| {
             eprintln!("http_server: cannot bind {addr}: {e}");

@@ -8,8 +8,11 @@
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+#[path = "support/fd_limit.rs"]
+mod fd_limit;
+
 fn main() -> std::io::Result<()> {
-    raise_fd_limit();
+    fd_limit::raise_fd_limit();
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:7002".to_string());
@@ -37,19 +40,4 @@ fn main() -> std::io::Result<()> {
             });
         }
     })
-}
-
-/// Raises the soft fd limit to the hard limit (10,000 connections).
-fn raise_fd_limit() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
 }

@@ -5,6 +5,8 @@
 //! makes `c10k_server_mode` serve echo and print its address (the other
 //! test then ignores it); without the variable that test returns at once.
 
+#[path = "../examples/support/fd_limit.rs"]
+mod fd_limit;
 #[path = "../examples/support/loadgen.rs"]
 mod loadgen;
 
@@ -19,7 +21,7 @@ fn c10k_server_mode() {
     if std::env::var_os(SERVER_ENV).is_none() {
         return;
     }
-    loadgen::raise_fd_limit();
+    fd_limit::raise_fd_limit();
     let listener = goro::net::TcpListener::bind("127.0.0.1:0").unwrap();
     println!("listening on {}", listener.local_addr().unwrap());
     std::io::stdout().flush().unwrap();
@@ -58,7 +60,7 @@ fn ten_thousand_concurrent_connections_verified() {
     if std::env::var_os(SERVER_ENV).is_some() {
         return;
     }
-    let limit = loadgen::raise_fd_limit();
+    let limit = fd_limit::raise_fd_limit();
     assert!(
         limit >= 10_200,
         "need a hard fd limit of 10,200+, have {limit}"

@@ -191,32 +191,6 @@ struct Outcome {
     hist: Histogram,
 }
 
-/// Raises this process's soft RLIMIT_NOFILE to the hard limit; returns the
-/// new soft limit.
-pub fn raise_fd_limit() -> u64 {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit read and write the struct we pass, which
-    // lives on this stack for the call.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return 0;
-        }
-        if lim.rlim_cur < lim.rlim_max {
-            let want = libc::rlimit {
-                rlim_cur: lim.rlim_max,
-                rlim_max: lim.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
-                return want.rlim_cur;
-            }
-        }
-    }
-    lim.rlim_cur
-}
-
 /// Runs the load; call from a goroutine or a plain thread.
 pub fn run(cfg: &Config) -> Report {
     let (start_tx, start_rx) = goro::chan::<()>(0);
