@@ -236,7 +236,8 @@ impl Builder {
             });
             theirs.complete(result);
         };
-        let g = G::new(self.name, stack, body);
+        let worker = scheduler::current_worker().map(|w| w.shared.id);
+        let g = G::new(self.name, stack, body, worker);
         let id = g.id;
         scheduler::schedule(g, true);
         Ok(JoinHandle { id, packet })

@@ -126,7 +126,8 @@ pub(crate) struct G {
     pub(crate) co: UnsafeCell<Option<Coro>>,
     /// Set by the coroutine on its first run; only read on its own stack.
     yielder: Cell<*const Yielder<(), Yield>>,
-    /// Slot in the registry shard, for removal.
+    /// Registry shard and slot in it, for removal.
+    shard: usize,
     slot: AtomicUsize,
 }
 
@@ -150,17 +151,21 @@ unsafe impl Sync for G {}
 unsafe impl Send for G {}
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-static LIVE: AtomicUsize = AtomicUsize::new(0);
 
 const SHARDS: usize = 16;
 
 struct Shard {
     slots: Vec<Option<GRef>>,
     free: Vec<usize>,
+    /// Goroutines registered here (counted under the lock we hold anyway,
+    /// instead of a process-wide atomic every worker would contend on).
+    live: usize,
 }
 
 /// One lock per cache-line pair: a spawn on one worker and an exit on
 /// another must not fight over a line they do not share a shard of.
+/// Goroutines spawned on a worker register in that worker's shard, so a
+/// worker that spawns and reaps its own goroutines keeps its shard hot.
 #[repr(align(128))]
 struct PaddedShard(Mutex<Shard>);
 
@@ -168,18 +173,22 @@ static REGISTRY: [PaddedShard; SHARDS] = [const {
     PaddedShard(parking_lot::const_mutex(Shard {
         slots: Vec::new(),
         free: Vec::new(),
+        live: 0,
     }))
 }; SHARDS];
 
 impl G {
     /// Creates a goroutine that runs `body` on `stack`, registers it and
-    /// counts it live. The caller queues it.
+    /// counts it live. `worker` is the spawning worker's id (None off the
+    /// runtime), which picks the registry shard. The caller queues it.
     pub(crate) fn new(
         name: Option<String>,
         stack: Stack,
         body: impl FnOnce() + Send + 'static,
+        worker: Option<usize>,
     ) -> GRef {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let shard = worker.unwrap_or(id as usize) % SHARDS;
         let g = Arc::new(G {
             id,
             name: name.map(String::into_boxed_str),
@@ -188,6 +197,7 @@ impl G {
             stack: stack.bounds(),
             co: UnsafeCell::new(None),
             yielder: Cell::new(std::ptr::null()),
+            shard,
             slot: AtomicUsize::new(0),
         });
         let co = Coro::with_stack(stack, move |yielder: &Yielder<(), Yield>, ()| {
@@ -197,7 +207,8 @@ impl G {
         });
         // SAFETY: `g` was created above and is not shared yet.
         unsafe { *g.co.get() = Some(co) };
-        let mut shard = REGISTRY[id as usize % SHARDS].0.lock();
+        let mut shard = REGISTRY[shard].0.lock();
+        shard.live += 1;
         let slot = match shard.free.pop() {
             Some(i) => {
                 shard.slots[i] = Some(g.clone());
@@ -208,9 +219,10 @@ impl G {
                 shard.slots.len() - 1
             }
         };
-        drop(shard);
+        // Set before the lock is released: `retire` and `current` read it
+        // under the same lock.
         g.slot.store(slot, Ordering::Relaxed);
-        LIVE.fetch_add(1, Ordering::Relaxed);
+        drop(shard);
         g
     }
 
@@ -218,11 +230,10 @@ impl G {
     pub(crate) fn retire(&self) {
         self.state.store(DEAD, Ordering::Release);
         let slot = self.slot.load(Ordering::Relaxed);
-        let mut shard = REGISTRY[self.id as usize % SHARDS].0.lock();
+        let mut shard = REGISTRY[self.shard].0.lock();
         shard.slots[slot] = None;
         shard.free.push(slot);
-        drop(shard);
-        LIVE.fetch_sub(1, Ordering::Relaxed);
+        shard.live -= 1;
     }
 
     /// Suspends the running goroutine (must be the caller) back to its
@@ -283,7 +294,7 @@ pub(crate) fn set_current_g(g: *const G) {
 
 /// Number of goroutines that exist now (spawned and not yet finished).
 pub fn num_goroutine() -> usize {
-    LIVE.load(Ordering::Relaxed)
+    REGISTRY.iter().map(|shard| shard.0.lock().live).sum()
 }
 
 /// A goroutine, as seen from user code: its id and name.
@@ -321,7 +332,7 @@ impl fmt::Debug for Goroutine {
 pub fn current() -> Option<Goroutine> {
     let g = current_g()?;
     // Rebuild a strong reference from the registry entry's Arc.
-    let shard = REGISTRY[g.id as usize % SHARDS].0.lock();
+    let shard = REGISTRY[g.shard].0.lock();
     let g = shard.slots[g.slot.load(Ordering::Relaxed)].clone()?;
     Some(Goroutine::from_g(g))
 }
