@@ -119,6 +119,20 @@ pub fn goexit() -> ! {
 /// Stack size of the main goroutine started by [`run`] and [`main`].
 const MAIN_STACK_SIZE: usize = 8 << 20;
 
+/// Starts the main goroutine of [`run`] and [`main`]: named "main", with an
+/// 8 MiB stack.
+fn spawn_main<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    Builder::new()
+        .name("main".to_string())
+        .stack_size(MAIN_STACK_SIZE)
+        .spawn(f)
+        .expect("goro: cannot start the main goroutine")
+}
+
 /// Runs `f` as the main goroutine (named "main", with an 8 MiB stack) and
 /// returns its value. A panic in it resumes in the caller.
 ///
@@ -130,11 +144,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let handle = Builder::new()
-        .name("main".to_string())
-        .stack_size(MAIN_STACK_SIZE)
-        .spawn(f)
-        .expect("goro: cannot start the main goroutine");
+    let handle = spawn_main(f);
     match handle.join() {
         Ok(value) => value,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
@@ -156,11 +166,7 @@ pub fn main<F>(f: F) -> !
 where
     F: FnOnce() + Send + 'static,
 {
-    let handle = Builder::new()
-        .name("main".to_string())
-        .stack_size(MAIN_STACK_SIZE)
-        .spawn(f)
-        .expect("goro: cannot start the main goroutine");
+    let handle = spawn_main(f);
     let code = match handle.join() {
         Ok(()) => 0,
         Err(_) => 2,
