@@ -470,3 +470,84 @@ fn select_arms_can_break_and_take_references() {
     };
     assert_eq!(v, 7);
 }
+
+/// How often each of two arms on one unbuffered channel wins when the
+/// select always has to wait: `peer` completes one waiting select per
+/// call, through the select's queued entries, never by the select's own
+/// try pass.
+fn wins_of_duplicate_arms_when_blocked(
+    rounds: u32,
+    select_once: impl Fn() -> bool + Send + 'static,
+    peer: impl Fn(),
+) -> (u32, u32) {
+    let (done_tx, done_rx) = chan::<bool>(0);
+    let selector = goro::go!(move || {
+        for _ in 0..rounds {
+            done_tx.send(select_once()).unwrap();
+        }
+    });
+    let (mut first, mut second) = (0, 0);
+    for _ in 0..rounds {
+        peer();
+        if done_rx.recv().unwrap() {
+            first += 1;
+        } else {
+            second += 1;
+        }
+    }
+    selector.join().unwrap();
+    (first, second)
+}
+
+// Go's TestPseudoRandomSend (runtime/chan_test.go), made to always hit the
+// blocking path: the receiver takes a value only once the select queued.
+#[test]
+fn pseudo_random_send_when_the_select_waits() {
+    let (tx, rx) = chan::<u32>(0);
+    let (first, second) = wins_of_duplicate_arms_when_blocked(
+        1000,
+        move || {
+            goro::select! {
+                send(tx, 1) -> r => { r.unwrap(); true },
+                send(tx, 0) -> r => { r.unwrap(); false },
+            }
+        },
+        // On an unbuffered channel, try_recv succeeds only from a queued
+        // sender: the select is waiting.
+        || loop {
+            match rx.try_recv() {
+                Ok(_) => break,
+                Err(_) => std::thread::yield_now(),
+            }
+        },
+    );
+    // Binomial(1000, 0.5) has sd 16: 350..650 is 9 sd away.
+    assert!(
+        (350..=650).contains(&first),
+        "first arm won {first} times, second {second}"
+    );
+}
+
+#[test]
+fn duplicate_recv_arms_share_the_wins_when_the_select_waits() {
+    let (tx, rx) = chan::<u32>(0);
+    let (first, second) = wins_of_duplicate_arms_when_blocked(
+        1000,
+        move || {
+            goro::select! {
+                recv(rx) -> v => { v.unwrap(); true },
+                recv(rx) -> v => { v.unwrap(); false },
+            }
+        },
+        // try_send succeeds only into a queued receiver: the select waits.
+        || {
+            while tx.try_send(7).is_err() {
+                std::thread::yield_now();
+            }
+        },
+    );
+    assert!(
+        (350..=650).contains(&first),
+        "first arm won {first} times, second {second}"
+    );
+}

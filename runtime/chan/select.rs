@@ -9,7 +9,8 @@
 //!    ready arms are therefore chosen uniformly at random (Go's fairness).
 //! 3. None ready and a `default` arm: unlock, run `default`.
 //! 4. Else put one shared `Waiter` on every channel's wait queue (one
-//!    entry per arm), unlock, and park. The first peer to claim the waiter
+//!    entry per arm, queued in the same random order, so two arms on one
+//!    channel are completed equally often), unlock, and park. The first peer to claim the waiter
 //!    (one compare-exchange, `waiter.rs`) completes its arm; the others
 //!    find it claimed and skip it.
 //! 5. Woken: remove the remaining entries from every channel, so an arm
@@ -298,10 +299,16 @@ fn run(arms: &mut [Arm<'_>], mode: Mode) -> bool {
     };
 
     let waiter = Waiter::new(unparker(), true);
-    for (i, arm) in arms.iter_mut().enumerate() {
+    // Queue the arms in the order they were tried, not in source order: a
+    // peer completes the first live entry it meets in a channel's queue,
+    // so with two arms on one channel the first queued always wins. The
+    // fresh random order shares those wins fairly (Go's selectgo queues
+    // in its lock order, a heap sort of its shuffled order, which leaves
+    // one channel's arms in random order too).
+    for &i in poll_order.iter() {
         // SAFETY: the channels are locked; `waiter` and the arms stay in
         // place until every arm is dequeued below, before this returns.
-        unsafe { arm.0.enqueue(&waiter, i) };
+        unsafe { arms[i].0.enqueue(&waiter, i) };
     }
     // SAFETY: locked by `lock_all` above.
     unsafe { unlock_all(arms, lock_order) };
