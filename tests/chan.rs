@@ -1,5 +1,6 @@
 //! Channels: the rules of the channel API, between goroutines and threads.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -550,4 +551,44 @@ fn duplicate_recv_arms_share_the_wins_when_the_select_waits() {
         (350..=650).contains(&first),
         "first arm won {first} times, second {second}"
     );
+}
+
+#[test]
+fn select_arm_expressions_keep_their_temporaries_for_the_whole_select() {
+    // The channels are reached through a `Ref` guard: a temporary that the
+    // arm's expression borrows from, so it must outlive the select.
+    let (tx, rx) = chan::<u32>(1);
+    let senders = RefCell::new(vec![tx]);
+    let receivers = RefCell::new(vec![rx]);
+    goro::select! {
+        send(senders.borrow().first().unwrap(), 5) -> r => r.unwrap(),
+    }
+    let v = goro::select! {
+        recv(receivers.borrow().first().unwrap()) -> v => v.unwrap(),
+    };
+    assert_eq!(v, 5);
+
+    // A temporary in a send's value expression lives until the select ends
+    // too, as it would in one expression.
+    struct SetOnDrop<'a>(&'a AtomicBool, u32);
+    impl SetOnDrop<'_> {
+        fn value(&self) -> u32 {
+            self.1
+        }
+    }
+    impl Drop for SetOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let dropped = AtomicBool::new(false);
+    let still_alive_in_body = goro::select! {
+        send(senders.borrow()[0], SetOnDrop(&dropped, 6).value()) -> r => {
+            r.unwrap();
+            !dropped.load(Ordering::Relaxed)
+        },
+    };
+    assert!(still_alive_in_body);
+    assert!(dropped.load(Ordering::Relaxed));
+    assert_eq!(receivers.borrow()[0].recv(), Ok(6));
 }

@@ -400,7 +400,11 @@ fn random() -> u64 {
 ///   `duration`.
 ///
 /// The channel and value expressions are evaluated once, before waiting,
-/// so `recv(goro::time::after(d))` works as in Go. The select is an
+/// in source order, so `recv(goro::time::after(d))` works as in Go. Their
+/// temporaries live until the select is over, as in one expression:
+/// `recv(receivers.borrow().first().unwrap())` compiles, and a lock guard
+/// taken there is held while the select waits (so, in a goroutine, no
+/// `std::sync::MutexGuard`: see the crate's migration rules). The select is an
 /// expression whose value is the chosen arm's.
 ///
 /// ```
@@ -482,13 +486,31 @@ macro_rules! select {
     };
 
     // ---- code: bind each arm, run the select, dispatch on the winner ----
-    (@bind recv $arm:ident (($r:expr))) => {
-        let __rx = &$r;
-        let mut $arm = __rx.__select_recv();
+    // Each arm's expressions are the scrutinee of a `match` that encloses
+    // the rest of the select (crossbeam-channel's device): temporaries in
+    // them (a lock guard, a `String` whose `&str` is sent) live until the
+    // select is over, as they would in one expression; a `let` would drop
+    // them at its `;`. `ref` borrows a named channel instead of moving it.
+    (@bind [] $arms:tt $def:tt) => {
+        $crate::select!(@dispatch $arms $def)
     };
-    (@bind send $arm:ident (($s:expr) ($v:expr))) => {
-        let __tx = &$s;
-        let mut $arm = __tx.__select_send($v);
+    (@bind [(recv $arm:ident (($r:expr)) $p:tt $body:tt) $($rest:tt)*] $arms:tt $def:tt) => {
+        match $r {
+            ref __rx => {
+                let mut $arm = __rx.__select_recv();
+                $crate::select!(@bind [$($rest)*] $arms $def)
+            }
+        }
+    };
+    (@bind [(send $arm:ident (($s:expr) ($v:expr)) $p:tt $body:tt) $($rest:tt)*] $arms:tt $def:tt) => {
+        match $s {
+            ref __tx => match $v {
+                __value => {
+                    let mut $arm = __tx.__select_send(__value);
+                    $crate::select!(@bind [$($rest)*] $arms $def)
+                }
+            },
+        }
     };
     (@run [$($arm:ident)*]) => {
         $crate::__select::select(&mut [$($arm.arm()),*])
@@ -504,8 +526,7 @@ macro_rules! select {
     };
     (@default (now ($body:expr))) => { $body };
     (@default (within ($d:expr) ($body:expr))) => { $body };
-    (@emit [$(($kind:ident $arm:ident $args:tt ($p:pat) ($body:expr)))*] [$($def:tt)*]) => {{
-        $( $crate::select!(@bind $kind $arm $args); )*
+    (@dispatch [$(($kind:ident $arm:ident $args:tt ($p:pat) ($body:expr)))*] [$($def:tt)*]) => {{
         $crate::select!(@run [$($arm)*] $($def)*);
         $(
             if let ::core::option::Option::Some(__res) = $arm.take() {
@@ -516,6 +537,9 @@ macro_rules! select {
             $crate::select!(@default $($def)*)
         }
     }};
+    (@emit $arms:tt $def:tt) => {
+        $crate::select!(@bind $arms $arms $def)
+    };
 
     // ---- entry ----
     ($($tokens:tt)*) => {
