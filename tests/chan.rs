@@ -592,3 +592,86 @@ fn select_arm_expressions_keep_their_temporaries_for_the_whole_select() {
     assert!(dropped.load(Ordering::Relaxed));
     assert_eq!(receivers.borrow()[0].recv(), Ok(6));
 }
+
+/// A value that counts its drops, to see when a channel lets go of it.
+#[derive(Debug)]
+struct Counted {
+    id: u32,
+    drops: Arc<AtomicUsize>,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn dropping_the_last_receiver_drops_the_buffered_values() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let counted = |id| Counted {
+        id,
+        drops: Arc::clone(&drops),
+    };
+    let (tx, rx) = chan::<Counted>(4);
+    for id in 0..3 {
+        tx.send(counted(id)).unwrap();
+    }
+    let other_rx = rx.clone();
+    drop(rx);
+    assert_eq!(drops.load(Ordering::Relaxed), 0, "still receivable");
+    drop(other_rx);
+    assert_eq!(
+        drops.load(Ordering::Relaxed),
+        3,
+        "nobody can receive them: gone with the last receiver, though a sender lives"
+    );
+    let back = tx.send(counted(7)).unwrap_err().0;
+    assert_eq!(back.id, 7, "a later send gets its value back");
+    assert_eq!(drops.load(Ordering::Relaxed), 3);
+    drop(back);
+    drop(tx);
+    assert_eq!(drops.load(Ordering::Relaxed), 4);
+
+    // A buffered value that holds the channel's last sender: dropping it
+    // (outside the channel's lock) runs that sender's drop and close.
+    struct HoldsSender {
+        _sender: goro::Sender<HoldsSender>,
+    }
+    let (tx, rx) = chan::<HoldsSender>(1);
+    let held = HoldsSender {
+        _sender: tx.clone(),
+    };
+    assert!(tx.send(held).is_ok());
+    drop(tx);
+    drop(rx);
+}
+
+#[test]
+fn dropping_the_last_receiver_hands_blocked_senders_their_values() {
+    for cap in [0, 1] {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let counted = |id| Counted {
+            id,
+            drops: Arc::clone(&drops),
+        };
+        let (tx, rx) = chan::<Counted>(cap);
+        if cap == 1 {
+            tx.send(counted(100)).unwrap(); // full: the senders below block
+        }
+        let senders: Vec<_> = (0..3)
+            .map(|id| {
+                let (tx, value) = (tx.clone(), counted(id));
+                goro::go!(move || tx.send(value).unwrap_err().0.id)
+            })
+            .collect();
+        goro::time::sleep(Duration::from_millis(20));
+        drop(rx);
+        let mut back: Vec<u32> = senders.into_iter().map(|h| h.join().unwrap()).collect();
+        back.sort();
+        assert_eq!(back, [0, 1, 2], "cap {cap}");
+        // The three returned values were dropped by their senders, the
+        // buffered one with the last receiver.
+        assert_eq!(drops.load(Ordering::Relaxed), 3 + cap, "cap {cap}");
+    }
+}

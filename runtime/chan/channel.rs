@@ -197,7 +197,8 @@ impl<T> Chan<T> {
                     wake.push(w.complete(e.index));
                 }
             }
-            // Buffered values stay for receivers to drain.
+            // Buffered values stay for receivers to drain (or until the
+            // last receiver is dropped: `Receiver`'s drop).
         }
         for u in wake {
             u.unpark();
@@ -209,6 +210,12 @@ impl<T> Chan<T> {
 impl<T> State<T> {
     pub(crate) fn len(&self) -> usize {
         self.buf.len()
+    }
+
+    /// Empties the buffer and returns what it held, for the caller to drop
+    /// once unlocked (a value's drop may use this very channel).
+    pub(crate) fn take_buffered(&mut self) -> VecDeque<T> {
+        std::mem::take(&mut self.buf)
     }
 
     /// The first waiter in `q` that this caller managed to claim; dead

@@ -19,8 +19,17 @@
 //! [`Sender::close`] or [`Receiver::close`] closes the channel (Go's
 //! `close(ch)`), and so does dropping every `Sender` or every `Receiver`
 //! (nobody could ever send, or receive, again). Receivers then drain what
-//! is buffered and get `Err(RecvError)`; a send on a closed channel gets its
-//! value back in `Err(SendError(value))`.
+//! is buffered and get `Err(RecvError)`; a send on a closed channel, and a
+//! send blocked when it closes, gets its value back in
+//! `Err(SendError(value))`. Dropping the last `Receiver` also drops the
+//! values still buffered, since nobody can receive them.
+//!
+//! ```
+//! let (tx, rx) = goro::chan::<String>(4);
+//! tx.send("never received".to_string()).unwrap();
+//! drop(rx); // drops the buffered string too
+//! assert_eq!(tx.send("late".to_string()).unwrap_err().0, "late");
+//! ```
 //!
 //! # Layout
 //!
@@ -33,7 +42,7 @@
 //!
 //! This module only parks through the runtime's one park/unpark path; it
 //! never spawns, never sleeps a worker thread, and never drops a value it
-//! was given without handing it back.
+//! was given without handing it back, unless no receiver is left.
 
 mod channel;
 mod error;
@@ -357,11 +366,20 @@ impl<T> Drop for Receiver<T> {
         // AcqRel: as for Sender.
         if self.chan.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.chan.close();
-            // Outside the lock: the hook may take other locks (timers).
-            let hook = self.chan.lock().on_abandon.take();
+            // Nobody can receive what is buffered any more, and the closed
+            // channel takes nothing new: drop it now rather than with the
+            // last sender, which may live on for long.
+            let (unreceivable, hook) = {
+                let mut st = self.chan.lock();
+                (st.take_buffered(), st.on_abandon.take())
+            };
+            // Both outside the lock: the hook may take other locks
+            // (timers), and a value's drop may even drop a Sender of this
+            // channel.
             if let Some(hook) = hook {
                 hook();
             }
+            drop(unreceivable);
         }
     }
 }
