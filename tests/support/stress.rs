@@ -10,6 +10,7 @@
 //! [`Beat::done`] makes no progress for [`STALL`].
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -131,7 +132,10 @@ fn watch(test: &str, beats: &Mutex<Vec<Beat>>, stop: &AtomicBool) {
             }
         }
         if !stuck.is_empty() {
-            eprintln!(
+            // Straight to stderr: `eprintln!` here would go to the test's
+            // captured output (threads inherit it), which the exit loses.
+            let _ = writeln!(
+                std::io::stderr(),
                 "stress test {test}: no progress for {STALL:?} from: {}\n\ngoroutine dump:\n{}",
                 stuck.join(", "),
                 goro::dump()
