@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::coroutine::WaitReason;
-use crate::sync::waiter::{wait, End, Wait, WaitQueue};
+use crate::sync::waiter::{wait_until, End, Wait, WaitQueue};
 
 const PARKED: usize = 1;
 const ONE_PERMIT: usize = 2;
@@ -162,15 +162,22 @@ impl Semaphore {
                     continue;
                 }
             }
-            return match wait(q, (), End::Back, WaitReason::Semaphore, deadline, || ()) {
-                Wait::Woken(_) => true,
-                Wait::TimedOut(q) => {
-                    if q.is_empty() {
-                        self.state.fetch_and(!PARKED, Ordering::Relaxed);
-                    }
-                    false
+            let on_timeout = |q: &mut WaitQueue<()>| {
+                // The last waiter left: nobody is owed a hand-off any more.
+                if q.is_empty() {
+                    self.state.fetch_and(!PARKED, Ordering::Relaxed);
                 }
             };
+            let waited = wait_until(
+                q,
+                (),
+                End::Back,
+                WaitReason::Semaphore,
+                deadline,
+                || (),
+                on_timeout,
+            );
+            return matches!(waited, Wait::Woken(_));
         }
     }
 
