@@ -31,11 +31,14 @@
 //!   goro's `acquire_timeout(ZERO)` takes a free permit.
 //! * `time.Sleep` is `goro::time::sleep`; `rand.Int63n` is a xorshift.
 //!
+//! * `test_weighted_panic`: Go panics when more is released than was
+//!   acquired. goro returns a permit by dropping its guard, so that misuse
+//!   cannot be written, and `add_permits` deliberately grows the
+//!   semaphore; the port checks the limit goro does have: adding permits
+//!   past `Semaphore::MAX_PERMITS` panics (with the message of `new`)
+//!   instead of wrapping the count around, which it did until this port.
+//!
 //! Skipped:
-//! * `TestWeightedPanic`: releasing permits that were never acquired
-//!   panics in Go. goro returns a permit by dropping its guard, so that
-//!   misuse cannot be written; `add_permits` deliberately grows the
-//!   semaphore.
 //! * `TestWeightedDoesntBlockIfTooBig`: needs a request larger than the
 //!   semaphore (Go fails it without blocking others); a goro request is
 //!   one permit, which any semaphore with a permit can grant.
@@ -43,6 +46,7 @@
 #[path = "support/mix.rs"]
 mod mix;
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -85,6 +89,25 @@ fn test_weighted() {
         }
         wg.wait();
         assert_eq!(sem.available_permits(), n);
+    });
+}
+
+#[test]
+fn test_weighted_panic() {
+    each_mix(|mix| {
+        // On the body's goroutine or thread, then on a thread worker.
+        let body = || {
+            let w = Semaphore::new(Semaphore::MAX_PERMITS);
+            let r = catch_unwind(AssertUnwindSafe(|| w.add_permits(1)));
+            let err = r.expect_err("adding a permit past MAX_PERMITS did not panic");
+            assert_eq!(
+                err.downcast_ref::<&str>().copied(),
+                Some("sync: too many Semaphore permits")
+            );
+            assert_eq!(w.available_permits(), Semaphore::MAX_PERMITS);
+        };
+        body();
+        mix.spawn(1, body).join();
     });
 }
 
