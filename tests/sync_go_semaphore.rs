@@ -12,8 +12,10 @@
 //!   one goroutine and releases on another; `TryAcquire(1)` is
 //!   `try_acquire()`.
 //! * `Acquire(ctx, n)` for `n > 1` takes `n` single permits one after the
-//!   other. With one such caller at a time that is what Go's FIFO
-//!   `Weighted` does too: it cannot be overtaken while it collects them.
+//!   other (`acquire_n`). Each is served in FIFO order, so the caller is
+//!   not starved, but unlike Go's `Weighted` others may be served between
+//!   two of its permits; with one such caller at a time two of them cannot
+//!   deadlock holding part of what each needs.
 //! * A context with a timeout is `acquire_timeout`; a cancelled context is
 //!   a deadline that passes. A timed-out multi-permit acquire gives back
 //!   the permits it had collected (Go's all-or-nothing).
