@@ -139,3 +139,71 @@ fn notify_all_wakes_every_waiter() {
     assert!(!pair.1.notify_one(), "a waiter was left queued");
     assert_eq!(pair.1.notify_all(), 0);
 }
+
+/// Waits until the goroutine named `name` shows in `goro::dump()` as
+/// parked on a goro `Mutex`; false if it ended (or never got there) first.
+fn parked_on_mutex(name: &str, give_up: Instant) -> bool {
+    let parked = format!("({name}) [blocked: mutex]");
+    while Instant::now() < give_up {
+        let dump = goro::dump().to_string();
+        if dump.contains(&parked) {
+            return true;
+        }
+        if !dump.contains(&format!("({name})")) {
+            return false;
+        }
+        goro::time::sleep(Duration::from_millis(1));
+    }
+    false
+}
+
+/// The reliability issue's deadlock: a `wait_timeout` that timed out kept
+/// the condvar's queue lock while it relocked the mutex, so whoever held the
+/// mutex and called `notify_one` ("lock, change, notify") blocked its whole
+/// thread on the queue lock while the waiter waited for the mutex. The
+/// notifier runs on a plain thread and in a goroutine; each waits until the
+/// timed-out waiter is parked on the mutex (seen in `goro::dump()`), so the
+/// bad interleaving happens every run, and a watchdog turns the hang into a
+/// failure.
+#[test]
+fn notify_under_the_mutex_while_a_timed_out_waiter_relocks() {
+    for (round, notifier_is_goroutine) in [false, true].into_iter().enumerate() {
+        let name = format!("timed-out-waiter-{round}");
+        let pair = Arc::new((Mutex::new(0u32), Condvar::new()));
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let waiter = goro::Builder::new().name(name.clone()).spawn({
+            let pair = pair.clone();
+            move || {
+                let mut g = pair.0.lock();
+                locked_tx.send(()).unwrap();
+                pair.1.wait_timeout(&mut g, Duration::from_millis(50))
+            }
+        });
+        let waiter = waiter.unwrap();
+        locked_rx.recv().unwrap();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let notify = move || {
+            // We get the mutex once the waiter has queued and released it.
+            let mut g = pair.0.lock();
+            let relocking = parked_on_mutex(&name, Instant::now() + Duration::from_secs(10));
+            *g += 1;
+            let woke = pair.1.notify_one();
+            drop(g);
+            done_tx.send((relocking, woke)).unwrap();
+        };
+        if notifier_is_goroutine {
+            goro::spawn(notify);
+        } else {
+            std::thread::spawn(notify);
+        }
+        let (relocking, woke) = done_rx.recv_timeout(Duration::from_secs(15)).expect(
+            "notify_one blocked: the timed-out waiter holds the queue lock while relocking",
+        );
+        assert!(
+            relocking,
+            "the waiter never parked on the mutex after its timeout"
+        );
+        assert!(!woke, "notify_one found the timed-out waiter still queued");
+        assert!(waiter.join().unwrap().timed_out());
+    }
+}

@@ -77,7 +77,7 @@ impl Barrier {
         if arrived < self.n {
             self.arrived.store(arrived, Ordering::Relaxed);
             // Only the leader gives verdicts, so waking means released.
-            let _ = wait(q, (), End::Back, WaitReason::Barrier, None, || ());
+            let _ = wait(q, (), End::Back, WaitReason::Barrier);
             return BarrierWaitResult { leader: false };
         }
         self.arrived.store(0, Ordering::Relaxed);

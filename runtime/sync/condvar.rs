@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use crate::coroutine::WaitReason;
 use crate::sync::mutex::{Mutex, MutexGuard};
-use crate::sync::waiter::{wait, End, Wait, WaitQueue};
+use crate::sync::waiter::{wait_until, End, Wait, WaitQueue};
 
 /// Verdict: a notify dequeued us.
 const NOTIFIED: u32 = 1;
@@ -145,14 +145,24 @@ impl Condvar {
             unlocked: Cell::new(false),
         };
         let q = self.queue.lock();
-        match wait(q, (), End::Back, WaitReason::Condvar, deadline, || {
+        let unlock = || {
             // Queued first, unlocked second: a notify cannot slip between.
             mutex.unlock_raw();
             relock.unlocked.set(true);
-        }) {
-            Wait::Woken(_) => true,
-            Wait::TimedOut(_) => false,
-        }
+        };
+        // `wait_until` has released the queue lock when it returns, so
+        // `relock` (which may park until a notifier drops the mutex, and
+        // that notifier takes the queue lock) never runs under it.
+        let waited = wait_until(
+            q,
+            (),
+            End::Back,
+            WaitReason::Condvar,
+            deadline,
+            unlock,
+            |_| (),
+        );
+        matches!(waited, Wait::Woken(_))
     }
 }
 

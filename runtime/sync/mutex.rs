@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::coroutine::WaitReason;
-use crate::sync::waiter::{wait, End, Wait, WaitQueue};
+use crate::sync::waiter::{wait, End, WaitQueue};
 
 const LOCKED: u8 = 1;
 const PARKED: u8 = 2;
@@ -215,14 +215,12 @@ impl<T: ?Sized> Mutex<T> {
                 continue;
             }
             let since = *first_queued.get_or_insert_with(Instant::now);
-            match wait(q, since, end, WaitReason::Mutex, None, || ()) {
-                Wait::Woken(HANDOFF) => return,
-                // Woken to compete; if we lose, we requeue at the front.
-                _ => {
-                    end = End::Front;
-                    spins = 0;
-                }
+            if wait(q, since, end, WaitReason::Mutex) == HANDOFF {
+                return;
             }
+            // Woken to compete; if we lose, we requeue at the front.
+            end = End::Front;
+            spins = 0;
         }
     }
 

@@ -94,7 +94,7 @@ impl Once {
                     if self.state.load(Ordering::Acquire) == DONE {
                         return;
                     }
-                    let _ = wait(q, (), End::Back, WaitReason::Once, None, || ());
+                    let _ = wait(q, (), End::Back, WaitReason::Once);
                 }
             }
         }

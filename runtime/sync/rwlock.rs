@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::coroutine::WaitReason;
 use crate::scheduler::Unparker;
-use crate::sync::waiter::{wait, End, Wait, WaitQueue};
+use crate::sync::waiter::{wait, End, WaitQueue};
 
 const WRITER: usize = 1;
 const PARKED: usize = 2;
@@ -201,8 +201,7 @@ impl<T: ?Sized> RwLock<T> {
             if s & (WRITER | WRITER_PARKED) == 0 || !self.set_flags(s, PARKED) {
                 continue;
             }
-            if let Wait::Woken(GRANTED) = wait(q, false, End::Back, WaitReason::RwLock, None, || ())
-            {
+            if wait(q, false, End::Back, WaitReason::RwLock) == GRANTED {
                 return;
             }
         }
@@ -228,8 +227,7 @@ impl<T: ?Sized> RwLock<T> {
             if s & (WRITER | READERS) == 0 || !self.set_flags(s, PARKED | WRITER_PARKED) {
                 continue;
             }
-            if let Wait::Woken(GRANTED) = wait(q, true, End::Back, WaitReason::RwLock, None, || ())
-            {
+            if wait(q, true, End::Back, WaitReason::RwLock) == GRANTED {
                 return;
             }
         }

@@ -9,7 +9,8 @@
 //! them. `PARKED` changes only under the queue lock.
 //!
 //! This file must never hand out more permits than were created and
-//! added, and never park while holding the queue lock.
+//! added, never let the count wrap (adding past `MAX_PERMITS` panics), and
+//! never park while holding the queue lock.
 
 use std::fmt;
 use std::panic::{RefUnwindSafe, UnwindSafe};
@@ -17,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::coroutine::WaitReason;
-use crate::sync::waiter::{wait, End, Wait, WaitQueue};
+use crate::sync::waiter::{wait_until, End, Wait, WaitQueue};
 
 const PARKED: usize = 1;
 const ONE_PERMIT: usize = 2;
@@ -116,6 +117,17 @@ impl Semaphore {
     }
 
     /// Adds `n` permits, waking queued waiters first.
+    ///
+    /// ```
+    /// let s = goro::sync::Semaphore::new(0);
+    /// s.add_permits(2);
+    /// assert_eq!(s.available_permits(), 2);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the semaphore would hold more than [`Semaphore::MAX_PERMITS`]
+    /// (the permits that fit are added first).
     pub fn add_permits(&self, n: usize) {
         for _ in 0..n {
             self.release();
@@ -162,28 +174,38 @@ impl Semaphore {
                     continue;
                 }
             }
-            return match wait(q, (), End::Back, WaitReason::Semaphore, deadline, || ()) {
-                Wait::Woken(_) => true,
-                Wait::TimedOut(q) => {
-                    if q.is_empty() {
-                        self.state.fetch_and(!PARKED, Ordering::Relaxed);
-                    }
-                    false
+            let on_timeout = |q: &mut WaitQueue<()>| {
+                // The last waiter left: nobody is owed a hand-off any more.
+                if q.is_empty() {
+                    self.state.fetch_and(!PARKED, Ordering::Relaxed);
                 }
             };
+            let waited = wait_until(
+                q,
+                (),
+                End::Back,
+                WaitReason::Semaphore,
+                deadline,
+                || (),
+                on_timeout,
+            );
+            return matches!(waited, Wait::Woken(_));
         }
     }
 
     fn release(&self) {
         let mut s = self.state.load(Ordering::Relaxed);
         while s & PARKED == 0 {
+            // Only `add_permits` can get here with MAX_PERMITS free: a
+            // guard's permit was counted out when it was taken.
+            let Some(next) = s.checked_add(ONE_PERMIT) else {
+                too_many_permits()
+            };
             // Release: our critical section happens before the next taker's.
-            match self.state.compare_exchange_weak(
-                s,
-                s + ONE_PERMIT,
-                Ordering::Release,
-                Ordering::Relaxed,
-            ) {
+            match self
+                .state
+                .compare_exchange_weak(s, next, Ordering::Release, Ordering::Relaxed)
+            {
                 Ok(_) => return,
                 Err(now) => s = now,
             }
@@ -213,6 +235,12 @@ impl Semaphore {
             }
         }
     }
+}
+
+/// `add_permits` past `MAX_PERMITS`: the count would wrap around to none.
+#[cold]
+fn too_many_permits() -> ! {
+    panic!("sync: too many Semaphore permits")
 }
 
 impl fmt::Debug for Semaphore {

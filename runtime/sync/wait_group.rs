@@ -92,7 +92,7 @@ impl WaitGroup {
             }
             // One wake per zero crossing; loop in case the counter went up
             // again before we ran (Go calls that a misuse; we just wait on).
-            let _ = wait(q, (), End::Back, WaitReason::WaitGroup, None, || ());
+            let _ = wait(q, (), End::Back, WaitReason::WaitGroup);
         }
     }
 

@@ -2,11 +2,12 @@
 //!
 //! A primitive keeps a `parking_lot::Mutex<WaitQueue<D>>` beside its own
 //! atomic state word. To wait, it locks the queue, re-checks its condition,
-//! and calls [`wait`], which queues a node *on the waiter's own stack*,
-//! releases the queue lock and parks until a waker gives the node a
-//! *verdict* (any `u32` but [`WAITING`]; what it means is the primitive's
-//! business: "the lock is yours", "try again", ...). Nothing allocates per
-//! wait except the queue's amortised `VecDeque` growth.
+//! and calls [`wait`] (or [`wait_until`], with a deadline), which queues a
+//! node *on the waiter's own stack*, releases the queue lock and parks
+//! until a waker gives the node a *verdict* (any `u32` but [`WAITING`];
+//! what it means is the primitive's business: "the lock is yours", "try
+//! again", ...). Nothing allocates per wait except the queue's amortised
+//! `VecDeque` growth.
 //!
 //! The protocol that makes stack nodes safe:
 //! * a node is only touched under the queue lock, except its `state`, which
@@ -15,12 +16,21 @@
 //!   only then stores the verdict (Release); after that store the waiter may
 //!   return and its stack frame vanish, so the waker never touches the node
 //!   again. It calls `unpark` on its clone once the queue lock is released;
-//! * a waiter leaves [`wait`] only once its node is out of the queue: it saw
+//! * a waiter leaves a wait only once its node is out of the queue: it saw
 //!   a verdict, or it removed the node itself under the lock (timeout,
 //!   unwinding).
 //!
-//! This file must never hold the queue lock across a park, and never let a
-//! node outlive its place in the queue.
+//! Both take the queue's guard and never hand it back: what a waiter that
+//! timed out must fix under the queue lock (a semaphore's `PARKED` bit) it
+//! does in the `on_timeout` callback, inside [`wait_until`]. So no caller
+//! can still hold the queue lock when a wait returns, which is what a
+//! condvar needs: it relocks its mutex right after, and a notifier holding
+//! that mutex takes this queue lock (a timed-out `Condvar::wait_timeout`
+//! once relocked with the guard alive, and deadlocked against
+//! `notify_one`).
+//!
+//! This file must never hold the queue lock across a park or past a wait's
+//! return, and never let a node outlive its place in the queue.
 
 use std::collections::VecDeque;
 use std::ptr::NonNull;
@@ -68,13 +78,13 @@ pub(crate) enum End {
     Front,
 }
 
-/// How [`wait`] ended.
-pub(crate) enum Wait<'a, D> {
+/// How [`wait_until`] ended. It borrows nothing: the queue is unlocked by then.
+pub(crate) enum Wait {
     /// A waker dequeued us and gave this verdict.
     Woken(u32),
-    /// The deadline passed first; the node is out of the queue and the
-    /// queue is still locked, so the caller can fix its state word.
-    TimedOut(MutexGuard<'a, WaitQueue<D>>),
+    /// The deadline passed first; the node was taken out of the queue and
+    /// `on_timeout` ran under the queue lock, which is released now.
+    TimedOut,
 }
 
 impl<D> Default for WaitQueue<D> {
@@ -154,17 +164,35 @@ fn give_verdict(node: NonNull<Node>, verdict: u32) -> Unparker {
 }
 
 /// Queues the caller at `end` of `queue` with tag `data`, unlocks the
+/// queue and parks until a waker gives a verdict, which it returns.
+pub(crate) fn wait<D>(
+    queue: MutexGuard<'_, WaitQueue<D>>,
+    data: D,
+    end: End,
+    why: WaitReason,
+) -> u32 {
+    match wait_until(queue, data, end, why, None, || (), |_| ()) {
+        Wait::Woken(verdict) => verdict,
+        Wait::TimedOut => unreachable!("a wait without a deadline timed out"),
+    }
+}
+
+/// Queues the caller at `end` of `queue` with tag `data`, unlocks the
 /// queue, runs `after_enqueue` (e.g. a condvar releasing its mutex), then
-/// parks until a waker gives a verdict or `deadline` passes.
-pub(crate) fn wait<'a, D>(
-    mut queue: MutexGuard<'a, WaitQueue<D>>,
+/// parks until a waker gives a verdict or `deadline` passes. On timeout it
+/// relocks the queue, takes the node out and runs `on_timeout` (e.g. a
+/// semaphore clearing `PARKED` once the queue is empty) before unlocking.
+/// The queue is unlocked whenever this returns.
+pub(crate) fn wait_until<D>(
+    mut queue: MutexGuard<'_, WaitQueue<D>>,
     data: D,
     end: End,
     why: WaitReason,
     deadline: Option<Instant>,
     after_enqueue: impl FnOnce(),
-) -> Wait<'a, D> {
-    let lock: &'a Mutex<WaitQueue<D>> = MutexGuard::mutex(&queue);
+    on_timeout: impl FnOnce(&mut WaitQueue<D>),
+) -> Wait {
+    let lock: &Mutex<WaitQueue<D>> = MutexGuard::mutex(&queue);
     let node = Node {
         unparker: unparker(),
         state: AtomicU32::new(WAITING),
@@ -206,12 +234,13 @@ pub(crate) fn wait<'a, D>(
                 return Wait::Woken(verdict);
             }
             q.remove(&node);
-            return Wait::TimedOut(q);
+            on_timeout(&mut q);
+            return Wait::TimedOut;
         }
     }
 }
 
-/// Removes a still-queued node when [`wait`] unwinds.
+/// Removes a still-queued node when [`wait_until`] unwinds.
 struct Dequeue<'a, D> {
     lock: &'a Mutex<WaitQueue<D>>,
     node: &'a Node,
