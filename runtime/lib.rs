@@ -62,9 +62,9 @@ pub use chan::{
 };
 pub use coroutine::join::{spawn, Builder, JoinError, JoinHandle};
 pub use coroutine::{current, dump, num_goroutine, Dump, Goroutine};
-pub use scheduler::{gomaxprocs, num_cpu};
+pub use scheduler::{gomaxprocs, lock_os_thread, num_cpu, unlock_os_thread};
 
-use coroutine::{current_g, join::Goexit, Yield};
+use coroutine::{current_g, join::Goexit};
 
 /// Spawns a goroutine and returns its [`JoinHandle`].
 ///
@@ -92,10 +92,7 @@ macro_rules! go {
 /// Yields: the calling goroutine goes to the global run queue so others run
 /// first (Go's `runtime.Gosched`). On a plain thread, yields the thread.
 pub fn gosched() {
-    match current_g() {
-        Some(g) => g.suspend(Yield::Gosched),
-        None => std::thread::yield_now(),
-    }
+    scheduler::gosched();
 }
 
 /// Ends the calling goroutine after running its destructors (Go's

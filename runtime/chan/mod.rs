@@ -55,7 +55,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::coroutine::WaitReason;
-use crate::scheduler::{park, park_until, unparker};
+use crate::scheduler::{self, park, park_until, unparker};
 use channel::{Chan, RecvFail, SendFail};
 use waiter::Waiter;
 
@@ -121,6 +121,7 @@ impl<T> Sender<T> {
 
     /// Sends without blocking.
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        scheduler::coop();
         let mut st = self.chan.lock();
         match st.try_send(self.chan.cap(), value) {
             Ok(wake) => {
@@ -146,6 +147,7 @@ impl<T> Sender<T> {
     }
 
     fn send_until(&self, value: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
+        scheduler::coop();
         let chan = &*self.chan;
         let mut st = chan.lock();
         let value = match st.try_send(chan.cap(), value) {
@@ -227,6 +229,7 @@ impl<T> Receiver<T> {
 
     /// Receives without blocking.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        scheduler::coop();
         let mut st = self.chan.lock();
         match st.try_recv() {
             Ok((v, wake)) => {
@@ -252,6 +255,7 @@ impl<T> Receiver<T> {
     }
 
     fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        scheduler::coop();
         let chan = &*self.chan;
         let mut st = chan.lock();
         match st.try_recv() {

@@ -216,16 +216,19 @@ impl<T> Case for SendCase<'_, T> {
 
 /// Blocks until one arm completes.
 pub fn select(arms: &mut [Arm<'_>]) {
+    crate::scheduler::coop();
     run(arms, Mode::Block);
 }
 
 /// Completes an arm that is ready now, if any; returns whether one was.
 pub fn try_select(arms: &mut [Arm<'_>]) -> bool {
+    crate::scheduler::coop();
     run(arms, Mode::Try)
 }
 
 /// Blocks at most `timeout` for an arm; returns whether one completed.
 pub fn select_timeout(arms: &mut [Arm<'_>], timeout: Duration) -> bool {
+    crate::scheduler::coop();
     match Instant::now().checked_add(timeout) {
         Some(deadline) => run(arms, Mode::Until(deadline)),
         None => run(arms, Mode::Block),

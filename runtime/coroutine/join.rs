@@ -207,6 +207,7 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        scheduler::coop();
         let size = match self.stack_size {
             Some(s) => stack::checked_size(s)?,
             None => stack::DEFAULT_STACK_SIZE,

@@ -15,7 +15,7 @@ use corosensei::{Coroutine, Yielder};
 use parking_lot::Mutex;
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use self::stack::{Stack, StackBounds};
@@ -27,6 +27,10 @@ pub(crate) enum Yield {
     Park,
     /// `gosched`: requeue on the global queue.
     Gosched,
+    /// `lock_os_thread`: from now on run only on this thread.
+    LockThread,
+    /// `unlock_os_thread`: free to run on any worker again.
+    UnlockThread,
 }
 
 pub(crate) type Coro = Coroutine<(), Yield, (), Stack>;
@@ -129,6 +133,17 @@ pub(crate) struct G {
     /// Registry shard and slot in it, for removal.
     shard: usize,
     slot: AtomicUsize,
+    /// The worker thread (id + 1) this goroutine may only run on, 0 if
+    /// none: set while it is paused mid-computation on that thread, or
+    /// locked to it. A worker that pops a bound goroutine lends that
+    /// thread its CPU token instead of resuming the coroutine itself.
+    pub(crate) bound: AtomicUsize,
+    /// `lock_os_thread` nesting depth; only the goroutine itself changes it.
+    pub(crate) lock_count: AtomicU32,
+    /// goro locked it to its thread because it parked while unwinding (std
+    /// keeps the panic count per thread); unlocked at its next park that
+    /// is not unwinding.
+    pub(crate) unwind_locked: AtomicBool,
 }
 
 // SAFETY: `co` and `yielder` are only touched by the one thread that runs
@@ -199,6 +214,9 @@ impl G {
             yielder: Cell::new(std::ptr::null()),
             shard,
             slot: AtomicUsize::new(0),
+            bound: AtomicUsize::new(0),
+            lock_count: AtomicU32::new(0),
+            unwind_locked: AtomicBool::new(false),
         });
         let co = Coro::with_stack(stack, move |yielder: &Yielder<(), Yield>, ()| {
             let me = current_g().expect("a goroutine runs on a worker");

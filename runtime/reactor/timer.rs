@@ -17,13 +17,13 @@
 //! This module never resumes a goroutine itself, and never runs a callback
 //! while holding its lock (a callback may arm or cancel timers).
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::scheduler::{self, Unparker};
+use crate::scheduler::{self, NoPreempt, Unparker};
 
 /// Identifies a pending timer, for [`cancel`].
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -51,6 +51,18 @@ struct Timers {
     earliest: AtomicU64,
     seq: AtomicU64,
     epoch: Instant,
+    /// sysmon saw the earliest timer overdue: busy workers fire timers at
+    /// their next scheduling point instead of every 61st.
+    overdue: AtomicBool,
+}
+
+impl Timers {
+    /// The pending set; the thread is not paused by preemption meanwhile
+    /// (every worker's find-work loop needs this lock).
+    fn lock(&self) -> (MutexGuard<'_, BTreeMap<TimerKey, Action>>, NoPreempt) {
+        let no_preempt = NoPreempt::enter();
+        (self.pending.lock(), no_preempt)
+    }
 }
 
 fn timers() -> &'static Timers {
@@ -60,6 +72,7 @@ fn timers() -> &'static Timers {
         earliest: AtomicU64::new(u64::MAX),
         seq: AtomicU64::new(0),
         epoch: Instant::now(),
+        overdue: AtomicBool::new(false),
     })
 }
 
@@ -83,7 +96,7 @@ pub(crate) fn add_callback(deadline: Instant, f: impl FnOnce() + Send + 'static)
 fn insert(deadline: Instant, who: Action) -> TimerKey {
     let t = timers();
     let key = TimerKey(deadline, t.seq.fetch_add(1, Ordering::Relaxed));
-    let mut pending = t.pending.lock();
+    let (mut pending, _no_preempt) = t.lock();
     let first = pending.first_key_value().is_none_or(|(k, _)| key < *k);
     pending.insert(key, who);
     if first {
@@ -100,7 +113,7 @@ fn insert(deadline: Instant, who: Action) -> TimerKey {
 /// still armed (so it will never fire).
 pub(crate) fn cancel(key: TimerKey) -> bool {
     let t = timers();
-    let mut pending = t.pending.lock();
+    let (mut pending, no_preempt) = t.lock();
     let removed = pending.remove(&key);
     if removed.is_some() {
         let next = pending
@@ -109,6 +122,7 @@ pub(crate) fn cancel(key: TimerKey) -> bool {
         t.earliest.store(next, Ordering::SeqCst);
     }
     drop(pending);
+    drop(no_preempt);
     // A callback may own channel ends: drop it outside the lock.
     removed.is_some()
 }
@@ -119,13 +133,14 @@ pub(crate) fn fire_expired() -> usize {
     if t.earliest.load(Ordering::SeqCst) == u64::MAX {
         return 0;
     }
+    t.overdue.store(false, Ordering::Relaxed);
     let now = Instant::now();
     if t.earliest.load(Ordering::SeqCst) > nanos(t, now) {
         return 0;
     }
     let mut due = Vec::new();
     {
-        let mut pending = t.pending.lock();
+        let (mut pending, _no_preempt) = t.lock();
         while let Some(entry) = pending.first_entry() {
             if entry.key().0 > now {
                 break;
@@ -154,5 +169,21 @@ pub(crate) fn next() -> Option<Duration> {
 
 /// Number of armed timers.
 pub(crate) fn len() -> usize {
-    timers().pending.lock().len()
+    timers().lock().0.len()
+}
+
+/// sysmon: if the earliest timer is overdue, tell busy workers to fire
+/// timers at their next scheduling point. Returns whether it is overdue.
+pub(crate) fn note_overdue() -> bool {
+    let overdue = next().is_some_and(|d| d.is_zero());
+    if overdue {
+        timers().overdue.store(true, Ordering::Relaxed);
+    }
+    overdue
+}
+
+/// Whether sysmon saw an overdue timer since the last [`fire_expired`].
+#[inline]
+pub(crate) fn overdue_seen() -> bool {
+    timers().overdue.load(Ordering::Relaxed)
 }

@@ -31,20 +31,27 @@
 //! goroutines between queues and wakes threads.
 
 mod park;
+mod preempt;
 mod sysmon;
 mod worker;
 
-pub(crate) use park::{finish_park, park, park_until, unparker, Unparker};
+pub(crate) use park::{finish_park, gosched, park, park_until, unparker, Unparker};
+pub(crate) use preempt::{coop, NoPreempt};
 pub(crate) use worker::{current_worker, with_stack_cache};
+pub use worker::{lock_os_thread, unlock_os_thread};
 
 use crossbeam_deque::{Injector, Steal, Stealer};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::cell::Cell;
+use std::ops::{Deref, DerefMut};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use self::preempt::{LendWord, PauseWord};
 use crate::coroutine::{GRef, G};
 
 /// Most workers `gomaxprocs` accepts (Go allows 1024 too).
@@ -58,6 +65,8 @@ const RETIRING: u8 = 1;
 const DETACHED: u8 = 2;
 /// Parked, holding no work, until `gomaxprocs` or sysmon needs it.
 const SPARE: u8 = 3;
+/// Its thread has exited (its goroutine ended locked to it).
+const EXITED: u8 = 4;
 
 /// What other threads may touch of a worker.
 pub(crate) struct WorkerShared {
@@ -76,10 +85,35 @@ pub(crate) struct WorkerShared {
     notified: AtomicBool,
     /// Blocked in the reactor's poll rather than on its park token.
     in_poll: AtomicBool,
-    /// Executing a goroutine right now.
+    /// Executing a goroutine right now, or lending its token to a thread
+    /// that does.
     pub(crate) busy: AtomicBool,
-    /// Goroutines executed so far: sysmon compares it between looks.
+    /// Goroutines executed so far (every switch): sysmon compares it
+    /// between looks to tell a thread stuck in one goroutine.
     pub(crate) ticks: AtomicU64,
+    /// Time slices begun so far: like `ticks`, but a goroutine taken from
+    /// `runnext` inherits the slice of the one that woke it (Go's
+    /// `inheritTime`), so a ping-pong pair is one slice.
+    pub(crate) slices: AtomicU64,
+    /// sysmon's request to end the slice at the next scheduling point or
+    /// goro call (see [`coop`]).
+    preempt: AtomicBool,
+    /// The thread's kernel id, for sysmon's signal and CPU clock.
+    tid: AtomicI32,
+    /// This thread is inside a goroutine (between resume and its return):
+    /// the only place the pause handler may stop it.
+    in_goroutine: AtomicBool,
+    /// The goroutine this thread executes, while `in_goroutine` (a
+    /// borrowed `Arc::as_ptr`; the thread holds the reference).
+    running: AtomicPtr<G>,
+    /// Whether and where this thread waits to be lent a token.
+    pause: PauseWord,
+    /// While this worker lends its token: the borrower's id + 1.
+    lent_to: AtomicUsize,
+    /// The lender waits on this until its token comes back.
+    lend: LendWord,
+    /// While this thread runs on a lent token: the lender's id + 1.
+    lender: AtomicUsize,
 }
 
 impl WorkerShared {
@@ -106,6 +140,15 @@ impl WorkerShared {
 
     fn has_work(&self) -> bool {
         !self.stealer.is_empty() || !self.runnext.load(Ordering::Acquire).is_null()
+    }
+
+    /// The pause handler's half (on this worker's own thread): pause if
+    /// sysmon asked, the thread is inside a goroutine and `unlocked` (it
+    /// holds none of the scheduler's locks). Returns whether a request of
+    /// sysmon's was pending.
+    pub(crate) fn answer_pause(&self, unlocked: bool) -> bool {
+        let inside = self.in_goroutine.load(Ordering::Relaxed);
+        self.pause.answer_and_wait(inside && unlocked)
     }
 
     /// Wakes the worker wherever it sleeps. Dekker-style with `in_poll`:
@@ -183,8 +226,9 @@ fn start() -> &'static Runtime {
     });
     if started {
         crate::coroutine::overflow::install();
+        preempt::install();
         crate::install_panic_hook();
-        let mut sched = rt.sched.lock();
+        let mut sched = rt.lock_sched();
         for _ in 0..rt.maxprocs.load(Ordering::Relaxed) {
             rt.activate_one(&mut sched);
         }
@@ -240,9 +284,9 @@ pub(crate) fn schedule_global(g: GRef) {
 /// A timer was armed earlier than any before: the timer watcher re-arms.
 pub(crate) fn timers_changed() {
     let rt = rt();
-    let sched = rt.sched.lock();
+    let sched = rt.lock_sched();
     match sched.timer_watcher {
-        Some(id) => rt.workers.read()[id].unpark(),
+        Some(id) => rt.read_workers()[id].unpark(),
         None => {
             drop(sched);
             rt.wake_idle_for_timers();
@@ -268,7 +312,7 @@ pub(crate) fn external_park(deadline: Option<Instant>) {
 /// value; `n == 0` only reads it.
 pub fn gomaxprocs(n: usize) -> usize {
     let rt = rt();
-    let mut sched = rt.sched.lock();
+    let mut sched = rt.lock_sched();
     let prev = rt.maxprocs.load(Ordering::SeqCst);
     if n == 0 || n == prev {
         return prev;
@@ -279,7 +323,7 @@ pub fn gomaxprocs(n: usize) -> usize {
         rt.activate_one(&mut sched);
     }
     if sched.active > n {
-        let workers = rt.workers.read();
+        let workers = rt.read_workers();
         // Retire idle workers first, then the newest busy ones.
         let mut excess = sched.active - n;
         for pass in 0..2 {
@@ -304,7 +348,46 @@ pub fn gomaxprocs(n: usize) -> usize {
     prev
 }
 
+/// A scheduler lock held together with [`NoPreempt`]: the guard drops
+/// first, then preemption is allowed again.
+pub(crate) struct Held<L> {
+    guard: L,
+    _no_preempt: NoPreempt,
+}
+
+impl<L: Deref> Deref for Held<L> {
+    type Target = L::Target;
+    fn deref(&self) -> &L::Target {
+        &self.guard
+    }
+}
+
+impl<L: DerefMut> DerefMut for Held<L> {
+    fn deref_mut(&mut self) -> &mut L::Target {
+        &mut self.guard
+    }
+}
+
 impl Runtime {
+    /// Locks `sched`; the thread cannot be paused while it holds it.
+    fn lock_sched(&self) -> Held<MutexGuard<'_, Sched>> {
+        let no_preempt = NoPreempt::enter();
+        Held {
+            guard: self.sched.lock(),
+            _no_preempt: no_preempt,
+        }
+    }
+
+    /// Reads the worker list; the thread cannot be paused meanwhile (a
+    /// writer queued behind a paused reader would block every reader).
+    fn read_workers(&self) -> Held<RwLockReadGuard<'_, Vec<Arc<WorkerShared>>>> {
+        let no_preempt = NoPreempt::enter();
+        Held {
+            guard: self.workers.read(),
+            _no_preempt: no_preempt,
+        }
+    }
+
     /// Wakes one idle worker to spin for work, unless one already spins or
     /// none is idle (Go's wakep).
     #[inline]
@@ -324,7 +407,7 @@ impl Runtime {
         {
             return;
         }
-        let mut sched = self.sched.lock();
+        let mut sched = self.lock_sched();
         match sched.idle.pop() {
             Some(w) => {
                 w.idle.store(false, Ordering::SeqCst);
@@ -345,7 +428,7 @@ impl Runtime {
     /// Timers are due or changed but no worker watches them: wake one idle
     /// worker (it becomes the watcher when it goes idle again).
     fn wake_idle_for_timers(&self) {
-        let mut sched = self.sched.lock();
+        let mut sched = self.lock_sched();
         if sched.timer_watcher.is_some() {
             return;
         }
@@ -373,7 +456,7 @@ impl Runtime {
     fn activate_one(&'static self, sched: &mut Sched) {
         sched.active += 1;
         // A worker asked to retire that has not yet done so just stays.
-        let workers = self.workers.read();
+        let workers = self.read_workers();
         let retiring = workers
             .iter()
             .find(|w| w.status.load(Ordering::SeqCst) == RETIRING);
@@ -405,7 +488,7 @@ impl Runtime {
         seed: &Cell<u64>,
         seen: &Cell<Option<SeenRunnext>>,
     ) -> Option<GRef> {
-        let workers = self.workers.read();
+        let workers = self.read_workers();
         let n = workers.len();
         if n <= 1 {
             return None;
@@ -460,7 +543,7 @@ impl Runtime {
     }
 
     fn any_work(&self) -> bool {
-        !self.injector.is_empty() || self.workers.read().iter().any(|w| w.has_work())
+        !self.injector.is_empty() || self.read_workers().iter().any(|w| w.has_work())
     }
 }
 

@@ -118,8 +118,49 @@ fn park_goroutine(g: &G, why: WaitReason) {
         return;
     }
     g.set_wait(why);
-    g.suspend(Yield::Park);
+    suspend_in_place(g, Yield::Park);
     g.set_wait(WaitReason::Nothing);
+}
+
+/// Yields the running goroutine (Go's Gosched); on a plain thread, yields
+/// the thread.
+pub(crate) fn gosched() {
+    match current_g() {
+        Some(g) => suspend_in_place(g, Yield::Gosched),
+        None => std::thread::yield_now(),
+    }
+}
+
+/// Switches out with `why`, keeping a goroutine that unwinds on its
+/// thread (see [`stay_put_while_unwinding`]).
+fn suspend_in_place(g: &G, why: Yield) {
+    let unwinding = std::thread::panicking();
+    if unwinding && !g.unwind_locked.load(Ordering::Relaxed) {
+        stay_put_while_unwinding(g);
+    }
+    g.suspend(why);
+    if !unwinding && g.unwind_locked.load(Ordering::Relaxed) {
+        // The unwind is over: free to move again. Only here, after the
+        // switch, may the goroutine yield through a queue: a parked one's
+        // caller re-checks its condition after every park, so a wake-up
+        // that finds it queued is not lost.
+        g.unwind_locked.store(false, Ordering::Relaxed);
+        scheduler::unlock_os_thread();
+    }
+}
+
+/// std keeps the panic count in a thread-local: a goroutine that parks in
+/// a destructor while unwinding (a panic or `goexit`) and resumed on
+/// another thread would leave this thread's count at one and wrap the
+/// other's below zero, so `std::thread::panicking()` would turn true for
+/// unrelated goroutines and poison their `std::sync::Mutex`es. So while it
+/// unwinds, a goroutine that parks is locked to its thread; its first park
+/// after the unwind frees it again. Locking keeps the goroutine running
+/// (it never waits in a queue), so a wake-up that arrives meanwhile stays
+/// a token for the park that follows.
+fn stay_put_while_unwinding(g: &G) {
+    g.unwind_locked.store(true, Ordering::Relaxed);
+    scheduler::lock_os_thread();
 }
 
 /// Second half of a park, run by the worker once the coroutine has switched

@@ -1,30 +1,61 @@
-//! The monitor thread (Go's sysmon): hands off workers stuck in one
-//! goroutine, wakes a worker for overdue timers nobody watches, returns
-//! idle stack memory to the kernel, and reports a deadlock when nothing can
-//! ever run again.
+//! The monitor thread (Go's sysmon): ends time slices, pauses goroutines
+//! that ignore that, hands off workers blocked in the kernel, makes overdue
+//! timers count as waiting work, returns idle stack memory to the kernel,
+//! and reports a deadlock when nothing can ever run again.
 //!
-//! It never runs goroutines and never blocks a worker: it only looks at
-//! counters and, rarely, takes the scheduler lock.
+//! Every [`LOOK`] while any worker is busy (backing off to [`MAX_DELAY`]
+//! when all are idle) it looks at each thread executing goroutine code:
+//!
+//! - **Slice over.** The worker holding its token has been in one time
+//!   slice for [`SLICE`] while work waits (queued goroutines, a paused
+//!   thread's turn, an overdue timer): sysmon sets the worker's `preempt`
+//!   flag. The worker ends the slice at its next scheduling point (a
+//!   ping-pong pair in `runnext` stops inheriting it), and every goro call
+//!   yields while it is set (`preempt::coop`). If at the next look the
+//!   thread is still inside the same goroutine, and its CPU clock advanced
+//!   (it computes), sysmon **pauses** it (`preempt.rs`): the goroutine goes
+//!   to the global queue bound to its thread, and a replacement worker
+//!   takes the token if the paused thread was an active worker.
+//! - **Blocked in the kernel.** A worker inside one goroutine for
+//!   [`BLOCKED_AFTER`] whose thread's CPU clock did not advance, while work
+//!   waits, is handed off at once: its queue and token go to another
+//!   thread, as Go retakes a P from a syscall.
+//! - **No token.** A thread that computes without a token (its worker was
+//!   handed off while it was in the kernel, and it came back) is paused at
+//!   the first look that sees it.
+//!
+//! It never runs goroutines, never allocates in a look once warm, and only
+//! takes the scheduler's own locks, which no paused thread holds.
 
+use crossbeam_deque::Steal;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::preempt::{self, Answer};
 use super::{Runtime, WorkerShared, ACTIVE, DETACHED};
-use crate::coroutine::{dump, num_goroutine, stack};
+use crate::coroutine::{dump, num_goroutine, stack, GRef, G};
 use crate::reactor::{self, timer};
 
-/// A worker running one goroutine this long, while work waits, is handed
-/// off.
-const STUCK_AFTER: Duration = Duration::from_millis(10);
-/// Fastest and slowest look interval: fast while busy, backing off when
-/// every worker is idle.
-const MIN_DELAY: Duration = Duration::from_millis(2);
+/// A time slice: how long a goroutine (or a runnext chain) may run while
+/// others wait (Go's forcePreemptNS).
+const SLICE: Duration = Duration::from_millis(10);
+/// A worker inside one goroutine this long without using CPU is blocked in
+/// the kernel and is handed off when work waits.
+const BLOCKED_AFTER: Duration = Duration::from_millis(1);
+/// The look interval while any worker is busy.
+const LOOK: Duration = Duration::from_micros(500);
+/// The slowest look interval, when every worker is idle.
 const MAX_DELAY: Duration = Duration::from_millis(50);
+/// How long sysmon waits for a paused thread's handler to answer.
+const PAUSE_ANSWER: Duration = Duration::from_millis(2);
 /// How often free goroutine stacks beyond the warm pool are trimmed.
 const TRIM_EVERY: Duration = Duration::from_secs(1);
 /// A suspected deadlock must stay unchanged this long to be reported.
 const DEADLOCK_CONFIRM: Duration = Duration::from_millis(100);
+/// Most threads goro starts for workers (Go's default limit is 10,000);
+/// past it, blocked workers are no longer handed off.
+pub(super) const MAX_THREADS: usize = 10_000;
 
 pub(super) fn start(rt: &'static Runtime) {
     rt.own_threads.fetch_add(1, Ordering::SeqCst);
@@ -35,60 +66,89 @@ pub(super) fn start(rt: &'static Runtime) {
         .expect("goro: cannot start the monitor thread");
 }
 
+/// What sysmon remembers of one worker between looks.
 struct Seen {
+    /// The `WorkerShared` it describes (slots are reused when threads exit).
+    worker: usize,
     ticks: u64,
-    since: Instant,
+    /// When `ticks` last changed.
+    switched: Instant,
+    slices: u64,
+    /// When `slices` last changed.
+    sliced: Instant,
+    /// When sysmon set `preempt` for the current slice, if it did.
+    asked: Option<Instant>,
+    /// Whether the thread was runnable at the last look (inside a goroutine).
+    runnable: Option<bool>,
+    /// `Some(true)`: the thread computes (runnable now); `Some(false)`: it
+    /// waits in the kernel (blocked at this look and the last); `None`: not
+    /// known yet.
+    computing: Option<bool>,
+}
+
+impl Seen {
+    fn new(w: &Arc<WorkerShared>, now: Instant) -> Seen {
+        Seen {
+            worker: Arc::as_ptr(w) as usize,
+            ticks: u64::MAX,
+            switched: now,
+            slices: u64::MAX,
+            sliced: now,
+            asked: None,
+            runnable: None,
+            computing: None,
+        }
+    }
 }
 
 fn run(rt: &'static Runtime) -> ! {
     let mut seen: Vec<Seen> = Vec::new();
-    let mut delay = MIN_DELAY;
+    let mut workers: Vec<Arc<WorkerShared>> = Vec::new();
+    let mut delay = LOOK;
     let mut suspect: Option<(u64, Instant)> = None;
     let mut last_trim = Instant::now();
     loop {
         std::thread::sleep(delay);
         let now = Instant::now();
-        let workers: Vec<Arc<WorkerShared>> = rt.workers.read().clone();
-        while seen.len() < workers.len() {
-            seen.push(Seen {
-                ticks: u64::MAX,
-                since: now,
-            });
+        workers.clear();
+        workers.extend(rt.read_workers().iter().cloned());
+        seen.truncate(workers.len());
+        for (i, w) in workers.iter().enumerate() {
+            if i == seen.len() {
+                seen.push(Seen::new(w, now));
+            } else if seen[i].worker != Arc::as_ptr(w) as usize {
+                seen[i] = Seen::new(w, now);
+            }
         }
+        let timers_overdue = timer::note_overdue();
         let mut all_idle = true;
+        let mut paused = false;
+        // Every clock first: a lender's rules look at its borrower's.
         for (w, s) in workers.iter().zip(seen.iter_mut()) {
-            let ticks = w.ticks.load(Ordering::Relaxed);
-            let busy = w.busy.load(Ordering::Relaxed);
-            if busy {
-                all_idle = false;
-            }
-            if ticks != s.ticks || !busy {
-                s.ticks = ticks;
-                s.since = now;
-                continue;
-            }
-            let waiting = w.has_work() || !rt.injector.is_empty();
-            if waiting && now - s.since >= STUCK_AFTER && w.status.load(Ordering::SeqCst) == ACTIVE
-            {
-                hand_off(rt, w);
-                s.since = now;
-            }
+            look_at_clock(w, s, now);
+            paused |= w.pause.is_paused();
+            all_idle &= !w.busy.load(Ordering::Relaxed);
         }
-        if now - last_trim >= TRIM_EVERY {
+        for i in 0..workers.len() {
+            look_at(rt, &workers, i, &mut seen, now, timers_overdue);
+        }
+        if !paused && now - last_trim >= TRIM_EVERY {
+            // Trimming takes the stack pool's lock, which a paused
+            // goroutine may hold: only when nobody is paused.
             stack::trim();
             last_trim = now;
         }
         // Busy workers do not poll: make sure I/O is seen within 10 ms.
-        if reactor::has_waiters() && reactor::since_last_poll() >= STUCK_AFTER {
+        if reactor::has_waiters() && reactor::since_last_poll() >= SLICE {
             reactor::poll_now();
         }
-        if timer::next().is_some_and(|d| d.is_zero()) {
+        if timers_overdue {
             rt.wake_idle_for_timers();
         }
         delay = if all_idle {
             (delay * 2).min(MAX_DELAY)
         } else {
-            MIN_DELAY
+            LOOK
         };
 
         if deadlocked(rt) {
@@ -112,17 +172,189 @@ fn run(rt: &'static Runtime) -> ! {
     }
 }
 
-/// Detaches a stuck worker and starts another in its place. The stuck
-/// thread keeps running its goroutine; its queued work is taken by others.
-fn hand_off(rt: &'static Runtime, w: &WorkerShared) {
-    let mut sched = rt.sched.lock();
+/// Reads whether a thread inside a goroutine computes (runnable) or waits
+/// in the kernel; a wait counts only if the previous look saw one too.
+fn look_at_clock(w: &WorkerShared, s: &mut Seen, now: Instant) {
+    let _ = now;
+    if !w.in_goroutine.load(Ordering::Relaxed) || w.pause.is_paused() {
+        s.runnable = None;
+        s.computing = None;
+        return;
+    }
+    let runnable = preempt::runnable(w.tid.load(Ordering::Relaxed));
+    s.computing = match (s.runnable, runnable) {
+        (_, Some(true)) => Some(true),
+        (Some(false), Some(false)) => Some(false),
+        _ => None,
+    };
+    s.runnable = runnable;
+}
+
+/// Applies the rules of the module docs to worker `i`.
+fn look_at(
+    rt: &'static Runtime,
+    workers: &[Arc<WorkerShared>],
+    i: usize,
+    seen: &mut [Seen],
+    now: Instant,
+    timers_overdue: bool,
+) {
+    let w = &workers[i];
+    let status = w.status.load(Ordering::SeqCst);
+    let ticks = w.ticks.load(Ordering::Relaxed);
+    let slices = w.slices.load(Ordering::Relaxed);
+    let busy = w.busy.load(Ordering::Relaxed);
+    let s = &mut seen[i];
+    if ticks != s.ticks || !busy {
+        s.ticks = ticks;
+        s.switched = now;
+    }
+    if slices != s.slices || !busy {
+        s.slices = slices;
+        s.sliced = now;
+        s.asked = None;
+    }
+    // A thread computing on no token: its worker (or the worker that lent
+    // it a token) was handed off while it waited in the kernel.
+    // (Ids sysmon's snapshot does not have yet: workers started since;
+    // look again next time.)
+    let holder = match w.lender.load(Ordering::SeqCst) {
+        0 => w,
+        n => match workers.get(n - 1) {
+            Some(lender) => lender,
+            None => return,
+        },
+    };
+    if s.computing == Some(true) && holder.status.load(Ordering::SeqCst) != ACTIVE {
+        pause(rt, w);
+        return;
+    }
+    if status != ACTIVE || !busy {
+        return;
+    }
+    // The thread executing on this worker's token.
+    let lent_to = w.lent_to.load(Ordering::SeqCst);
+    let (exec, exec_seen) = match lent_to {
+        0 => (w, i),
+        n => match workers.get(n - 1) {
+            Some(borrower) => (borrower, n - 1),
+            None => return,
+        },
+    };
+    let computing = seen[exec_seen].computing;
+    let s = &mut seen[i];
+    // Overdue timers wait for this worker only if no idle worker can fire
+    // them.
+    let timers_waiting = timers_overdue && rt.npidle.load(Ordering::Relaxed) == 0;
+    let waiting = timers_waiting || w.has_work() || !rt.injector.is_empty();
+    if !waiting {
+        return;
+    }
+    if now - s.switched >= BLOCKED_AFTER && computing == Some(false) {
+        // In the kernel (or paused on a lock another thread holds).
+        hand_off(rt, w);
+        s.switched = now;
+        return;
+    }
+    if now - s.sliced < SLICE {
+        return;
+    }
+    match s.asked {
+        None => {
+            w.preempt.store(true, Ordering::Relaxed);
+            exec.preempt.store(true, Ordering::Relaxed);
+            s.asked = Some(now);
+        }
+        // Asked at an earlier look, and no scheduling point since: the
+        // goroutine calls no goro function. Pause it; with pausing off
+        // (or if it will not pause), hand its worker off instead.
+        Some(at) if s.switched <= at && now > at => {
+            if !(computing == Some(true) && pause(rt, exec)) {
+                hand_off(rt, w);
+            }
+            s.asked = None;
+            s.sliced = now;
+        }
+        Some(_) => {}
+    }
+}
+
+/// Pauses thread `t` inside its goroutine and queues that goroutine bound
+/// to it; its lender (if any) gets its token back, and an active worker
+/// is replaced. Gives up if the handler declines or does not answer (the
+/// thread left the goroutine, holds a scheduler lock, or blocks signals).
+fn pause(rt: &'static Runtime, t: &WorkerShared) -> bool {
+    if !preempt::enabled() || !t.in_goroutine.load(Ordering::Relaxed) || !t.pause.request() {
+        return false;
+    }
+    if !preempt::signal(t.tid.load(Ordering::Relaxed)) {
+        t.pause.withdraw();
+        return false;
+    }
+    let asked = Instant::now();
+    loop {
+        match t.pause.answer() {
+            Answer::Paused => break,
+            Answer::Declined => return false,
+            Answer::Pending if asked.elapsed() < PAUSE_ANSWER => std::thread::yield_now(),
+            // No answer: take the request back, unless it is answered now.
+            Answer::Pending => match t.pause.withdraw() {
+                true => return false,
+                false => match t.pause.answer() {
+                    Answer::Paused => break,
+                    _ => return false,
+                },
+            },
+        }
+    }
+    // `t` waits in its handler, inside the goroutine it runs: nothing on
+    // `t` can change `running` or `lender` until someone resumes it.
+    let running = t.running.load(Ordering::Relaxed);
+    // SAFETY: `running` is the `Arc::as_ptr` of the GRef that `t`'s
+    // `execute_here` holds for the whole turn, and `t` is stopped inside
+    // that turn, so the count is at least one; we take a reference of our
+    // own for the queue.
+    let g: GRef = unsafe {
+        Arc::increment_strong_count(running as *const G);
+        Arc::from_raw(running as *const G)
+    };
+    g.bound.store(t.id + 1, Ordering::Release);
+    let lender = t.lender.swap(0, Ordering::SeqCst);
+    rt.injector.push(g);
+    if lender != 0 {
+        // The live list: the lender may be newer than sysmon's snapshot.
+        rt.read_workers()[lender - 1].lend.give_back();
+    } else if t.status.load(Ordering::SeqCst) == ACTIVE {
+        hand_off(rt, t);
+    }
+    rt.wakep();
+    true
+}
+
+/// Detaches a worker stuck inside one goroutine and activates another in
+/// its place. The stuck thread keeps running (or waiting in the kernel);
+/// its queued work is taken by others.
+pub(super) fn hand_off(rt: &'static Runtime, w: &WorkerShared) {
+    if rt.own_threads.load(Ordering::Relaxed) >= MAX_THREADS {
+        return;
+    }
+    let mut sched = rt.lock_sched();
     if w.status.load(Ordering::SeqCst) != ACTIVE || !w.busy.load(Ordering::SeqCst) {
         return;
     }
     w.status.store(DETACHED, Ordering::SeqCst);
     sched.active -= 1;
+    // Its queue goes with its role (Go hands the P, run queue and all, to
+    // another M): only spinning workers would steal from a detached one.
     if let Some(g) = w.take_runnext() {
         rt.injector.push(g);
+    }
+    loop {
+        match w.stealer.steal() {
+            Steal::Success(g) => rt.injector.push(g),
+            Steal::Retry => continue,
+            Steal::Empty => break,
+        }
     }
     rt.activate_one(&mut sched);
     drop(sched);
@@ -145,18 +377,20 @@ fn deadlocked(rt: &Runtime) -> bool {
     if num_goroutine() == 0 || rt.nmspinning.load(Ordering::SeqCst) != 0 {
         return false;
     }
+    if rt
+        .read_workers()
+        .iter()
+        .any(|w| w.busy.load(Ordering::SeqCst))
     {
-        let sched = rt.sched.lock();
+        return false;
+    }
+    {
+        let sched = rt.lock_sched();
         if sched.active == 0 || rt.npidle.load(Ordering::SeqCst) != sched.active {
             return false;
         }
     }
-    if rt
-        .workers
-        .read()
-        .iter()
-        .any(|w| w.busy.load(Ordering::SeqCst))
-        || rt.any_work()
+    if rt.any_work()
         || timer::len() != 0
         || crate::blocking::in_flight() > 0
         || reactor::has_waiters()

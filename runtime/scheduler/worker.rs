@@ -4,17 +4,29 @@
 //! A worker's thread-owned state (`Worker`) is reachable from goroutine code
 //! running on it through a thread-local read by a non-inlined accessor, so
 //! a goroutine that migrates never uses a stale worker.
+//!
+//! A goroutine *bound* to another thread (paused there by sysmon, or locked
+//! to it) is not resumed here: the worker lends that thread its CPU token
+//! and sleeps until it comes back (`preempt.rs` explains the rule). A
+//! thread whose goroutine called `lock_os_thread` leaves the active set and
+//! from then on runs that goroutine only, each time a worker lends it a
+//! token.
 
 use corosensei::CoroutineResult;
 use crossbeam_deque::Steal;
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{
+    compiler_fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::{finish_park, Runtime, SeenRunnext, WorkerShared, ACTIVE, SPARE};
+use super::preempt::{self, LendWord, PauseWord};
+use super::{finish_park, Runtime, SeenRunnext, WorkerShared, ACTIVE, EXITED, SPARE};
 use crate::coroutine::stack::{self, Stack};
-use crate::coroutine::{overflow, set_current_g, GRef, Yield, NOTIFIED, RUNNABLE, RUNNING};
+use crate::coroutine::{
+    current_g, overflow, set_current_g, GRef, Yield, NOTIFIED, RUNNABLE, RUNNING,
+};
 use crate::reactor::{self, timer};
 
 /// A worker's own state; lives on its thread's stack for the thread's life.
@@ -26,6 +38,11 @@ pub(crate) struct Worker {
     spinning: Cell<bool>,
     seed: Cell<u64>,
     seen_runnext: Cell<Option<SeenRunnext>>,
+    /// The goroutine locked to this thread (`lock_os_thread`), if any.
+    locked: RefCell<Option<GRef>>,
+    /// The locked goroutine ended still locked: the thread exits (Go's
+    /// rule: the goroutine may have changed the thread's state).
+    exit: Cell<bool>,
 }
 
 /// How long a spinning worker keeps looking before it parks.
@@ -70,6 +87,15 @@ pub(super) fn spawn_worker(rt: &'static Runtime) {
         woken_spinning: AtomicBool::new(false),
         busy: AtomicBool::new(false),
         ticks: AtomicU64::new(0),
+        slices: AtomicU64::new(0),
+        preempt: AtomicBool::new(false),
+        tid: AtomicI32::new(0),
+        in_goroutine: AtomicBool::new(false),
+        running: AtomicPtr::new(std::ptr::null_mut()),
+        pause: PauseWord::new(),
+        lent_to: AtomicUsize::new(0),
+        lend: LendWord::new(),
+        lender: AtomicUsize::new(0),
     });
     workers.push(shared.clone());
     drop(workers);
@@ -89,8 +115,11 @@ pub(super) fn spawn_worker(rt: &'static Runtime) {
                 tick: Cell::new(0),
                 spinning: Cell::new(false),
                 seen_runnext: Cell::new(None),
+                locked: RefCell::new(None),
+                exit: Cell::new(false),
             };
-            worker.run(rt)
+            worker.run(rt);
+            rt.own_threads.fetch_sub(1, Ordering::SeqCst);
         });
     if let Err(e) = spawned {
         // Without a thread the runtime cannot honour gomaxprocs; running
@@ -100,15 +129,30 @@ pub(super) fn spawn_worker(rt: &'static Runtime) {
 }
 
 impl Worker {
-    fn run(&self, rt: &'static Runtime) -> ! {
+    /// The thread's life. Returns only when a goroutine ended while locked
+    /// to this thread (the thread then exits).
+    fn run(&self, rt: &'static Runtime) {
         let _ = self.shared.thread.set(std::thread::current());
+        self.shared.tid.store(preempt::gettid(), Ordering::SeqCst);
         WORKER.with(|w| w.set(self));
         overflow::thread_init();
         loop {
+            let locked = self.locked.borrow().clone();
+            if let Some(g) = locked {
+                // Wait until a worker lends us a token, then run it.
+                self.shared.pause.wait_resumed();
+                self.execute_here(rt, g, true);
+                continue;
+            }
+            if self.exit.get() {
+                let _sched = rt.lock_sched();
+                self.shared.status.store(EXITED, Ordering::SeqCst);
+                return;
+            }
             match self.shared.status.load(Ordering::SeqCst) {
                 ACTIVE => {
-                    if let Some(g) = self.find_runnable(rt) {
-                        self.execute(g);
+                    if let Some((g, inherit)) = self.find_runnable(rt) {
+                        self.execute(rt, g, inherit);
                     }
                 }
                 SPARE => std::thread::park(),
@@ -142,7 +186,9 @@ impl Worker {
         }
     }
 
-    fn find_runnable(&self, rt: &Runtime) -> Option<GRef> {
+    /// The next goroutine to run, and whether it inherits the current time
+    /// slice (it came from `runnext`).
+    fn find_runnable(&self, rt: &Runtime) -> Option<(GRef, bool)> {
         let found = self.find_runnable_inner(rt);
         if found.is_some() && self.spinning.replace(false) {
             // The last spinner found work: there may be more, so keep one
@@ -154,27 +200,38 @@ impl Worker {
         found
     }
 
-    fn find_runnable_inner(&self, rt: &Runtime) -> Option<GRef> {
+    fn find_runnable_inner(&self, rt: &Runtime) -> Option<(GRef, bool)> {
         loop {
-            if self.shared.status.load(Ordering::Relaxed) != ACTIVE {
+            let shared = &self.shared;
+            if shared.status.load(Ordering::Relaxed) != ACTIVE {
                 return None;
             }
             let tick = self.tick.get().wrapping_add(1);
             self.tick.set(tick);
-            if tick % 61 == 0 {
-                timer::fire_expired();
-                if let Some(g) = steal_global(rt, &self.local) {
-                    return Some(g);
+            if shared.preempt.load(Ordering::Relaxed) {
+                // sysmon ended this slice: whatever waits in runnext goes
+                // behind the local queue instead of inheriting it.
+                shared.preempt.store(false, Ordering::Relaxed);
+                if let Some(g) = shared.take_runnext() {
+                    self.local.push(g);
                 }
             }
-            if let Some(g) = self.shared.take_runnext() {
-                return Some(g);
+            if tick % 61 == 0 || timer::overdue_seen() {
+                timer::fire_expired();
+            }
+            if tick % 61 == 0 {
+                if let Some(g) = steal_global(rt, &self.local) {
+                    return Some((g, false));
+                }
+            }
+            if let Some(g) = shared.take_runnext() {
+                return Some((g, true));
             }
             if let Some(g) = self.local.pop() {
-                return Some(g);
+                return Some((g, false));
             }
             if let Some(g) = steal_global(rt, &self.local) {
-                return Some(g);
+                return Some((g, false));
             }
             if timer::fire_expired() > 0 {
                 continue;
@@ -184,7 +241,7 @@ impl Worker {
             }
             if self.spinning.get() || self.start_spinning(rt) {
                 if let Some(g) = self.spin_for_work(rt) {
-                    return Some(g);
+                    return Some((g, false));
                 }
             }
             self.idle(rt);
@@ -332,21 +389,65 @@ impl Worker {
         shared.notified.store(false, Ordering::SeqCst);
     }
 
-    fn execute(&self, g: GRef) {
+    /// Runs `g` for one turn: here, or, if it is bound to another thread,
+    /// by lending that thread this worker's token.
+    fn execute(&self, rt: &'static Runtime, g: GRef, inherit: bool) {
         let shared = &self.shared;
         shared.busy.store(true, Ordering::Relaxed);
         shared.ticks.store(
             shared.ticks.load(Ordering::Relaxed).wrapping_add(1),
             Ordering::Relaxed,
         );
+        if !inherit {
+            shared.slices.store(
+                shared.slices.load(Ordering::Relaxed).wrapping_add(1),
+                Ordering::Relaxed,
+            );
+        }
+        match g.bound.load(Ordering::Acquire) {
+            0 => self.execute_here(rt, g, false),
+            bound => self.lend_token(rt, g, bound - 1),
+        }
+        shared.busy.store(false, Ordering::Relaxed);
+    }
+
+    /// Lends this worker's token to the thread `g` is bound to, and sleeps
+    /// until it comes back: the bound thread's goroutine parked, yielded or
+    /// ended, or sysmon paused that thread again (and requeued `g`). Only
+    /// one of the two threads executes goroutine code at a time.
+    fn lend_token(&self, rt: &Runtime, g: GRef, to: usize) {
+        let target = rt.read_workers()[to].clone();
+        // The queue's reference: the bound thread holds its own.
+        drop(g);
+        let shared = &self.shared;
+        shared.lent_to.store(to + 1, Ordering::SeqCst);
+        shared.lend.lend();
+        target.lender.store(shared.id + 1, Ordering::SeqCst);
+        target.pause.resume();
+        shared.lend.wait_returned();
+        shared.lent_to.store(0, Ordering::SeqCst);
+    }
+
+    /// Resumes `g` on this thread until it gives the thread back, then acts
+    /// on why. `locked`: `g` is locked to this thread.
+    fn execute_here(&self, rt: &'static Runtime, g: GRef, locked: bool) {
+        let shared = &self.shared;
         if g.state.load(Ordering::Acquire) != NOTIFIED {
             g.state.store(RUNNING, Ordering::Release);
         }
         set_current_g(Arc::as_ptr(&g));
-        // SAFETY: this worker popped `g` from a queue (or runnext), and a
-        // goroutine is in at most one queue at a time, so this thread has
-        // exclusive access to its coroutine until it yields or returns.
+        // SAFETY: this worker popped `g` from a queue (or runnext), or `g`
+        // is locked to this thread and a lender handed it over; a goroutine
+        // is in at most one queue at a time, so this thread has exclusive
+        // access to its coroutine until it yields or returns.
         let co = unsafe { &mut *g.co.get() };
+        shared
+            .running
+            .store(Arc::as_ptr(&g) as *mut _, Ordering::Relaxed);
+        shared.in_goroutine.store(true, Ordering::Relaxed);
+        // The pause handler runs on this thread: it must see the flag set
+        // before the switch and cleared after it, in program order.
+        compiler_fence(Ordering::SeqCst);
         // The goroutine root catches every panic of the goroutine; one that
         // still escapes (a panicking destructor of a panic payload) would
         // unwind through this worker and silently lose it and its count.
@@ -355,6 +456,18 @@ impl Worker {
                 .expect("a queued goroutine has a coroutine")
                 .resume(())
         }));
+        compiler_fence(Ordering::SeqCst);
+        shared.in_goroutine.store(false, Ordering::Relaxed);
+        shared
+            .running
+            .store(std::ptr::null_mut(), Ordering::Relaxed);
+        // Who lent this turn's token, taken before `g` can be queued again
+        // (a new lender stores itself here once it pops `g`).
+        let lender = shared.lender.swap(0, Ordering::SeqCst);
+        if shared.status.load(Ordering::Relaxed) != ACTIVE {
+            // A cooperative preemption request meant for this turn.
+            shared.preempt.store(false, Ordering::Relaxed);
+        }
         let Ok(result) = resumed else {
             eprintln!(
                 "fatal error: a panic escaped goroutine {}'s root; aborting",
@@ -366,13 +479,20 @@ impl Worker {
         if !g.stack.canary_intact() {
             overflow::report_and_abort(&g);
         }
-        shared.busy.store(false, Ordering::Relaxed);
+        // A paused goroutine resumed here (sysmon bound it to this thread)
+        // is free again; a locked one stays bound. Cleared before `g` can
+        // be queued by anyone.
+        if !locked {
+            g.bound.store(0, Ordering::Release);
+        } else {
+            // Ready for the next lend before `g` becomes visible to lenders.
+            shared.pause.pause_self();
+        }
+        let bound_here = locked;
         match result {
             CoroutineResult::Yield(Yield::Park) => {
                 if let Some(g) = finish_park(g) {
-                    if let Some(old) = shared.put_runnext(g) {
-                        self.local.push(old);
-                    }
+                    self.requeue_woken(g, bound_here);
                 }
             }
             CoroutineResult::Yield(Yield::Gosched) => {
@@ -385,14 +505,68 @@ impl Worker {
                 if g.state.load(Ordering::Acquire) == RUNNING {
                     g.state.store(RUNNABLE, Ordering::Release);
                 }
-                self.requeue_yielded(g);
+                if bound_here {
+                    super::schedule_global(g);
+                } else {
+                    self.requeue_yielded(g);
+                }
+            }
+            CoroutineResult::Yield(Yield::LockThread) => self.lock_here(rt, g),
+            CoroutineResult::Yield(Yield::UnlockThread) => {
+                self.locked.borrow_mut().take();
+                shared.pause.resume_self();
+                g.bound.store(0, Ordering::Release);
+                if g.state.load(Ordering::Acquire) == RUNNING {
+                    g.state.store(RUNNABLE, Ordering::Release);
+                }
+                super::schedule_global(g);
             }
             CoroutineResult::Return(()) => {
                 let done = co.take().expect("a finished goroutine had a coroutine");
                 stack::release(done.into_stack(), Some(&mut self.stacks.borrow_mut()));
+                if locked {
+                    // Go ends a thread whose goroutine exits locked to it,
+                    // unless goro did the locking (an unwinding park).
+                    self.locked.borrow_mut().take();
+                    shared.pause.resume_self();
+                    let ours = g.unwind_locked.load(Ordering::Relaxed)
+                        && g.lock_count.load(Ordering::Relaxed) == 1;
+                    self.exit.set(!ours);
+                }
                 g.retire();
             }
         }
+        // Ran on a lent token: give it back.
+        if lender != 0 {
+            rt.read_workers()[lender - 1].lend.give_back();
+        }
+    }
+
+    /// A goroutine that must run again at once (woken while switching out).
+    fn requeue_woken(&self, g: GRef, bound_here: bool) {
+        if bound_here || self.shared.status.load(Ordering::Relaxed) != ACTIVE {
+            super::schedule_global(g);
+        } else if let Some(old) = self.shared.put_runnext(g) {
+            self.local.push(old);
+        }
+    }
+
+    /// `g` called `lock_os_thread`: this thread becomes its own. An active
+    /// worker hands its role (and queue) to another thread; then the run
+    /// loop resumes `g` here at once. It never waits in a queue on the
+    /// way, so its state stays RUNNING and a wake-up that arrives meanwhile
+    /// stays a token (it may be locking inside `park`). Until it next
+    /// blocks it runs without a token of its own; sysmon pauses it if it
+    /// computes on (like any thread that came back from the kernel).
+    fn lock_here(&self, rt: &'static Runtime, g: GRef) {
+        if self.shared.status.load(Ordering::SeqCst) == ACTIVE {
+            super::sysmon::hand_off(rt, &self.shared);
+        }
+        while let Some(queued) = self.local.pop() {
+            rt.injector.push(queued);
+        }
+        g.bound.store(self.shared.id + 1, Ordering::Release);
+        *self.locked.borrow_mut() = Some(g);
     }
 }
 
@@ -401,9 +575,11 @@ impl Worker {
     /// one. Go puts it on the global queue; when that queue is empty the
     /// back of this worker's FIFO queue is the same place in line (the
     /// worker only looks at the global queue once its own is empty) and
-    /// costs a fraction of a global push and pop.
+    /// costs a fraction of a global push and pop. A detached worker's
+    /// queue is nobody's: then the global queue.
     fn requeue_yielded(&self, g: GRef) {
-        if !super::rt().injector.is_empty() {
+        if !super::rt().injector.is_empty() || self.shared.status.load(Ordering::Relaxed) != ACTIVE
+        {
             super::schedule_global(g);
         } else {
             self.local.push(g);
@@ -418,5 +594,61 @@ fn steal_global(rt: &Runtime, dest: &crossbeam_deque::Worker<GRef>) -> Option<GR
             Steal::Retry => continue,
             Steal::Empty => return None,
         }
+    }
+}
+
+/// Locks the calling goroutine to its current OS thread (Go's
+/// `runtime.LockOSThread`): until as many [`unlock_os_thread`] calls, it
+/// runs only on this thread, and no other goroutine runs here. The thread's
+/// worker role passes to another thread; when the goroutine blocks, the
+/// thread sleeps. It still counts against `gomaxprocs` only while it
+/// executes. Calls nest (a count). On a plain thread it does nothing.
+///
+/// This is the tool for thread-affine code: thread-locals that must stay
+/// put, a `std::sync::MutexGuard` held across a blocking call, GUI or
+/// OpenGL contexts, per-thread kernel state (`setns`, signal masks). If the
+/// goroutine ends while locked, the thread exits (as in Go), since the
+/// goroutine may have left thread state behind.
+///
+/// ```
+/// let same = goro::go!(|| {
+///     goro::lock_os_thread();
+///     let before = std::thread::current().id();
+///     goro::time::sleep(std::time::Duration::from_millis(1));
+///     let after = std::thread::current().id();
+///     goro::unlock_os_thread();
+///     before == after
+/// });
+/// assert!(same.join().unwrap());
+/// ```
+pub fn lock_os_thread() {
+    let Some(g) = current_g() else { return };
+    if g.lock_count.fetch_add(1, Ordering::Relaxed) == 0 {
+        g.suspend(Yield::LockThread);
+    }
+}
+
+/// Undoes one [`lock_os_thread`]; the last one frees the goroutine to run
+/// on any worker again. Without a matching lock it does nothing (as in Go).
+///
+/// ```
+/// goro::go!(|| {
+///     goro::lock_os_thread();
+///     goro::lock_os_thread();
+///     goro::unlock_os_thread(); // still locked: one lock left
+///     goro::unlock_os_thread(); // free again
+/// })
+/// .join()
+/// .unwrap();
+/// ```
+pub fn unlock_os_thread() {
+    let Some(g) = current_g() else { return };
+    let depth = g.lock_count.load(Ordering::Relaxed);
+    if depth == 0 {
+        return;
+    }
+    g.lock_count.store(depth - 1, Ordering::Relaxed);
+    if depth == 1 {
+        g.suspend(Yield::UnlockThread);
     }
 }

@@ -1,0 +1,411 @@
+//! Preemption: how a goroutine that never yields is made to give way,
+//! without ever being switched out at an arbitrary instruction.
+//!
+//! # The rule: a CPU token per `gomaxprocs`
+//!
+//! A thread may execute goroutine code only while it holds one of the
+//! `gomaxprocs` tokens. An *active* worker holds one. It can **lend** it:
+//! when it pops a goroutine that is *bound* to another thread (a hog that
+//! was paused mid-computation, or a goroutine locked to its thread with
+//! `lock_os_thread`), it does not resume the coroutine itself; it wakes the
+//! bound thread and sleeps until that thread gives the token back (its
+//! goroutine parked, yielded or ended) or is paused again. A thread blocked
+//! in the kernel uses no CPU: sysmon detaches its worker (the token goes to
+//! a replacement thread), as Go does for a goroutine in a syscall.
+//!
+//! # Pausing a hog (the signal)
+//!
+//! sysmon (`sysmon.rs`) first asks nicely: it sets the worker's `preempt`
+//! flag, which every goro call checks ([`coop`]) and the worker honours at
+//! its next scheduling point. A goroutine that calls no goro function for
+//! another look is then *paused*: sysmon sends its thread `SIGURG` (Go's
+//! choice too: its default action is to do nothing, and programs rarely use
+//! it). The handler, on the thread's alternate signal stack, waits on a
+//! futex until a lender wakes it: the thread is descheduled exactly as the
+//! kernel deschedules it, at whatever instruction it was. Nothing moves:
+//! the goroutine stays on its thread with its registers, its thread-locals,
+//! std's panic count and reentrant stdout lock, and the allocator's
+//! per-thread caches, so preemption needs no safe points and no compiler
+//! support. sysmon then queues the goroutine *bound* to that thread on the
+//! global queue, and starts a replacement worker if the paused thread was
+//! an active worker. When a worker later pops it, it lends its token.
+//!
+//! The handler only loads atomics, and calls `futex(2)` (async-signal-safe);
+//! it saves and restores `errno`. It declines (and the thread runs on)
+//! unless the thread is inside a goroutine (`in_goroutine`) and holds none
+//! of the scheduler's own locks ([`NoPreempt`]): a thread paused while
+//! holding the lock that sysmon and idle workers need would stall the very
+//! threads that must come and resume it.
+//!
+//! # The pause word
+//!
+//! Each worker thread's [`PauseWord`] is one `AtomicU32`:
+//!
+//! ```text
+//!   RUNNING --request (sysmon, CAS)------------> REQUESTED
+//!   REQUESTED --accept (handler, CAS)----------> PAUSED   (then futex-wait)
+//!   REQUESTED --decline (handler) / withdraw (sysmon, CAS)--> RUNNING
+//!   RUNNING or REQUESTED --pause_self (the thread itself)--> WAITING
+//!   PAUSED or WAITING --resume (lender: store + futex wake)--> RUNNING
+//! ```
+//!
+//! A lender's wait is a second word, [`LendWord`]: LENT until the bound
+//! thread or sysmon hands the token back.
+//!
+//! This module never queues a goroutine or touches a run queue: it only
+//! pauses, resumes, and reads threads' CPU clocks.
+
+use std::cell::Cell;
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Once;
+
+use super::current_worker;
+
+/// The thread runs (or has not been asked to stop).
+const RUNNING: u32 = 0;
+/// sysmon asked it to pause and signalled it; the handler has not answered.
+const REQUESTED: u32 = 1;
+/// Paused by the handler, inside a goroutine: it waits for a token.
+const PAUSED: u32 = 2;
+/// Its locked goroutine blocked or yielded: it waits, in its run loop,
+/// for a token to run that goroutine again. Distinct from PAUSED, so
+/// sysmon never mistakes it for an answer to a request.
+const WAITING: u32 = 3;
+
+/// One thread's pause state (see the module docs for the transitions).
+pub(crate) struct PauseWord(AtomicU32);
+
+impl PauseWord {
+    pub(crate) const fn new() -> Self {
+        PauseWord(AtomicU32::new(RUNNING))
+    }
+
+    /// sysmon: RUNNING -> REQUESTED. False if the thread is paused already
+    /// or another request is pending.
+    pub(crate) fn request(&self) -> bool {
+        self.0
+            .compare_exchange(RUNNING, REQUESTED, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+
+    /// sysmon: REQUESTED -> RUNNING, giving up on an unanswered request.
+    /// False if the handler answered first (look at [`answer`]).
+    ///
+    /// [`answer`]: PauseWord::answer
+    pub(crate) fn withdraw(&self) -> bool {
+        self.0
+            .compare_exchange(REQUESTED, RUNNING, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+
+    /// The handler: REQUESTED -> PAUSED when `accept`, else -> RUNNING.
+    /// Returns whether the thread is now paused (and must wait).
+    fn decide(&self, accept: bool) -> bool {
+        let to = if accept { PAUSED } else { RUNNING };
+        self.0
+            .compare_exchange(REQUESTED, to, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+            && accept
+    }
+
+    /// sysmon, after a request: what the handler made of it, read once (a
+    /// second read could see a different answer).
+    pub(crate) fn answer(&self) -> Answer {
+        match self.0.load(Ordering::SeqCst) {
+            REQUESTED => Answer::Pending,
+            PAUSED => Answer::Paused,
+            _ => Answer::Declined,
+        }
+    }
+
+    /// Paused by the handler or waiting for a token: not computing.
+    pub(crate) fn is_paused(&self) -> bool {
+        matches!(self.0.load(Ordering::SeqCst), PAUSED | WAITING)
+    }
+
+    /// A locked thread, before it makes its goroutine visible to lenders:
+    /// -> WAITING (a pending request is moot: the goroutine has left the
+    /// CPU). A lender that resumes it before it reaches
+    /// [`wait_resumed`](PauseWord::wait_resumed) is not lost.
+    pub(crate) fn pause_self(&self) {
+        self.0.store(WAITING, Ordering::SeqCst);
+    }
+
+    /// The thread itself: no longer waiting (its locked goroutine left).
+    pub(crate) fn resume_self(&self) {
+        self.0.store(RUNNING, Ordering::SeqCst);
+    }
+
+    /// Blocks the calling thread while PAUSED or WAITING.
+    /// Async-signal-safe.
+    pub(crate) fn wait_resumed(&self) {
+        loop {
+            match self.0.load(Ordering::Acquire) {
+                state @ (PAUSED | WAITING) => futex_wait(&self.0, state),
+                _ => return,
+            }
+        }
+    }
+
+    /// A lender: PAUSED or WAITING -> RUNNING and wake the thread.
+    /// Release: what the lender did before (queue hand-over) happens
+    /// before the thread runs on.
+    pub(crate) fn resume(&self) {
+        self.0.store(RUNNING, Ordering::Release);
+        futex_wake(&self.0);
+    }
+}
+
+/// The handler's answer to a pause request, as sysmon reads it.
+pub(crate) enum Answer {
+    /// Not answered yet.
+    Pending,
+    /// The thread waits in its handler.
+    Paused,
+    /// The handler declined (or the request was withdrawn).
+    Declined,
+}
+
+/// A lending worker's wait: LENT while its token is out.
+pub(crate) struct LendWord(AtomicU32);
+
+const RETURNED: u32 = 0;
+const LENT: u32 = 1;
+
+impl LendWord {
+    pub(crate) const fn new() -> Self {
+        LendWord(AtomicU32::new(RETURNED))
+    }
+
+    /// The lender, before it wakes the bound thread.
+    pub(crate) fn lend(&self) {
+        self.0.store(LENT, Ordering::SeqCst);
+    }
+
+    /// The lender: blocks until the token comes back.
+    pub(crate) fn wait_returned(&self) {
+        while self.0.load(Ordering::Acquire) == LENT {
+            futex_wait(&self.0, LENT);
+        }
+    }
+
+    /// The bound thread (its goroutine gave it back) or sysmon (it paused
+    /// the bound thread again): the lender may run on.
+    pub(crate) fn give_back(&self) {
+        self.0.store(RETURNED, Ordering::Release);
+        futex_wake(&self.0);
+    }
+}
+
+fn futex_wait(word: &AtomicU32, expected: u32) {
+    // SAFETY: FUTEX_WAIT on a live, aligned u32 that `word` borrows; the
+    // kernel only reads it and returns at once if it no longer equals
+    // `expected`. EINTR and spurious returns are handled by the callers'
+    // loops.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            std::ptr::null::<libc::timespec>(),
+        );
+    }
+}
+
+fn futex_wake(word: &AtomicU32) {
+    // SAFETY: FUTEX_WAKE on a live, aligned u32; it does not access memory.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            i32::MAX,
+        );
+    }
+}
+
+thread_local! {
+    /// Scheduler locks this thread holds (see [`NoPreempt`]).
+    static NO_PREEMPT: Cell<u32> = const { Cell::new(0) };
+}
+
+/// While alive, this thread is not paused: held with the scheduler's own
+/// locks (`sched`, the worker list), which sysmon and idle workers need to
+/// resume a paused thread. Go counts `m.locks` for the same reason.
+pub(crate) struct NoPreempt(());
+
+impl NoPreempt {
+    #[inline]
+    pub(crate) fn enter() -> NoPreempt {
+        NO_PREEMPT.with(|n| n.set(n.get() + 1));
+        NoPreempt(())
+    }
+}
+
+impl Drop for NoPreempt {
+    #[inline]
+    fn drop(&mut self) {
+        NO_PREEMPT.with(|n| n.set(n.get() - 1));
+    }
+}
+
+/// The signal sysmon pauses hogs with.
+pub(crate) const SIGNAL: libc::c_int = libc::SIGURG;
+
+static INSTALL: Once = Once::new();
+static mut PREVIOUS: MaybeUninit<libc::sigaction> = MaybeUninit::zeroed();
+
+/// Whether pausing is on: `GORO_ASYNCPREEMPT=0` turns it off (Go's
+/// `GODEBUG=asyncpreemptoff=1`); then hogs are only handed off.
+pub(crate) fn enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("GORO_ASYNCPREEMPT").map_or(true, |v| v.trim() != "0"))
+}
+
+/// Installs the pause handler once per process.
+pub(crate) fn install() {
+    if !enabled() {
+        return;
+    }
+    INSTALL.call_once(|| {
+        // SAFETY: a valid sigaction (SA_SIGINFO handler of the matching
+        // signature, on the alternate stack every worker sets up, restarting
+        // interrupted system calls); the previous action goes to a static
+        // written only here, before our handler can run.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_signal as *const () as usize;
+            action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(SIGNAL, &action, (&raw mut PREVIOUS).cast());
+        }
+    });
+}
+
+extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: errno is thread-local; reading and later restoring it keeps
+    // the interrupted code's view intact (futex may overwrite it).
+    let errno = unsafe { *libc::__errno_location() };
+    let ours = match current_worker() {
+        Some(w) => w.shared.answer_pause(NO_PREEMPT.with(Cell::get) == 0),
+        None => false,
+    };
+    if !ours {
+        // Not a request of ours: a SIGURG of the program's own.
+        // SAFETY: PREVIOUS was written in `install` before this handler
+        // could run and is never written again.
+        let previous = unsafe { PREVIOUS.assume_init() };
+        let action = previous.sa_sigaction;
+        if action != libc::SIG_DFL && action != libc::SIG_IGN {
+            if previous.sa_flags & libc::SA_SIGINFO != 0 {
+                // SAFETY: installed with SA_SIGINFO: this signature.
+                let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                    unsafe { std::mem::transmute(action) };
+                f(sig, info, ctx);
+            } else {
+                // SAFETY: installed without SA_SIGINFO: the number only.
+                let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(action) };
+                f(sig);
+            }
+        }
+    }
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = errno };
+}
+
+impl PauseWord {
+    /// The handler's half: accept a pending request if `accept`, then wait
+    /// for a token. Returns whether there was a request of ours.
+    pub(crate) fn answer_and_wait(&self, accept: bool) -> bool {
+        if self.0.load(Ordering::SeqCst) != REQUESTED {
+            return false;
+        }
+        if self.decide(accept) {
+            self.wait_resumed();
+        }
+        true
+    }
+}
+
+/// The calling thread's kernel id.
+pub(crate) fn gettid() -> libc::pid_t {
+    // SAFETY: gettid has no arguments and cannot fail.
+    unsafe { libc::syscall(libc::SYS_gettid) as libc::pid_t }
+}
+
+/// Sends the pause signal to thread `tid` of this process. A thread that
+/// has exited makes this fail harmlessly (ESRCH): ids are never passed to
+/// pthread functions, so a stale one is not undefined behaviour.
+pub(crate) fn signal(tid: libc::pid_t) -> bool {
+    // SAFETY: tgkill with our own pid; no memory is passed.
+    unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, SIGNAL) == 0 }
+}
+
+/// Whether thread `tid` of this process is runnable (running, or waiting
+/// for a CPU) rather than blocked in the kernel: the state letter of
+/// `/proc/self/task/<tid>/stat`. A thread's CPU clock cannot tell a
+/// blocked thread from a computing one that the kernel gives little CPU on
+/// a loaded machine; the state can. Reads into a stack buffer (sysmon
+/// must not allocate); `None` if the thread is gone.
+pub(crate) fn runnable(tid: libc::pid_t) -> Option<bool> {
+    let mut path = [0u8; 48];
+    let mut w = StackWriter {
+        buf: &mut path,
+        len: 0,
+    };
+    use std::fmt::Write as _;
+    write!(w, "/proc/self/task/{tid}/stat\0").ok()?;
+    let mut stat = [0u8; 256];
+    // SAFETY: `path` is NUL-terminated (written above, within its size);
+    // read writes at most `stat.len()` bytes into our buffer; the fd is
+    // closed on every path.
+    let n = unsafe {
+        let fd = libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return None;
+        }
+        let n = libc::read(fd, stat.as_mut_ptr().cast(), stat.len());
+        libc::close(fd);
+        n
+    };
+    let stat = stat.get(..usize::try_from(n).ok()?)?;
+    // "tid (comm) S ...": the state follows the last ')'.
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let state = *stat.get(close + 2)?;
+    Some(state == b'R')
+}
+
+/// `fmt::Write` into a fixed buffer.
+struct StackWriter<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl std::fmt::Write for StackWriter<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(std::fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// A goro call's cooperative preemption point (tokio's `coop`, Go's stack
+/// check): if sysmon asked this worker to end its time slice, the calling
+/// goroutine yields now, so a goroutine whose goro operations never block
+/// (a buffered channel that is never empty, `try_recv` in a loop, an
+/// uncontended lock) gives way without a signal. One thread-local read and
+/// one relaxed load when nobody asked.
+#[inline]
+pub(crate) fn coop() {
+    if let Some(w) = current_worker() {
+        if w.shared.preempt.load(Ordering::Relaxed) {
+            super::gosched();
+        }
+    }
+}
