@@ -64,7 +64,7 @@ pub use coroutine::join::{spawn, Builder, JoinError, JoinHandle};
 pub use coroutine::{current, dump, num_goroutine, Dump, Goroutine};
 pub use scheduler::{gomaxprocs, num_cpu};
 
-use coroutine::{current_g, join::Goexit, Yield};
+use coroutine::{current_g, join::Goexit, Yield, G};
 
 /// Spawns a goroutine and returns its [`JoinHandle`].
 ///
@@ -179,6 +179,13 @@ where
 /// Makes panic messages name the goroutine ("goroutine 7 (worker)
 /// panicked at ..."), as std names the thread; panics outside goroutines
 /// go to the hook that was installed before.
+///
+/// The hook runs on the panicking goroutine's stack, which may be nearly
+/// full. Only the backtrace *capture* (a walk of the stack it runs on, so
+/// it must run there to see the goroutine's frames) stays on it: at most
+/// 5 KiB (the first capture in a process, 2 KiB after), no more than the
+/// unwinding that follows needs anyway. Symbolising, formatting and
+/// printing (up to 21 KiB) run on the worker thread's stack.
 pub(crate) fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -191,20 +198,33 @@ pub(crate) fn install_panic_hook() {
             .copied()
             .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
             .unwrap_or("Box<dyn Any>");
-        let name = g
-            .name
-            .as_deref()
-            .map(|n| format!(" ({n})"))
-            .unwrap_or_default();
-        let location = info
-            .location()
-            .map(|l| format!(" at {l}"))
-            .unwrap_or_default();
+        let location = info.location();
         let backtrace = std::backtrace::Backtrace::capture();
-        let trace = match backtrace.status() {
-            std::backtrace::BacktraceStatus::Captured => format!("\nstack backtrace:\n{backtrace}"),
-            _ => String::new(),
-        };
-        eprintln!("goroutine {}{name} panicked{location}:\n{msg}{trace}", g.id);
+        g.on_worker_stack(move || report_panic(g, msg, location, &backtrace));
     }));
+}
+
+/// Prints a goroutine's panic report to stderr, ignoring write errors (a
+/// panic here, inside the panic hook, would abort the process).
+fn report_panic(
+    g: &G,
+    msg: &str,
+    location: Option<&std::panic::Location<'_>>,
+    backtrace: &std::backtrace::Backtrace,
+) {
+    use std::fmt::Write as _;
+    use std::io::Write as _;
+    let mut report = format!("goroutine {}", g.id);
+    if let Some(name) = &g.name {
+        let _ = write!(report, " ({name})");
+    }
+    report.push_str(" panicked");
+    if let Some(l) = location {
+        let _ = write!(report, " at {l}");
+    }
+    let _ = writeln!(report, ":\n{msg}");
+    if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+        let _ = writeln!(report, "stack backtrace:\n{backtrace}");
+    }
+    let _ = std::io::stderr().write_all(report.as_bytes());
 }

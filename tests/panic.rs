@@ -81,3 +81,55 @@ fn panic_message_names_the_goroutine() {
     );
     assert!(stderr.contains("kaboom"), "{stderr}");
 }
+
+/// Recurses `depth` frames of about 256 bytes each, then panics.
+#[inline(never)]
+fn panic_at_depth(depth: u32) -> u32 {
+    let frame = std::hint::black_box([depth as u8; 256]);
+    if depth == 0 {
+        panic!("deep panic");
+    }
+    panic_at_depth(depth - 1) + u32::from(frame[7])
+}
+
+/// With a backtrace wanted, a panic ~50 KiB deep into a 64 KiB stack is
+/// still an ordinary panic: the report's heavy work (symbolising, printing)
+/// does not run on the goroutine's stack. (An explicit 64 KiB stack: the
+/// test keeps testing this if the default grows.)
+#[test]
+fn backtrace_of_a_deep_panic_fits_the_stack() {
+    if std::env::var("GORO_CHILD").as_deref() == Ok("deep") {
+        let h = goro::Builder::new()
+            .name("deep".to_string())
+            .stack_size(64 << 10)
+            .spawn(|| panic_at_depth(170))
+            .unwrap();
+        let err = h.join().unwrap_err();
+        assert_eq!(err.panic_message(), Some("deep panic"));
+        eprintln!("child joined: {err}");
+        return;
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "backtrace_of_a_deep_panic_fits_the_stack",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("GORO_CHILD", "deep")
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}\n{stderr}", out.status);
+    assert!(
+        stderr.contains("(deep) panicked at tests/panic.rs"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("deep panic\nstack backtrace:"), "{stderr}");
+    assert!(
+        stderr.contains("panic_at_depth"),
+        "the goroutine's frames: {stderr}"
+    );
+    assert!(stderr.contains("child joined: goroutine"), "{stderr}");
+}
