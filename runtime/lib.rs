@@ -68,7 +68,8 @@ use coroutine::{current_g, join::Goexit, Yield, G};
 
 /// Spawns a goroutine and returns its [`JoinHandle`].
 ///
-/// Takes a closure, run in the new goroutine, or a call expression,
+/// Takes a closure, run in the new goroutine, or a call expression (a
+/// function or method call: `go!(worker(i))`, `go!(self.serve(conn))`),
 /// evaluated in the new goroutine (its arguments too: they are moved in):
 ///
 /// ```
@@ -76,6 +77,19 @@ use coroutine::{current_g, join::Goexit, Yield, G};
 /// let a = goro::go!(move || 1u32);
 /// let b = goro::go!(add(1, 2));
 /// assert_eq!(a.join().unwrap() + b.join().unwrap(), 4);
+/// ```
+///
+/// A function or closure *value* is not a call, and does not compile (Go
+/// rejects `go f` the same way): write `go!(f())` to run `f`.
+///
+/// ```compile_fail
+/// fn work() {}
+/// let h = goro::go!(work); // error: go! needs a call or a closure
+/// ```
+///
+/// ```compile_fail
+/// let work = move || println!("working");
+/// let h = goro::go!(work); // error: go! needs a call or a closure
 /// ```
 ///
 /// Read the crate's *migration rules* before holding thread-locals or
@@ -86,7 +100,20 @@ macro_rules! go {
     (move || $($rest:tt)*) => { $crate::spawn(move || $($rest)*) };
     (| $($rest:tt)*) => { $crate::spawn(| $($rest)*) };
     (|| $($rest:tt)*) => { $crate::spawn(|| $($rest)*) };
-    ($call:expr) => { $crate::spawn(move || $call) };
+    // Anything else must be a call: its last token tree is the argument
+    // list. `@call` walks to the last token tree, keeping the expression.
+    (@call [$($call:tt)+] ( $($args:tt)* )) => { $crate::spawn(move || $($call)+) };
+    (@call [$($call:tt)+] $last:tt) => {
+        ::core::compile_error!(::core::concat!(
+            "go! needs a call or a closure, and `",
+            ::core::stringify!($($call)+),
+            "` is neither (did you mean go!(",
+            ::core::stringify!($($call)+),
+            "())?)"
+        ))
+    };
+    (@call [$($call:tt)+] $skip:tt $($rest:tt)+) => { $crate::go!(@call [$($call)+] $($rest)+) };
+    ($($call:tt)+) => { $crate::go!(@call [$($call)+] $($call)+) };
 }
 
 /// Yields: the calling goroutine goes to the global run queue so others run
