@@ -204,17 +204,49 @@ where
 }
 
 /// Makes panic messages name the goroutine ("goroutine 7 (worker)
-/// panicked at ..."), as std names the thread; panics outside goroutines
-/// go to the hook that was installed before.
+/// panicked at ..."), as std names the thread. Panics outside goroutines go
+/// to the hook that was installed before; so do goroutine panics, after
+/// goro's report, when that hook is the user's rather than std's default
+/// (which would repeat the report as "thread 'goro-worker-1' panicked").
+///
+/// Never panics. std refuses to change the hook on a panicking thread (the
+/// runtime's first use may be in a destructor that runs during unwinding),
+/// so there a helper thread installs it. The caller does not wait for it:
+/// if the panic is being reported by a hook that uses goro, std holds its
+/// hook lock until that returns, and waiting would deadlock. Until the
+/// helper is done, goroutine panics go to the previous hook alone.
+pub(crate) fn install_panic_hook() {
+    if !std::thread::panicking() {
+        return set_panic_hook();
+    }
+    let spawned = std::thread::Builder::new()
+        .name("goro-panic-hook".to_string())
+        .spawn(set_panic_hook);
+    // Without a thread, goroutine panics keep std's (or the user's) hook.
+    drop(spawned);
+}
+
+/// Installs goro's panic hook, chained to the one found (see
+/// [`install_panic_hook`]).
 ///
 /// The hook runs on the panicking goroutine's stack, which may be nearly
 /// full. Only the backtrace *capture* (a walk of the stack it runs on, so
 /// it must run there to see the goroutine's frames) stays on it: at most
 /// 5 KiB (the first capture in a process, 2 KiB after), no more than the
 /// unwinding that follows needs anyway. Symbolising, formatting and
-/// printing (up to 21 KiB) run on the worker thread's stack.
-pub(crate) fn install_panic_hook() {
+/// printing (up to 21 KiB) run on the worker thread's stack. A user's hook
+/// runs on the goroutine's stack, as any code of the goroutine.
+fn set_panic_hook() {
     let previous = std::panic::take_hook();
+    // `take_hook` puts std's default hook back, so a second call hands out
+    // a box of the default hook, built at the same place in std as the
+    // first call's box when that was the default too: a zero-sized value
+    // (the same dangling address) with the same vtable. A user's hook has
+    // its own vtable. (Were std ever to build two vtables for it, the
+    // default hook would count as the user's and add std's line.)
+    let default = std::panic::take_hook();
+    let users = !std::ptr::eq(&*previous, &*default);
+    drop(default);
     std::panic::set_hook(Box::new(move |info| {
         let Some(g) = current_g() else {
             return previous(info);
@@ -228,6 +260,9 @@ pub(crate) fn install_panic_hook() {
         let location = info.location();
         let backtrace = std::backtrace::Backtrace::capture();
         g.on_worker_stack(move || report_panic(g, msg, location, &backtrace));
+        if users {
+            previous(info);
+        }
     }));
 }
 

@@ -133,3 +133,97 @@ fn backtrace_of_a_deep_panic_fits_the_stack() {
     );
     assert!(stderr.contains("child joined: goroutine"), "{stderr}");
 }
+
+/// Runs this test binary's test `name` in a child process with
+/// `GORO_CHILD=name` (and `RUST_BACKTRACE=0`): its status and stderr.
+fn child(name: &str) -> (std::process::ExitStatus, String) {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env("GORO_CHILD", name)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn is_child(name: &str) -> bool {
+    std::env::var("GORO_CHILD").as_deref() == Ok(name)
+}
+
+struct SpawnOnDrop;
+
+impl Drop for SpawnOnDrop {
+    fn drop(&mut self) {
+        let h = goro::go!(move || 6 * 7);
+        eprintln!("joined {}", h.join().unwrap());
+    }
+}
+
+/// The runtime may start inside a destructor that runs while a plain
+/// thread unwinds (std refuses to change the panic hook there).
+#[test]
+fn runtime_starts_during_unwinding() {
+    let name = "runtime_starts_during_unwinding";
+    if is_child(name) {
+        let r = std::panic::catch_unwind(|| {
+            let _spawns = SpawnOnDrop;
+            panic!("the plain thread panics");
+        });
+        assert!(r.is_err());
+        eprintln!("child survived");
+        return;
+    }
+    let (status, stderr) = child(name);
+    assert!(status.success(), "{status:?}\n{stderr}");
+    assert!(stderr.contains("joined 42\n"), "{stderr}");
+    assert!(stderr.contains("child survived"), "{stderr}");
+}
+
+/// A panic hook installed before the runtime starts still sees goroutine
+/// panics, after goro's own line; std's default hook never adds its
+/// `thread '...' panicked` line to a goroutine's report.
+#[test]
+fn earlier_panic_hook_sees_goroutine_panics() {
+    let name = "earlier_panic_hook_sees_goroutine_panics";
+    if is_child(name) {
+        std::panic::set_hook(Box::new(|info| {
+            let msg = info.payload().downcast_ref::<&str>().unwrap_or(&"?");
+            eprintln!("user hook saw: {msg}");
+        }));
+        let h = goro::Builder::new()
+            .name("hooked".to_string())
+            .spawn(|| -> () { panic!("in a goroutine") })
+            .unwrap();
+        assert!(h.join().is_err());
+        let r = std::thread::spawn(|| -> () { panic!("on a thread") }).join();
+        assert!(r.is_err());
+        return;
+    }
+    let (status, stderr) = child(name);
+    assert!(status.success(), "{status:?}\n{stderr}");
+    let goro_line = stderr
+        .find("(hooked) panicked at")
+        .unwrap_or_else(|| panic!("goro's line in:\n{stderr}"));
+    let user_line = stderr
+        .find("user hook saw: in a goroutine")
+        .unwrap_or_else(|| panic!("the user hook's line in:\n{stderr}"));
+    assert!(goro_line < user_line, "goro's line first:\n{stderr}");
+    assert!(stderr.contains("user hook saw: on a thread"), "{stderr}");
+}
+
+#[test]
+fn default_hook_adds_nothing_to_a_goroutine_panic() {
+    let name = "default_hook_adds_nothing_to_a_goroutine_panic";
+    if is_child(name) {
+        let h = goro::go!(|| -> () { panic!("alone") });
+        assert!(h.join().is_err());
+        return;
+    }
+    let (status, stderr) = child(name);
+    assert!(status.success(), "{status:?}\n{stderr}");
+    assert!(stderr.contains("panicked at"), "{stderr}");
+    assert!(!stderr.contains("thread '"), "{stderr}");
+}
