@@ -45,6 +45,7 @@
 mod blocking;
 mod chan;
 mod coroutine;
+mod fatal;
 pub mod io;
 pub mod net;
 mod reactor;
@@ -267,7 +268,8 @@ fn set_panic_hook() {
 }
 
 /// Prints a goroutine's panic report to stderr, ignoring write errors (a
-/// panic here, inside the panic hook, would abort the process).
+/// panic here, inside the panic hook, would abort the process). Runs on the
+/// worker's stack.
 fn report_panic(
     g: &G,
     msg: &str,
@@ -275,7 +277,6 @@ fn report_panic(
     backtrace: &std::backtrace::Backtrace,
 ) {
     use std::fmt::Write as _;
-    use std::io::Write as _;
     let mut report = format!("goroutine {}", g.id);
     if let Some(name) = &g.name {
         let _ = write!(report, " ({name})");
@@ -288,5 +289,5 @@ fn report_panic(
     if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
         let _ = writeln!(report, "stack backtrace:\n{backtrace}");
     }
-    let _ = std::io::stderr().write_all(report.as_bytes());
+    fatal::eprint(format_args!("{report}"));
 }

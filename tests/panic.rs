@@ -227,3 +227,27 @@ fn default_hook_adds_nothing_to_a_goroutine_panic() {
     assert!(stderr.contains("panicked at"), "{stderr}");
     assert!(!stderr.contains("thread '"), "{stderr}");
 }
+
+/// A goroutine panic is reported, and contained, with stderr a closed pipe
+/// (`2>&1 | head` after `head` quit): the report's failed write is ignored.
+#[test]
+fn panic_report_survives_a_closed_stderr() {
+    let name = "panic_report_survives_a_closed_stderr";
+    if is_child(name) {
+        let h = goro::go!(|| -> () { panic!("nobody reads this") });
+        assert!(h.join().unwrap_err().is_panic());
+        println!("child joined");
+        return;
+    }
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env("GORO_CHILD", name)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    drop(child.stderr.take());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{:?}\n{stdout}", out.status);
+    assert!(stdout.contains("child joined"), "{stdout}");
+}
