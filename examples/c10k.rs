@@ -12,6 +12,9 @@
 //! took, round trips per second, p50/p99/max latency, errors, and the
 //! server's CPU time per round trip. Exits 1 on any error.
 
+#[macro_use]
+#[path = "support/out.rs"]
+mod out;
 #[path = "support/fd_limit.rs"]
 mod fd_limit;
 #[path = "support/loadgen.rs"]
@@ -27,8 +30,8 @@ fn server() -> ! {
     fd_limit::raise_fd_limit();
     goro::main(|| {
         let listener = goro::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        println!("listening on {}", listener.local_addr().unwrap());
-        std::io::stdout().flush().unwrap();
+        say!("listening on {}", listener.local_addr().unwrap());
+        let _ = std::io::stdout().flush();
         for conn in listener.incoming() {
             let Ok(mut conn) = conn else { continue };
             goro::go!(move || {
@@ -81,7 +84,7 @@ fn main() {
         }
     }
     let limit = fd_limit::raise_fd_limit();
-    println!("c10k: fd limit {limit}; starting the echo server in a child process");
+    say!("c10k: fd limit {limit}; starting the echo server in a child process");
     let mut child = Command::new(std::env::current_exe().expect("current_exe"))
         .env(SERVER_ENV, "1")
         .stdout(Stdio::piped())
@@ -103,7 +106,7 @@ fn main() {
     };
     cfg.addr = addr;
     let conns = cfg.conns;
-    println!(
+    say!(
         "c10k: server pid {} on {addr}; {} connections x {} round trips of {} bytes",
         child.id(),
         cfg.conns,
@@ -117,17 +120,17 @@ fn main() {
     let cpu_after = cpu_time(child.id());
     let _ = child.kill();
     let _ = child.wait();
-    println!("--- summary ---");
+    say!("--- summary ---");
     report.print();
     if let (Some(a), Some(b)) = (cpu_before, cpu_after) {
         let per_rt = (b - a).as_secs_f64() / report.round_trips.max(1) as f64;
-        println!(
+        say!(
             "server CPU: {:.3} s in all (accepts included), {:.2} us per round trip",
             (b - a).as_secs_f64(),
             per_rt * 1e6
         );
     }
-    println!("total time: {:.2} s", total.as_secs_f64());
+    say!("total time: {:.2} s", total.as_secs_f64());
     if report.errors > 0 || report.connect_errors > 0 || report.connected < conns {
         std::process::exit(1);
     }

@@ -13,6 +13,9 @@
 //! bytes (64), `--duration S` seconds (10; 0: only rounds). Exits 1 if any
 //! round trip failed.
 
+#[macro_use]
+#[path = "support/out.rs"]
+mod out;
 #[path = "support/fd_limit.rs"]
 mod fd_limit;
 #[path = "support/loadgen.rs"]
@@ -67,7 +70,7 @@ fn main() {
             cfg.conns
         );
     }
-    println!(
+    say!(
         "echo_client: {} connections to {}, {}-byte messages, {}",
         cfg.conns,
         cfg.addr,

@@ -11,6 +11,10 @@
 //! limit to the hard limit. Running out of fds never stops or spins it:
 //! `incoming()` backs off and the loop carries on.
 
+#[macro_use]
+#[path = "support/out.rs"]
+mod out;
+
 use goro::net::{TcpListener, TcpStream};
 use std::io::{Read, Write};
 
@@ -42,7 +46,7 @@ fn main() {
             eprintln!("echo_server: cannot bind {addr}: {e}");
             std::process::exit(1);
         });
-        println!("listening on {}", listener.local_addr().unwrap());
+        say!("listening on {}", listener.local_addr().unwrap());
         for conn in listener.incoming() {
             match conn {
                 Ok(conn) => {

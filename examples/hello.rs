@@ -4,20 +4,24 @@
 //!
 //! Run: `cargo run --release --example hello`
 
+#[macro_use]
+#[path = "support/out.rs"]
+mod out;
+
 use std::time::Instant;
 
 struct Farewell(&'static str);
 
 impl Drop for Farewell {
     fn drop(&mut self) {
-        println!("  [{}] destructor ran on the way out", self.0);
+        say!("  [{}] destructor ran on the way out", self.0);
     }
 }
 
 fn main() {
     let previous = goro::gomaxprocs(1);
     goro::run(move || {
-        println!(
+        say!(
             "{} CPUs; gomaxprocs was {previous}, now 1: watch three goroutines share one worker",
             goro::num_cpu()
         );
@@ -27,7 +31,7 @@ fn main() {
             .spawn(|| {
                 let me = goro::current().expect("running in a goroutine");
                 for round in 1..=3 {
-                    println!("{} says hello (round {round})", me.name().unwrap_or("?"));
+                    say!("{} says hello (round {round})", me.name().unwrap_or("?"));
                     goro::gosched();
                 }
                 "greeter done"
@@ -38,9 +42,9 @@ fn main() {
             let _bye = Farewell("anonymous");
             let me = goro::current().expect("running in a goroutine");
             for round in 1..=3 {
-                println!("goroutine {} (no name) says hi (round {round})", me.id());
+                say!("goroutine {} (no name) says hi (round {round})", me.id());
                 if round == 2 {
-                    println!("goroutine {} calls goexit", me.id());
+                    say!("goroutine {} calls goexit", me.id());
                     goro::goexit();
                 }
                 goro::gosched();
@@ -49,24 +53,24 @@ fn main() {
         });
 
         for round in 1..=3 {
-            println!(
+            say!(
                 "main says hey (round {round}); {} goroutines alive",
                 goro::num_goroutine()
             );
             goro::gosched();
         }
 
-        println!("{}", named.join().expect("greeter returns"));
+        say!("{}", named.join().expect("greeter returns"));
         match anonymous.join() {
-            Err(e) if e.is_goexit() => println!("{e}"),
-            other => println!("unexpected: {other:?}"),
+            Err(e) if e.is_goexit() => say!("{e}"),
+            other => say!("unexpected: {other:?}"),
         }
 
         goro::gomaxprocs(previous);
         let start = Instant::now();
         let handles: Vec<_> = (0..10_000u64).map(|i| goro::go!(move || i)).collect();
         let sum: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
-        println!(
+        say!(
             "then 10,000 goroutines on {} workers summed to {sum} in {:?}",
             goro::gomaxprocs(0),
             start.elapsed()

@@ -11,6 +11,10 @@
 //! client: a request head over 64 KiB or one that does not parse gets a
 //! 400 and the connection is closed.
 
+#[macro_use]
+#[path = "support/out.rs"]
+mod out;
+
 use goro::net::{TcpListener, TcpStream};
 use std::io::{Read, Write};
 
@@ -133,7 +137,7 @@ fn main() {
             eprintln!("http_server: cannot bind {addr}: {e}");
             std::process::exit(1);
         });
-        println!("listening on http://{}/", listener.local_addr().unwrap());
+        say!("listening on http://{}/", listener.local_addr().unwrap());
         for conn in listener.incoming() {
             match conn {
                 Ok(conn) => {

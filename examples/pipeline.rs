@@ -5,6 +5,10 @@
 //!
 //! Run: `cargo run --release --example pipeline`
 
+#[macro_use]
+#[path = "support/out.rs"]
+mod out;
+
 use std::time::Duration;
 
 use goro::{chan, select, Receiver};
@@ -66,7 +70,7 @@ fn main() {
         let results = merge(workers);
         let sum: u64 = results.iter().sum();
         assert_eq!(sum, (0..1000u64).map(|i| i * i).sum());
-        println!("sum of squares below 1000: {sum}");
+        say!("sum of squares below 1000: {sum}");
         drop(done_tx);
 
         // Cancellation: take three results, then close `done`; every stage
@@ -78,7 +82,7 @@ fn main() {
             .collect();
         let results = merge(workers);
         let first: Vec<u64> = results.iter().take(3).collect();
-        println!("first three results: {first:?}");
+        say!("first three results: {first:?}");
         done_tx.close();
     })
 }

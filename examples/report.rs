@@ -16,6 +16,9 @@
 //! criterion's full runs (with HTML reports) are `cargo bench --bench
 //! claims`.
 
+#[macro_use]
+#[path = "support/out.rs"]
+mod out;
 #[path = "support/claims.rs"]
 mod claims;
 
@@ -104,7 +107,7 @@ fn emit(load: &str, setting: Setting, contender: &str, mut v: Vec<f64>, unit: &s
         unit: unit.into(),
         note,
     };
-    println!("{}", row.encode());
+    say!("{}", row.encode());
 }
 
 /// Runs every load in `setting` (this process is already in it) and prints
@@ -252,13 +255,18 @@ fn sig3(v: f64) -> String {
 }
 
 fn print_table(rows: &[Row]) {
-    println!(
+    say!(
         "{:<8} {:<12} {:<23} {:>11} {:<14} {:<23} note",
-        "load", "setting", "contender", "median", "unit", "min .. max"
+        "load",
+        "setting",
+        "contender",
+        "median",
+        "unit",
+        "min .. max"
     );
-    println!("{}", "-".repeat(118));
+    say!("{}", "-".repeat(118));
     for r in rows {
-        println!(
+        say!(
             "{:<8} {:<12} {:<23} {:>11} {:<14} {:<23} {}",
             r.load,
             r.setting,
@@ -759,7 +767,7 @@ fn main() {
     let mut rows = Vec::new();
     let ok = claims::run_settings(measure, |line| match Row::decode(line) {
         Some(r) => rows.push(r),
-        None => println!("{line}"),
+        None => say!("{line}"),
     });
     if std::env::var(claims::SETTING_ENV).is_ok() {
         return; // a setting child: rows already printed
@@ -770,32 +778,32 @@ fn main() {
         claims::all_cpus(),
         cpu_model()
     );
-    println!();
-    println!("claims report: {machine}");
-    println!(
+    say!();
+    say!("claims report: {machine}");
+    say!(
         "command: cargo run --release --example report; median of {REPS} runs ({IO_REPS} for IO), min .. max beside it;"
     );
-    println!(
+    say!(
         "switch: {HANDOFFS} handoffs per run; cpu64: {CPU_TOTAL} rounds in {CPU_TASKS} tasks; io: N tasks x {IO_K} 64-byte round trips, p50/p99 over all runs"
     );
-    println!();
+    say!();
     print_table(&rows);
-    println!();
-    println!(
+    say!();
+    say!(
         "The four claims of the textbook notes (a win needs the min..max ranges apart; \
          ratios are of medians, IO in throughput):"
     );
     for line in verdicts(&rows) {
-        println!("{line}");
+        say!("{line}");
     }
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/report");
     std::fs::create_dir_all(&dir).expect("create target/report");
     let path = dir.join("claims.svg");
     let subtitle = format!("{machine}. cargo run --release --example report");
     std::fs::write(&path, svg(&panels(&rows), &subtitle)).expect("write the SVG");
-    println!();
-    println!("plot: {}", path.display());
-    println!(
+    say!();
+    say!("plot: {}", path.display());
+    say!(
         "report took {:.0} s; load average (1, 5, 15 min) before: {load_before}, after: {} \
          (anything else running on the machine disturbs these numbers)",
         Duration::as_secs_f64(&started.elapsed()),

@@ -3,6 +3,10 @@
 //!
 //! Run: `cargo run --release --example sieve -- 20`
 
+#[macro_use]
+#[path = "support/out.rs"]
+mod out;
+
 use goro::{chan, Receiver, Sender};
 
 /// Sends 2, 3, 4, ... until the receiver goes away.
@@ -33,7 +37,7 @@ fn main() {
         goro::go!(generate(tx));
         for _ in 0..n {
             let prime = rx.recv().unwrap();
-            println!("{prime}");
+            say!("{prime}");
             let (tx, next) = chan(0);
             goro::go!(filter(rx, tx, prime));
             rx = next;

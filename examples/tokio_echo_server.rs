@@ -6,6 +6,10 @@
 //! cargo run --release --example tokio_echo_server -- 127.0.0.1:7002
 //! ```
 
+#[macro_use]
+#[path = "support/out.rs"]
+mod out;
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[path = "support/fd_limit.rs"]
@@ -21,7 +25,7 @@ fn main() -> std::io::Result<()> {
         .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&addr).await?;
-        println!("tokio echo server on {}", listener.local_addr()?);
+        say!("tokio echo server on {}", listener.local_addr()?);
         loop {
             let (mut conn, _) = listener.accept().await?;
             let _ = conn.set_nodelay(true);

@@ -146,7 +146,9 @@ fn submit(job: Job) {
             if st.threads == 0 {
                 let job = st.queue.pop_back().expect("pushed above");
                 drop(st);
-                eprintln!("goro: cannot start a blocking-pool thread; running the job inline");
+                crate::fatal::eprint(format_args!(
+                    "goro: cannot start a blocking-pool thread; running the job inline\n"
+                ));
                 job();
                 return;
             }

@@ -45,6 +45,7 @@
 mod blocking;
 mod chan;
 mod coroutine;
+mod fatal;
 pub mod io;
 pub mod net;
 mod reactor;
@@ -64,11 +65,12 @@ pub use coroutine::join::{spawn, Builder, JoinError, JoinHandle};
 pub use coroutine::{current, dump, num_goroutine, Dump, Goroutine};
 pub use scheduler::{gomaxprocs, lock_os_thread, num_cpu, unlock_os_thread};
 
-use coroutine::{current_g, join::Goexit};
+use coroutine::{current_g, join::Goexit, G};
 
 /// Spawns a goroutine and returns its [`JoinHandle`].
 ///
-/// Takes a closure, run in the new goroutine, or a call expression,
+/// Takes a closure, run in the new goroutine, or a call expression (a
+/// function or method call: `go!(worker(i))`, `go!(self.serve(conn))`),
 /// evaluated in the new goroutine (its arguments too: they are moved in):
 ///
 /// ```
@@ -76,6 +78,19 @@ use coroutine::{current_g, join::Goexit};
 /// let a = goro::go!(move || 1u32);
 /// let b = goro::go!(add(1, 2));
 /// assert_eq!(a.join().unwrap() + b.join().unwrap(), 4);
+/// ```
+///
+/// A function or closure *value* is not a call, and does not compile (Go
+/// rejects `go f` the same way): write `go!(f())` to run `f`.
+///
+/// ```compile_fail
+/// fn work() {}
+/// let h = goro::go!(work); // error: go! needs a call or a closure
+/// ```
+///
+/// ```compile_fail
+/// let work = move || println!("working");
+/// let h = goro::go!(work); // error: go! needs a call or a closure
 /// ```
 ///
 /// Read the crate's *migration rules* before holding thread-locals or
@@ -86,7 +101,20 @@ macro_rules! go {
     (move || $($rest:tt)*) => { $crate::spawn(move || $($rest)*) };
     (| $($rest:tt)*) => { $crate::spawn(| $($rest)*) };
     (|| $($rest:tt)*) => { $crate::spawn(|| $($rest)*) };
-    ($call:expr) => { $crate::spawn(move || $call) };
+    // Anything else must be a call: its last token tree is the argument
+    // list. `@call` walks to the last token tree, keeping the expression.
+    (@call [$($call:tt)+] ( $($args:tt)* )) => { $crate::spawn(move || $($call)+) };
+    (@call [$($call:tt)+] $last:tt) => {
+        ::core::compile_error!(::core::concat!(
+            "go! needs a call or a closure, and `",
+            ::core::stringify!($($call)+),
+            "` is neither (did you mean go!(",
+            ::core::stringify!($($call)+),
+            "())?)"
+        ))
+    };
+    (@call [$($call:tt)+] $skip:tt $($rest:tt)+) => { $crate::go!(@call [$($call)+] $($rest)+) };
+    ($($call:tt)+) => { $crate::go!(@call [$($call)+] $($call)+) };
 }
 
 /// Yields: the calling goroutine goes to the global run queue so others run
@@ -174,10 +202,49 @@ where
 }
 
 /// Makes panic messages name the goroutine ("goroutine 7 (worker)
-/// panicked at ..."), as std names the thread; panics outside goroutines
-/// go to the hook that was installed before.
+/// panicked at ..."), as std names the thread. Panics outside goroutines go
+/// to the hook that was installed before; so do goroutine panics, after
+/// goro's report, when that hook is the user's rather than std's default
+/// (which would repeat the report as "thread 'goro-worker-1' panicked").
+///
+/// Never panics. std refuses to change the hook on a panicking thread (the
+/// runtime's first use may be in a destructor that runs during unwinding),
+/// so there a helper thread installs it. The caller does not wait for it:
+/// if the panic is being reported by a hook that uses goro, std holds its
+/// hook lock until that returns, and waiting would deadlock. Until the
+/// helper is done, goroutine panics go to the previous hook alone.
 pub(crate) fn install_panic_hook() {
+    if !std::thread::panicking() {
+        return set_panic_hook();
+    }
+    let spawned = std::thread::Builder::new()
+        .name("goro-panic-hook".to_string())
+        .spawn(set_panic_hook);
+    // Without a thread, goroutine panics keep std's (or the user's) hook.
+    drop(spawned);
+}
+
+/// Installs goro's panic hook, chained to the one found (see
+/// [`install_panic_hook`]).
+///
+/// The hook runs on the panicking goroutine's stack, which may be nearly
+/// full. Only the backtrace *capture* (a walk of the stack it runs on, so
+/// it must run there to see the goroutine's frames) stays on it: at most
+/// 5 KiB (the first capture in a process, 2 KiB after), no more than the
+/// unwinding that follows needs anyway. Symbolising, formatting and
+/// printing (up to 21 KiB) run on the worker thread's stack. A user's hook
+/// runs on the goroutine's stack, as any code of the goroutine.
+fn set_panic_hook() {
     let previous = std::panic::take_hook();
+    // `take_hook` puts std's default hook back, so a second call hands out
+    // a box of the default hook, built at the same place in std as the
+    // first call's box when that was the default too: a zero-sized value
+    // (the same dangling address) with the same vtable. A user's hook has
+    // its own vtable. (Were std ever to build two vtables for it, the
+    // default hook would count as the user's and add std's line.)
+    let default = std::panic::take_hook();
+    let users = !std::ptr::eq(&*previous, &*default);
+    drop(default);
     std::panic::set_hook(Box::new(move |info| {
         let Some(g) = current_g() else {
             return previous(info);
@@ -188,20 +255,36 @@ pub(crate) fn install_panic_hook() {
             .copied()
             .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
             .unwrap_or("Box<dyn Any>");
-        let name = g
-            .name
-            .as_deref()
-            .map(|n| format!(" ({n})"))
-            .unwrap_or_default();
-        let location = info
-            .location()
-            .map(|l| format!(" at {l}"))
-            .unwrap_or_default();
+        let location = info.location();
         let backtrace = std::backtrace::Backtrace::capture();
-        let trace = match backtrace.status() {
-            std::backtrace::BacktraceStatus::Captured => format!("\nstack backtrace:\n{backtrace}"),
-            _ => String::new(),
-        };
-        eprintln!("goroutine {}{name} panicked{location}:\n{msg}{trace}", g.id);
+        g.on_worker_stack(move || report_panic(g, msg, location, &backtrace));
+        if users {
+            previous(info);
+        }
     }));
+}
+
+/// Prints a goroutine's panic report to stderr, ignoring write errors (a
+/// panic here, inside the panic hook, would abort the process). Runs on the
+/// worker's stack.
+fn report_panic(
+    g: &G,
+    msg: &str,
+    location: Option<&std::panic::Location<'_>>,
+    backtrace: &std::backtrace::Backtrace,
+) {
+    use std::fmt::Write as _;
+    let mut report = format!("goroutine {}", g.id);
+    if let Some(name) = &g.name {
+        let _ = write!(report, " ({name})");
+    }
+    report.push_str(" panicked");
+    if let Some(l) = location {
+        let _ = write!(report, " at {l}");
+    }
+    let _ = writeln!(report, ":\n{msg}");
+    if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+        let _ = writeln!(report, "stack backtrace:\n{backtrace}");
+    }
+    fatal::eprint(format_args!("{report}"));
 }

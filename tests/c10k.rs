@@ -5,6 +5,9 @@
 //! makes `c10k_server_mode` serve echo and print its address (the other
 //! test then ignores it); without the variable that test returns at once.
 
+#[macro_use]
+#[path = "../examples/support/out.rs"]
+mod out;
 #[path = "../examples/support/fd_limit.rs"]
 mod fd_limit;
 #[path = "../examples/support/loadgen.rs"]

@@ -6,8 +6,8 @@
 //! No libtest harness (`harness = false` in Cargo.toml): the scenario must
 //! run on the process's main thread, so that every thread is accounted for.
 
-use std::process::Command;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 fn scenario(name: &str) {
     match name {
@@ -62,6 +62,29 @@ fn run_child(name: &str) -> (i32, String, String) {
     )
 }
 
+/// Runs scenario `name` with stderr a pipe whose reading end is closed
+/// (`| head` that has quit): its exit code, or None if it still runs after
+/// 10 s (then it is killed).
+fn run_child_with_stderr_closed(name: &str) -> Option<i32> {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .env("GORO_DEADLOCK_SCENARIO", name)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status.code().unwrap_or(-1));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    None
+}
+
 fn main() {
     if let Ok(name) = std::env::var("GORO_DEADLOCK_SCENARIO") {
         scenario(&name);
@@ -84,6 +107,14 @@ fn main() {
     );
     println!("deadlock_is_reported ... ok");
 
+    let code = run_child_with_stderr_closed("deadlock");
+    assert_eq!(
+        code,
+        Some(2),
+        "exit status (None: still running after 10 s)"
+    );
+    println!("deadlock_report_exits_when_stderr_is_closed ... ok");
+
     let (code, stdout, stderr) = run_child("woken_by_thread");
     assert_eq!(code, 0, "stderr: {stderr}");
     assert!(stdout.contains("received 7"), "{stdout}");
@@ -93,5 +124,5 @@ fn main() {
     assert_eq!(code, 0, "stderr: {stderr}");
     assert!(stdout.contains("received 9"), "{stdout}");
     println!("no_report_while_a_timer_is_armed ... ok");
-    println!("3 passed, 0 failed");
+    println!("4 passed, 0 failed");
 }

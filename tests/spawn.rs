@@ -21,6 +21,32 @@ fn go_accepts_closures_and_calls() {
     d.join().unwrap();
 }
 
+struct Server {
+    base: u32,
+}
+
+impl Server {
+    fn serve(self, conn: u32) -> u32 {
+        self.base + conn
+    }
+}
+
+#[test]
+fn go_runs_calls_of_every_shape() {
+    let server = Server { base: 10 };
+    let by_method = goro::go!(server.serve(1));
+    let work = move || 2u32;
+    let closure_value_called = goro::go!(work());
+    let by_path = goro::go!(u32::saturating_add(3, 0));
+    let turbofish = goro::go!(std::convert::identity::<u32>(4));
+    let chained = goro::go!("5".parse::<u32>().unwrap());
+    assert_eq!(by_method.join().unwrap(), 11);
+    assert_eq!(closure_value_called.join().unwrap(), 2);
+    assert_eq!(by_path.join().unwrap(), 3);
+    assert_eq!(turbofish.join().unwrap(), 4);
+    assert_eq!(chained.join().unwrap(), 5);
+}
+
 #[test]
 fn spawn_and_join_100_000_goroutines() {
     let total = goro::run(|| {

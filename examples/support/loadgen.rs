@@ -5,6 +5,8 @@
 //!
 //! It must never trust the server: every reply is compared with what was
 //! sent, and any mismatch, short read or error is counted, not ignored.
+//!
+//! It prints with `say!` (`support/out.rs`): include that module first.
 
 #![allow(dead_code)]
 
@@ -134,26 +136,26 @@ impl Report {
     }
 
     pub fn print(&self) {
-        println!(
+        say!(
             "connections: {} open ({} failed) in {:.3} s",
             self.connected,
             self.connect_errors,
             self.open_time.as_secs_f64()
         );
-        println!(
+        say!(
             "round trips: {} in {:.3} s = {:.0} rt/s ({:.1} MB/s each way)",
             self.round_trips,
             self.run_time.as_secs_f64(),
             self.rt_per_sec(),
             self.bytes as f64 / self.run_time.as_secs_f64().max(1e-9) / 1e6
         );
-        println!(
+        say!(
             "latency: p50 {:?}  p99 {:?}  max {:?}",
             self.latency.quantile(0.50),
             self.latency.quantile(0.99),
             self.latency.max()
         );
-        println!(
+        say!(
             "errors: {} ({} mismatched replies){}",
             self.errors,
             self.mismatches,
@@ -268,7 +270,7 @@ pub fn run(cfg: &Config) -> Report {
     connected.wait();
     let open_time = open_start.elapsed();
     if cfg.progress {
-        println!(
+        say!(
             "opened {} connections in {:.3} s",
             cfg.conns,
             open_time.as_secs_f64()
@@ -297,7 +299,7 @@ pub fn run(cfg: &Config) -> Report {
                 second += 1;
                 let now = done_rounds.load(Ordering::Relaxed);
                 if progress {
-                    println!("{second:>4} s: {:>9} rt/s, {now} total", now - last);
+                    say!("{second:>4} s: {:>9} rt/s, {now} total", now - last);
                 }
                 last = now;
             }

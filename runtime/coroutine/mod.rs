@@ -265,6 +265,30 @@ impl G {
         unsafe { (*yielder).suspend(why) }
     }
 
+    /// Runs `f` on the stack of the worker thread that runs this goroutine
+    /// (corosensei's `on_parent_stack`) and returns its value: for work that
+    /// needs more stack than a goroutine can spare, such as formatting a
+    /// panic report. Must be called by the running goroutine (callers get
+    /// `self` from `current_g`). `f` must not block in goro: a goroutine
+    /// cannot switch out from the worker's stack.
+    ///
+    /// Off the goroutine's stack (code on the worker's own stack while this
+    /// goroutine is current), `f` simply runs where it is.
+    pub(crate) fn on_worker_stack<R>(&self, f: impl FnOnce() -> R + Send) -> R {
+        let here = std::ptr::addr_of!(f) as usize;
+        let yielder = self.yielder.get();
+        if yielder.is_null() || here < self.stack.limit || here >= self.stack.base {
+            return f();
+        }
+        // SAFETY: we are on this goroutine's stack (checked above), so the
+        // coroutine is running and `yielder`, set on its first run, points
+        // into that stack and is alive; corosensei then runs `f` below the
+        // worker's stack pointer saved at the last resume and switches back.
+        // `f: Send` keeps the `Yielder` itself out of `f`, and `f` does not
+        // suspend through `G` either (documented above).
+        unsafe { (*yielder).on_parent_stack(f) }
+    }
+
     pub(crate) fn set_wait(&self, why: WaitReason) {
         self.wait.store(why as u8, Ordering::Relaxed);
     }

@@ -156,11 +156,10 @@ fn run(rt: &'static Runtime) -> ! {
             match suspect {
                 Some((a, since)) if a == activity => {
                     if now - since >= DEADLOCK_CONFIRM {
-                        eprintln!(
-                            "fatal error: all goroutines are asleep - deadlock!\n\n{}",
+                        crate::fatal::exit(format_args!(
+                            "fatal error: all goroutines are asleep - deadlock!\n\n{}\n",
                             dump()
-                        );
-                        std::process::exit(2);
+                        ));
                     }
                 }
                 _ => suspect = Some((activity, now)),

@@ -469,11 +469,10 @@ impl Worker {
             shared.preempt.store(false, Ordering::Relaxed);
         }
         let Ok(result) = resumed else {
-            eprintln!(
-                "fatal error: a panic escaped goroutine {}'s root; aborting",
+            crate::fatal::abort(format_args!(
+                "fatal error: a panic escaped goroutine {}'s root; aborting\n",
                 g.id
-            );
-            std::process::abort();
+            ));
         };
         set_current_g(std::ptr::null());
         if !g.stack.canary_intact() {
