@@ -105,3 +105,13 @@ fn pollable_refuses_a_regular_file() {
     assert_eq!(err.kind(), ErrorKind::PermissionDenied);
     let _ = std::fs::remove_file(&path);
 }
+
+#[test]
+fn dropping_a_pollable_closes_the_fd_it_owns() {
+    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let a = Pollable::new(std::os::fd::OwnedFd::from(a)).unwrap();
+    let b = Pollable::new(b).unwrap();
+    drop(a); // deregisters and closes: the peer sees EOF
+    let mut buf = [0u8; 1];
+    assert_eq!((&b).read(&mut buf).unwrap(), 0);
+}
