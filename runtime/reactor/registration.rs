@@ -31,7 +31,7 @@ use std::time::Instant;
 
 use super::{reactor, WAITING};
 use crate::coroutine::WaitReason;
-use crate::scheduler::{park, park_until, unparker, Unparker};
+use crate::scheduler::{park, park_until, unparker, watch_io, Unparker};
 
 /// Which readiness a caller waits for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -243,9 +243,15 @@ impl<S: Source> IoSource<S> {
             let side = state.side(dir);
             if !side.ready && !woken {
                 let who = me.get_or_insert_with(unparker).clone();
+                let thread = matches!(who, Unparker::Thread(_));
                 side.waiters.push(who);
                 WAITING.fetch_add(1, Ordering::SeqCst);
                 drop(state);
+                if thread {
+                    // Counted in WAITING first, so a worker that goes idle
+                    // after this call sees a waiter and watches anyway.
+                    watch_io();
+                }
                 let timed_out = match deadline {
                     Some(d) => park_until(why, d),
                     None => {
