@@ -238,6 +238,12 @@ fn fd_and_goroutine_leak_child() {
     goro::go!(|| goro::time::sleep(Duration::from_millis(1)))
         .join()
         .unwrap();
+    // `join` returns once the result is in, which can be milliseconds
+    // before the worker reaps the goroutine: let the baseline settle.
+    let settle = Instant::now() + Duration::from_secs(5);
+    while goro::num_goroutine() != 0 && Instant::now() < settle {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let fds = open_fds();
     let goroutines = goro::num_goroutine();
 
