@@ -58,7 +58,7 @@ fn parked_memory(c: &mut Criterion) {
         park_chain(|| after = rss_bytes());
         (after - before) / PARKED
     });
-    println!("parked_memory: {per_goroutine} bytes of RSS per parked goroutine ({PARKED} parked, 64 KiB stacks)");
+    println!("parked_memory: {per_goroutine} bytes of RSS per parked goroutine ({PARKED} parked, default stacks)");
     c.bench_function("park_100k_goroutines", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;

@@ -62,6 +62,7 @@ pub use chan::{
     Sender, TryIter, TryRecvError, TrySendError,
 };
 pub use coroutine::join::{spawn, Builder, JoinError, JoinHandle};
+pub use coroutine::stack::set_default_stack_size;
 pub use coroutine::{current, dump, num_goroutine, Dump, Goroutine};
 pub use scheduler::{gomaxprocs, lock_os_thread, num_cpu, unlock_os_thread};
 

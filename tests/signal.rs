@@ -76,3 +76,79 @@ fn uncatchable_and_invalid_signals_are_errors() {
         std::io::ErrorKind::InvalidInput
     );
 }
+
+/// Runs this test binary again with only `scenario`, marked by an env var;
+/// returns the child's exit status and stderr.
+fn child(scenario: &str) -> (std::process::ExitStatus, String) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", scenario, "--nocapture", "--test-threads=1"])
+        .env("GORO_SIGNAL_CHILD", scenario)
+        .output()
+        .unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn is_child(scenario: &str) -> bool {
+    std::env::var("GORO_SIGNAL_CHILD").as_deref() == Ok(scenario)
+}
+
+/// Asserts that the child died of `sig` (its default action), not that it
+/// lived on with the signal ignored.
+fn assert_killed_by(scenario: &str, sig: i32) {
+    use std::os::unix::process::ExitStatusExt;
+    let (status, stderr) = child(scenario);
+    assert_eq!(status.signal(), Some(sig), "{status:?}\n{stderr}");
+    assert!(stderr.contains("watched and received"), "{stderr}");
+}
+
+#[test]
+fn dropping_the_last_receiver_restores_the_default_action() {
+    let me = "dropping_the_last_receiver_restores_the_default_action";
+    if is_child(me) {
+        let rx = goro::signal::notify(&[libc::SIGINT]).unwrap();
+        raise(libc::SIGINT);
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(5)).unwrap(),
+            libc::SIGINT
+        );
+        eprintln!("watched and received");
+        drop(rx);
+        raise(libc::SIGINT); // Ctrl-C terminates again
+        std::thread::sleep(Duration::from_secs(3));
+        eprintln!("still alive: SIGINT stayed ignored");
+        std::process::exit(0);
+    }
+    assert_killed_by(me, libc::SIGINT);
+}
+
+#[test]
+fn reset_gives_the_signal_its_default_action_back() {
+    let me = "reset_gives_the_signal_its_default_action_back";
+    if is_child(me) {
+        let rx = goro::signal::notify(&[libc::SIGTERM]).unwrap();
+        raise(libc::SIGTERM);
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(5)).unwrap(),
+            libc::SIGTERM
+        );
+        // Watched again after a reset, then reset for good.
+        goro::signal::reset(libc::SIGTERM).unwrap();
+        let again = goro::signal::notify(&[libc::SIGTERM]).unwrap();
+        raise(libc::SIGTERM);
+        assert_eq!(
+            again.recv_timeout(Duration::from_secs(5)).unwrap(),
+            libc::SIGTERM
+        );
+        eprintln!("watched and received");
+        goro::signal::reset(libc::SIGTERM).unwrap();
+        raise(libc::SIGTERM); // `rx` and `again` are still alive
+        std::thread::sleep(Duration::from_secs(3));
+        eprintln!("still alive: SIGTERM stayed ignored");
+        drop((rx, again));
+        std::process::exit(0);
+    }
+    assert_killed_by(me, libc::SIGTERM);
+}

@@ -113,3 +113,44 @@ fn ipv6_loopback_round_trip() {
     assert_eq!(&buf[..n], b"six");
     assert_eq!(from, a.local_addr().unwrap());
 }
+
+/// A connected socket that sends to a closed port gets `ConnectionRefused`
+/// on its next receive (the ICMP port-unreachable arrives as an error
+/// event); that error is transient, so a later receive must park and honour
+/// its timeout — and still get the datagram once the port is bound — rather
+/// than spin on `WouldBlock` forever.
+#[test]
+fn recv_after_port_unreachable_parks_and_honours_its_timeout() {
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port_addr = closed.local_addr().unwrap();
+    drop(closed);
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.connect(port_addr).unwrap();
+    let sender = s.try_clone().unwrap();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    goro::go!(move || {
+        let mut buf = [0u8; 16];
+        // Parked when the error arrives, so the poller delivers the event.
+        let first = s.recv(&mut buf).unwrap_err();
+        assert_eq!(first.kind(), ErrorKind::ConnectionRefused);
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let start = Instant::now();
+        let second = s.recv(&mut buf).unwrap_err();
+        assert_eq!(second.kind(), ErrorKind::TimedOut);
+        let waited = start.elapsed();
+        // The port opens again: the socket works as before.
+        let server = std::net::UdpSocket::bind(port_addr).unwrap();
+        server.send_to(b"back", s.local_addr().unwrap()).unwrap();
+        let n = s.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"back");
+        done_tx.send(waited).unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    sender.send(b"anyone?").unwrap();
+    // The old code spins in the second receive forever: bound the wait.
+    let waited = done_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the receive after an ICMP error never returned");
+    assert!(waited >= Duration::from_millis(100), "{waited:?}");
+}

@@ -181,7 +181,9 @@ pub struct Builder {
 }
 
 impl Builder {
-    /// A builder with no name and the default stack size (64 KiB).
+    /// A builder with no name and the default stack size (256 KiB unless
+    /// changed by [`set_default_stack_size`](crate::set_default_stack_size)
+    /// or `GORO_STACK_SIZE`).
     pub fn new() -> Builder {
         Builder::default()
     }
@@ -210,7 +212,7 @@ impl Builder {
         scheduler::coop();
         let size = match self.stack_size {
             Some(s) => stack::checked_size(s)?,
-            None => stack::DEFAULT_STACK_SIZE,
+            None => stack::default_size(),
         };
         let stack = scheduler::with_stack_cache(|cache| stack::acquire(size, cache))?;
         let packet = Arc::new(Packet {

@@ -132,7 +132,7 @@ pub(crate) fn report_and_abort(g: &G) -> ! {
     }
     let _ = write!(
         buf,
-        " overflowed its {} KiB stack\nfatal runtime error: stack overflow (raise it with goro::Builder::stack_size)\n",
+        " overflowed its {} KiB stack\nfatal runtime error: stack overflow (raise it with goro::Builder::stack_size, goro::set_default_stack_size or GORO_STACK_SIZE)\n",
         g.stack.size() / 1024
     );
     // SAFETY: write(2) on stderr with a valid buffer and length; abort

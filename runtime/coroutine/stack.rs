@@ -33,11 +33,86 @@ use std::sync::OnceLock;
 /// with 4 KiB pages). Checked against `sysconf` at first use.
 pub(crate) const PAGE: usize = 4096;
 
-/// Default usable stack size. Only touched pages cost memory, so a parked
-/// goroutine that never went deep costs one page; 64 KiB of address space
-/// leaves room for ordinary Rust code (formatting, std I/O, `getaddrinfo`)
-/// that a 16 KiB stack overflows. See ARCHITECTURE.md for the measurement.
-pub(crate) const DEFAULT_STACK_SIZE: usize = 64 * 1024;
+/// Built-in default usable stack size, unless `GORO_STACK_SIZE` or
+/// [`set_default_stack_size`] says otherwise. Only touched pages cost
+/// memory, so a parked goroutine that never went deep costs one page
+/// however large its stack; 256 KiB of address space holds ordinary Rust
+/// code that 64 KiB does not (a 64 KiB buffer on the stack, a few hundred
+/// levels of recursion, a backtrace taken deep down). See ARCHITECTURE.md
+/// for the measurements and for why not more.
+pub(crate) const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// The process-wide default stack size in bytes; 0 until first read, when
+/// `GORO_STACK_SIZE` (or the built-in default) fills it in.
+static DEFAULT_SIZE: AtomicUsize = AtomicUsize::new(0);
+
+/// The stack size of goroutines spawned without `Builder::stack_size`.
+pub(crate) fn default_size() -> usize {
+    // Relaxed: the value is self-contained; a spawn racing a change may
+    // use either size, both valid.
+    match DEFAULT_SIZE.load(Ordering::Relaxed) {
+        0 => {
+            let from_env = from_env();
+            // Lose to a concurrent `set_default_stack_size`, never undo it.
+            match DEFAULT_SIZE.compare_exchange(0, from_env, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => from_env,
+                Err(set) => set,
+            }
+        }
+        size => size,
+    }
+}
+
+/// `GORO_STACK_SIZE` (bytes), checked like `Builder::stack_size`; the
+/// built-in default when unset, and with a warning when unusable.
+fn from_env() -> usize {
+    let Some(value) = std::env::var_os("GORO_STACK_SIZE") else {
+        return DEFAULT_STACK_SIZE;
+    };
+    let parsed = value
+        .to_str()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .ok_or_else(|| "not a number of bytes".to_string())
+        .and_then(|n| checked_size(n).map_err(|e| e.to_string()));
+    match parsed {
+        Ok(size) => size,
+        Err(why) => {
+            eprintln!(
+                "goro: ignoring GORO_STACK_SIZE={value:?} ({why}); using {} KiB",
+                DEFAULT_STACK_SIZE / 1024
+            );
+            DEFAULT_STACK_SIZE
+        }
+    }
+}
+
+/// Sets the stack size, in bytes, of goroutines spawned from now on
+/// without [`Builder::stack_size`](crate::Builder::stack_size), and returns
+/// the previous default. The size is rounded up to whole pages. The
+/// initial default is 256 KiB, or the `GORO_STACK_SIZE` environment
+/// variable (bytes) when set. Goroutines already running keep their stacks.
+///
+/// Only the pages a goroutine touches cost memory, so a larger default
+/// costs address space (reserved with `MAP_NORESERVE`), not RSS.
+///
+/// Panics if `bytes` is below 16 KiB or above 1 GiB, the bounds
+/// `Builder::stack_size` accepts.
+///
+/// ```
+/// let previous = goro::set_default_stack_size(1 << 20);
+/// let deep = goro::go!(|| {
+///     let big = [7u8; 512 * 1024]; // fits in 1 MiB
+///     std::hint::black_box(&big)[0]
+/// });
+/// assert_eq!(deep.join().unwrap(), 7);
+/// goro::set_default_stack_size(previous);
+/// ```
+pub fn set_default_stack_size(bytes: usize) -> usize {
+    let size = checked_size(bytes).unwrap_or_else(|e| panic!("goro::set_default_stack_size: {e}"));
+    // Read first, so the environment's default is filled in and returned.
+    default_size();
+    DEFAULT_SIZE.swap(size, Ordering::Relaxed)
+}
 
 /// Smallest stack `Builder::stack_size` accepts: corosensei's own start-up
 /// frame plus the goroutine root need about 2 KiB; below 16 KiB even
@@ -218,10 +293,15 @@ pub(crate) fn checked_size(requested: usize) -> io::Result<usize> {
 
 /// Takes a stack of `size` bytes (already checked) from `cache` (the calling
 /// worker's), the global pool, or a new slab.
+/// A worker's cache holds stacks of the default size only; when the default
+/// changes, the next acquire hands the old size's stacks to the pool.
 pub(crate) fn acquire(size: usize, cache: Option<&mut Vec<Stack>>) -> io::Result<Stack> {
-    let cache = cache.filter(|_| size == DEFAULT_STACK_SIZE);
+    let cache = cache.filter(|_| size == default_size());
     match cache {
         Some(cache) => {
+            if cache.last().is_some_and(|s| s.size() != size) {
+                release_all(cache);
+            }
             if let Some(stack) = cache.pop() {
                 return Ok(stack);
             }
@@ -262,16 +342,15 @@ impl SizePool {
 
 /// Gives a stack back once its coroutine has finished.
 pub(crate) fn release(stack: Stack, cache: Option<&mut Vec<Stack>>) {
-    match cache.filter(|_| stack.size() == DEFAULT_STACK_SIZE) {
+    let size = stack.size();
+    match cache.filter(|c| size == default_size() && c.last().is_none_or(|s| s.size() == size)) {
         Some(cache) => {
             cache.push(stack);
             if cache.len() > WORKER_CACHE {
                 // Hand the coldest batch back under one lock; the cache
                 // keeps the stacks most recently used (warm in cache).
                 let mut pool = POOL.lock();
-                pool.list(DEFAULT_STACK_SIZE)
-                    .stacks
-                    .extend(cache.drain(..BATCH));
+                pool.list(size).stacks.extend(cache.drain(..BATCH));
             }
         }
         None => POOL.lock().list(stack.size()).stacks.push(stack),

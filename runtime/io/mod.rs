@@ -17,7 +17,7 @@ pub use pipe::{pipe, PipeReader, PipeWriter};
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, RawFd};
 use std::time::Duration;
 
 use crate::net::Timeout;
@@ -26,14 +26,14 @@ use crate::reactor::registration::{Direction, IoSource};
 /// A mio source for any fd-owning value.
 struct FdSource<T>(T);
 
-impl<T: AsRawFd> mio::event::Source for FdSource<T> {
+impl<T: AsFd> mio::event::Source for FdSource<T> {
     fn register(
         &mut self,
         registry: &mio::Registry,
         token: mio::Token,
         interests: mio::Interest,
     ) -> io::Result<()> {
-        mio::unix::SourceFd(&self.0.as_raw_fd()).register(registry, token, interests)
+        mio::unix::SourceFd(&self.0.as_fd().as_raw_fd()).register(registry, token, interests)
     }
 
     fn reregister(
@@ -42,11 +42,11 @@ impl<T: AsRawFd> mio::event::Source for FdSource<T> {
         token: mio::Token,
         interests: mio::Interest,
     ) -> io::Result<()> {
-        mio::unix::SourceFd(&self.0.as_raw_fd()).reregister(registry, token, interests)
+        mio::unix::SourceFd(&self.0.as_fd().as_raw_fd()).reregister(registry, token, interests)
     }
 
     fn deregister(&mut self, registry: &mio::Registry) -> io::Result<()> {
-        mio::unix::SourceFd(&self.0.as_raw_fd()).deregister(registry)
+        mio::unix::SourceFd(&self.0.as_fd().as_raw_fd()).deregister(registry)
     }
 }
 
@@ -71,6 +71,19 @@ pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
 /// A pollable file descriptor, owned, whose reads and writes park the
 /// goroutine instead of blocking the thread (tokio calls this `AsyncFd`).
 ///
+/// `Pollable` owns what it polls: `T` is an fd-owning value (`OwnedFd`,
+/// `File`, `UnixStream`, ...), so the fd stays open exactly as long as its
+/// registration, and dropping the `Pollable` deregisters and closes it. A
+/// bare `RawFd` or a `BorrowedFd` is refused at compile time: its fd could
+/// be closed and reused by an unrelated file while still registered, and
+/// the drop would then deregister the newcomer.
+///
+/// ```compile_fail
+/// use std::os::fd::AsRawFd;
+/// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+/// let p = goro::io::Pollable::new(a.as_raw_fd()); // a RawFd owns nothing
+/// ```
+///
 /// [`Pollable::new`] sets `O_NONBLOCK` on the fd: the flag belongs to the
 /// open file description, so other holders of a duplicate (say, a shell
 /// sharing a tty) see it too. `Read` and `Write` use read(2)/write(2) on
@@ -87,17 +100,35 @@ pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
 /// let n = tty.read(&mut line)?; // parks the goroutine, not the thread
 /// # let _ = n; Ok(()) }
 /// ```
-pub struct Pollable<T: AsRawFd> {
+pub struct Pollable<T: AsFd> {
     io: IoSource<FdSource<T>>,
     read_timeout: Timeout,
     write_timeout: Timeout,
 }
 
-impl<T: AsRawFd> Pollable<T> {
-    /// Makes `inner`'s fd non-blocking and registers it with the reactor.
-    /// Fails with `PermissionDenied` (EPERM) for regular files.
-    pub fn new(inner: T) -> io::Result<Pollable<T>> {
-        set_nonblocking(inner.as_raw_fd())?;
+impl<T: AsFd> Pollable<T> {
+    /// Takes ownership of `inner`, makes its fd non-blocking and registers
+    /// it with the reactor. Fails with `PermissionDenied` (EPERM) for
+    /// regular files.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::{Read, Write};
+    /// use std::os::fd::OwnedFd;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// let mut a = goro::io::Pollable::new(OwnedFd::from(a))?;
+    /// let mut b = goro::io::Pollable::new(b)?;
+    /// a.write_all(b"hi")?;
+    /// let mut buf = [0u8; 2];
+    /// b.read_exact(&mut buf)?;
+    /// assert_eq!(&buf, b"hi");
+    /// # Ok(()) }
+    /// ```
+    pub fn new(inner: T) -> io::Result<Pollable<T>>
+    where
+        T: IntoRawFd,
+    {
+        set_nonblocking(inner.as_fd().as_raw_fd())?;
         Ok(Pollable {
             io: IoSource::new(FdSource(inner))?,
             read_timeout: Timeout::default(),
@@ -106,6 +137,14 @@ impl<T: AsRawFd> Pollable<T> {
     }
 
     /// The wrapped value.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let p = goro::io::Pollable::new(a)?;
+    /// assert!(p.get_ref().peer_addr().is_ok());
+    /// # Ok(()) }
+    /// ```
     pub fn get_ref(&self) -> &T {
         &self.io.get().0
     }
@@ -171,15 +210,15 @@ fn write_fd(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
-impl<T: AsRawFd> Read for &Pollable<T> {
+impl<T: AsFd> Read for &Pollable<T> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.read_with(|t| read_fd(t.as_raw_fd(), buf))
+        self.read_with(|t| read_fd(t.as_fd().as_raw_fd(), buf))
     }
 }
 
-impl<T: AsRawFd> Write for &Pollable<T> {
+impl<T: AsFd> Write for &Pollable<T> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_with(|t| write_fd(t.as_raw_fd(), buf))
+        self.write_with(|t| write_fd(t.as_fd().as_raw_fd(), buf))
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -187,13 +226,13 @@ impl<T: AsRawFd> Write for &Pollable<T> {
     }
 }
 
-impl<T: AsRawFd> Read for Pollable<T> {
+impl<T: AsFd> Read for Pollable<T> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         (&*self).read(buf)
     }
 }
 
-impl<T: AsRawFd> Write for Pollable<T> {
+impl<T: AsFd> Write for Pollable<T> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         (&*self).write(buf)
     }
@@ -203,19 +242,19 @@ impl<T: AsRawFd> Write for Pollable<T> {
     }
 }
 
-impl<T: AsRawFd> AsRawFd for Pollable<T> {
+impl<T: AsFd> AsRawFd for Pollable<T> {
     fn as_raw_fd(&self) -> RawFd {
-        self.get_ref().as_raw_fd()
+        self.get_ref().as_fd().as_raw_fd()
     }
 }
 
-impl<T: AsRawFd + AsFd> AsFd for Pollable<T> {
+impl<T: AsFd> AsFd for Pollable<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.get_ref().as_fd()
     }
 }
 
-impl<T: AsRawFd> fmt::Debug for Pollable<T> {
+impl<T: AsFd> fmt::Debug for Pollable<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pollable")
             .field("fd", &self.as_raw_fd())

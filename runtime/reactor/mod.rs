@@ -8,8 +8,10 @@
 //! Workers that run out of work poll without blocking (`poll_now`), the idle
 //! worker that watches timers blocks in [`poll`] until the next timer is due,
 //! and new work wakes it with the mio `Waker` (the scheduler decides when:
-//! see `WorkerShared::unpark`). The monitor thread polls when nobody has for
-//! 10 ms, so busy workers cannot starve I/O. There is no I/O thread.
+//! see `WorkerShared::unpark`). A plain thread that parks on I/O wakes an
+//! idle worker to watch the poller if none does (`scheduler::watch_io`).
+//! The monitor thread polls when nobody has for 10 ms, so busy workers
+//! cannot starve I/O. There is no I/O thread.
 //!
 //! mio is edge-triggered; `registration.rs` turns edges into a "ready" flag
 //! per direction that a goroutine consumes before it retries its syscall,

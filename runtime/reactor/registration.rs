@@ -11,6 +11,15 @@
 //! arrives between `WouldBlock` and the park is never lost: the waiter sees
 //! the flag under the same lock the poller sets it with.
 //!
+//! A `WouldBlock` always clears the flag: the kernel just said the call
+//! blocks, whatever events came before. An error event (`EPOLLERR`) is a
+//! one-shot report, not a close: the next syscall returns the error and
+//! clears it (`SO_ERROR`), after which a datagram socket blocks as before —
+//! a connected UDP socket that sent to a closed port gets one
+//! `ConnectionRefused` and then works again. So an error marks the
+//! direction `error` (the next call must run, even after a short read)
+//! until a syscall reports it, and only a peer's close marks it `closed`.
+//!
 //! This file never performs the I/O itself; callers pass the syscall in.
 
 use mio::event::{Event, Source};
@@ -22,7 +31,7 @@ use std::time::Instant;
 
 use super::{reactor, WAITING};
 use crate::coroutine::WaitReason;
-use crate::scheduler::{park, park_until, unparker, Unparker};
+use crate::scheduler::{park, park_until, unparker, watch_io, Unparker};
 
 /// Which readiness a caller waits for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -40,11 +49,16 @@ struct Waiting {
     /// Edges seen so far: lets a caller tell whether an edge arrived while
     /// its syscall ran, in which case it must not clear `ready`.
     tick: u64,
-    /// The peer closed this direction (or the socket failed): the syscall
-    /// will never block again, so `ready` is never cleared. A short read
-    /// that stops at a pending FIN must not make the next read wait for an
-    /// edge that will not come.
+    /// The peer closed this direction: the syscall will never block again,
+    /// so a short result never clears `ready`. A short read that stops at a
+    /// pending FIN must not make the next read wait for an edge that will
+    /// not come.
     closed: bool,
+    /// An error event arrived that no syscall has reported yet: the next
+    /// call returns it instead of blocking, so a short result must not
+    /// clear `ready`. Cleared by the first syscall that fails — unlike
+    /// `closed`, an error is transient (a datagram socket's ICMP error).
+    error: bool,
     waiters: Vec<Unparker>,
 }
 
@@ -54,6 +68,7 @@ impl Default for Waiting {
             ready: true,
             tick: 0,
             closed: false,
+            error: false,
             waiters: Vec::new(),
         }
     }
@@ -140,15 +155,20 @@ impl Slots {
             }
         };
         let mut state = sio.state.lock();
-        if event.is_readable() || event.is_read_closed() || event.is_error() {
+        let error = event.is_error();
+        if event.is_readable() || event.is_read_closed() || error {
             state.read.ready = true;
-            state.read.closed |= event.is_read_closed() || event.is_error();
+            state.read.closed |= event.is_read_closed();
+            state.read.error |= error;
             state.read.tick += 1;
             woken.append(&mut state.read.waiters);
         }
-        if event.is_writable() || event.is_write_closed() || event.is_error() {
+        // mio counts a bare EPOLLERR as write-closed; an error is not a
+        // close here (see the module docs), a hang-up still is.
+        if event.is_writable() || event.is_write_closed() || error {
             state.write.ready = true;
-            state.write.closed |= event.is_write_closed() || event.is_error();
+            state.write.closed |= event.is_write_closed() && (!error || event.is_read_closed());
+            state.write.error |= error;
             state.write.tick += 1;
             woken.append(&mut state.write.waiters);
         }
@@ -223,9 +243,15 @@ impl<S: Source> IoSource<S> {
             let side = state.side(dir);
             if !side.ready && !woken {
                 let who = me.get_or_insert_with(unparker).clone();
+                let thread = matches!(who, Unparker::Thread(_));
                 side.waiters.push(who);
                 WAITING.fetch_add(1, Ordering::SeqCst);
                 drop(state);
+                if thread {
+                    // Counted in WAITING first, so a worker that goes idle
+                    // after this call sees a waiter and watches anyway.
+                    watch_io();
+                }
                 let timed_out = match deadline {
                     Some(d) => park_until(why, d),
                     None => {
@@ -243,15 +269,7 @@ impl<S: Source> IoSource<S> {
                 }
                 drop(state);
                 if timed_out {
-                    let what = if dir == Direction::Read {
-                        "read"
-                    } else {
-                        "write"
-                    };
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!("{what} timed out"),
-                    ));
+                    return Err(timed_out_error(dir));
                 }
                 woken = true;
                 continue;
@@ -260,24 +278,44 @@ impl<S: Source> IoSource<S> {
             drop(state);
             woken = false;
             let result = op(&self.source);
-            let exhausted = match &result {
+            let (failed, would_block, short) = match &result {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => e.kind() == io::ErrorKind::WouldBlock,
-                Ok(r) => drained(r),
+                Err(e) => (true, e.kind() == io::ErrorKind::WouldBlock, false),
+                Ok(r) => (false, false, drained(r)),
             };
-            if exhausted {
+            if failed || short {
                 let mut state = self.sio.state.lock();
                 let side = state.side(dir);
-                if side.tick == tick && !side.closed {
-                    side.ready = false;
+                if side.tick == tick {
+                    // A failed call reported any pending error (or there
+                    // was none: it would block).
+                    side.error &= !failed;
+                    if would_block || (short && !side.closed && !side.error) {
+                        side.ready = false;
+                    }
                 }
             }
             match result {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // An edge arrived while the call ran: retry, unless
+                    // the deadline has passed meanwhile.
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Err(timed_out_error(dir));
+                    }
+                    continue;
+                }
                 done => return done,
             }
         }
     }
+}
+
+fn timed_out_error(dir: Direction) -> io::Error {
+    let what = match dir {
+        Direction::Read => "read",
+        Direction::Write => "write",
+    };
+    io::Error::new(io::ErrorKind::TimedOut, format!("{what} timed out"))
 }
 
 impl<S: Source> Drop for IoSource<S> {

@@ -294,6 +294,15 @@ pub(crate) fn timers_changed() {
     }
 }
 
+/// A plain (non-goroutine) thread is about to park on I/O readiness: if no
+/// idle worker watches the poller, wake one to become the watcher. A
+/// goroutine's wait needs no such call (its worker, running dry, watches
+/// the poller itself); without it a thread's wait was only seen when
+/// sysmon polled (10 to 50 ms later).
+pub(crate) fn watch_io() {
+    rt().wake_idle_for_timers();
+}
+
 /// Parks a plain (non-goroutine) thread, counted for deadlock detection.
 pub(crate) fn external_park(deadline: Option<Instant>) {
     let rt = rt();
