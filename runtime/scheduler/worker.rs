@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::{finish_park, Runtime, SeenRunnext, WorkerShared, ACTIVE, SPARE};
 use crate::coroutine::stack::{self, Stack};
-use crate::coroutine::{overflow, set_current_g, GRef, Yield, NOTIFIED, RUNNABLE, RUNNING};
+use crate::coroutine::{overflow, set_current_g, GRef, Yield};
 use crate::reactor::{self, timer};
 
 /// A worker's own state; lives on its thread's stack for the thread's life.
@@ -339,9 +339,7 @@ impl Worker {
             shared.ticks.load(Ordering::Relaxed).wrapping_add(1),
             Ordering::Relaxed,
         );
-        if g.state.load(Ordering::Acquire) != NOTIFIED {
-            g.state.store(RUNNING, Ordering::Release);
-        }
+        g.state.start_running();
         set_current_g(Arc::as_ptr(&g));
         // SAFETY: this worker popped `g` from a queue (or runnext), and a
         // goroutine is in at most one queue at a time, so this thread has
@@ -376,15 +374,8 @@ impl Worker {
                 }
             }
             CoroutineResult::Yield(Yield::Gosched) => {
-                // RUNNING -> RUNNABLE; a pending token (NOTIFIED) survives.
-                // A plain store, not a CAS: an unpark racing between the
-                // load and the store finds RUNNING, leaves NOTIFIED and
-                // queues nothing, so the goroutine is queued once either way;
-                // the token it may lose is stale (no primitive yields between
-                // registering as a waiter and parking).
-                if g.state.load(Ordering::Acquire) == RUNNING {
-                    g.state.store(RUNNABLE, Ordering::Release);
-                }
+                // RUNNING -> RUNNABLE; a pending token survives.
+                g.state.yielded();
                 self.requeue_yielded(g);
             }
             CoroutineResult::Return(()) => {
