@@ -20,6 +20,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::readiness::Readiness;
 use super::{reactor, WAITING};
 use crate::coroutine::WaitReason;
 use crate::scheduler::{park, park_until, unparker, Unparker};
@@ -31,33 +32,8 @@ pub(crate) enum Direction {
     Write,
 }
 
-/// One direction of a registration.
-struct Waiting {
-    /// Whether the syscall may succeed: set by every edge, cleared when the
-    /// syscall says `WouldBlock` (or drained the socket) with no edge since
-    /// it started. Starts set: a new socket may already hold data.
-    ready: bool,
-    /// Edges seen so far: lets a caller tell whether an edge arrived while
-    /// its syscall ran, in which case it must not clear `ready`.
-    tick: u64,
-    /// The peer closed this direction (or the socket failed): the syscall
-    /// will never block again, so `ready` is never cleared. A short read
-    /// that stops at a pending FIN must not make the next read wait for an
-    /// edge that will not come.
-    closed: bool,
-    waiters: Vec<Unparker>,
-}
-
-impl Default for Waiting {
-    fn default() -> Waiting {
-        Waiting {
-            ready: true,
-            tick: 0,
-            closed: false,
-            waiters: Vec::new(),
-        }
-    }
-}
+/// One direction of a registration (its rules: `readiness.rs`).
+type Waiting = Readiness<Unparker>;
 
 #[derive(Default)]
 struct IoState {
@@ -141,16 +117,12 @@ impl Slots {
         };
         let mut state = sio.state.lock();
         if event.is_readable() || event.is_read_closed() || event.is_error() {
-            state.read.ready = true;
-            state.read.closed |= event.is_read_closed() || event.is_error();
-            state.read.tick += 1;
-            woken.append(&mut state.read.waiters);
+            let closed = event.is_read_closed() || event.is_error();
+            state.read.edge(closed, woken);
         }
         if event.is_writable() || event.is_write_closed() || event.is_error() {
-            state.write.ready = true;
-            state.write.closed |= event.is_write_closed() || event.is_error();
-            state.write.tick += 1;
-            woken.append(&mut state.write.waiters);
+            let closed = event.is_write_closed() || event.is_error();
+            state.write.edge(closed, woken);
         }
     }
 }
@@ -221,9 +193,9 @@ impl<S: Source> IoSource<S> {
         loop {
             let mut state = self.sio.state.lock();
             let side = state.side(dir);
-            if !side.ready && !woken {
+            let Some(tick) = side.try_begin(woken) else {
                 let who = me.get_or_insert_with(unparker).clone();
-                side.waiters.push(who);
+                side.wait(who);
                 WAITING.fetch_add(1, Ordering::SeqCst);
                 drop(state);
                 let timed_out = match deadline {
@@ -236,11 +208,8 @@ impl<S: Source> IoSource<S> {
                 WAITING.fetch_sub(1, Ordering::SeqCst);
                 // Still listed if woken by the deadline or spuriously.
                 let mut state = self.sio.state.lock();
-                let waiters = &mut state.side(dir).waiters;
                 let mine = me.as_ref().expect("set above");
-                if let Some(pos) = waiters.iter().position(|w| w.same_as(mine)) {
-                    waiters.swap_remove(pos);
-                }
+                state.side(dir).unlist(|w| w.same_as(mine));
                 drop(state);
                 if timed_out {
                     let what = if dir == Direction::Read {
@@ -255,8 +224,7 @@ impl<S: Source> IoSource<S> {
                 }
                 woken = true;
                 continue;
-            }
-            let tick = side.tick;
+            };
             drop(state);
             woken = false;
             let result = op(&self.source);
@@ -266,11 +234,7 @@ impl<S: Source> IoSource<S> {
                 Ok(r) => drained(r),
             };
             if exhausted {
-                let mut state = self.sio.state.lock();
-                let side = state.side(dir);
-                if side.tick == tick && !side.closed {
-                    side.ready = false;
-                }
+                self.sio.state.lock().side(dir).exhausted(tick);
             }
             match result {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
