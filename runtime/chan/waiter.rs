@@ -34,12 +34,39 @@
 //! (a select's arm bodies run after it).
 //!
 //! This module never parks or blocks by itself; it only names states.
+//! `tests/loom_chan_waiter.rs` model-checks the state word with loom, which
+//! is why the atomics and the cell come from a cfg switch (loom's only in a
+//! loom test crate, `cfg(all(loom, test))`, which also stands in for
+//! `crate::scheduler::Unparker`).
 
-use std::cell::UnsafeCell;
 use std::mem::ManuallyDrop;
+
+#[cfg(all(loom, test))]
+use loom::cell::UnsafeCell;
+#[cfg(all(loom, test))]
+use loom::sync::atomic::{AtomicUsize, Ordering};
+#[cfg(not(all(loom, test)))]
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::scheduler::Unparker;
+
+/// std's `UnsafeCell` behind loom's access API, so the code below is the
+/// same code under the model checker.
+#[cfg(not(all(loom, test)))]
+struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(all(loom, test)))]
+impl<T> UnsafeCell<T> {
+    #[inline]
+    fn new(value: T) -> Self {
+        UnsafeCell(std::cell::UnsafeCell::new(value))
+    }
+
+    #[inline]
+    fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
 
 /// Nobody has claimed the operation yet.
 const WAITING: usize = 0;
@@ -100,7 +127,9 @@ impl Waiter {
         // SAFETY: the caller won the claim, so no one else reads or moves
         // the unparker until DONE is published; the owner's Drop leaves a
         // DONE waiter's unparker alone, so it is moved out exactly once.
-        let wake = unsafe { ManuallyDrop::take(&mut *self.unparker.get()) };
+        let wake = self
+            .unparker
+            .with_mut(|u| unsafe { ManuallyDrop::take(&mut *u) });
         self.state.store(DONE + index, Ordering::Release);
         wake
     }
@@ -129,7 +158,8 @@ impl Drop for Waiter {
             // Never completed (try mode, or aborted): the unparker is ours.
             // SAFETY: no peer completed it, so it was never moved out, and
             // `&mut self` means no peer can still reach it.
-            unsafe { ManuallyDrop::drop(self.unparker.get_mut()) }
+            self.unparker
+                .with_mut(|u| unsafe { ManuallyDrop::drop(&mut *u) })
         }
     }
 }

@@ -10,6 +10,7 @@
 pub(crate) mod join;
 pub(crate) mod overflow;
 pub(crate) mod stack;
+pub(crate) mod state;
 
 use corosensei::{Coroutine, Yielder};
 use parking_lot::Mutex;
@@ -19,6 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize,
 use std::sync::Arc;
 
 use self::stack::{Stack, StackBounds};
+use self::state::State;
 
 /// Why a goroutine gave its worker back, passed from `Yielder::suspend` to
 /// the worker that resumed it.
@@ -35,15 +37,6 @@ pub(crate) enum Yield {
 
 pub(crate) type Coro = Coroutine<(), Yield, (), Stack>;
 pub(crate) type GRef = Arc<G>;
-
-// The five states of the textbook, as stored in `G::state`. NOTIFIED is
-// Running with a wake-up token pending (see `scheduler/park.rs`).
-pub(crate) const NEW: u8 = 0;
-pub(crate) const RUNNABLE: u8 = 1;
-pub(crate) const RUNNING: u8 = 2;
-pub(crate) const NOTIFIED: u8 = 3;
-pub(crate) const PARKED: u8 = 4;
-pub(crate) const DEAD: u8 = 5;
 
 /// What a blocked goroutine waits on, shown by `dump()`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -113,15 +106,10 @@ impl WaitReason {
 pub(crate) struct G {
     pub(crate) id: u64,
     pub(crate) name: Option<Box<str>>,
-    /// The state word. Transitions (all others are bugs):
-    /// - NEW/RUNNABLE -> RUNNING: the worker that popped it, in `execute`.
-    /// - RUNNING -> NOTIFIED: `unpark` while it runs (a token for `park`).
-    /// - NOTIFIED -> RUNNING: `park` consuming the token without switching.
-    /// - RUNNING -> PARKED: the worker, *after* the coroutine switched out.
-    /// - PARKED -> RUNNABLE: `unpark`, which then queues it (exactly once).
-    /// - RUNNING/NOTIFIED -> RUNNABLE/NOTIFIED: `gosched` requeue.
-    /// - RUNNING -> DEAD: the worker, after the coroutine returned.
-    pub(crate) state: AtomicU8,
+    /// The state word: the five states of the textbook, plus NOTIFIED
+    /// (running with a wake-up token pending). Its transitions, and the
+    /// park/unpark protocol they make, are in `state.rs`.
+    pub(crate) state: State,
     wait: AtomicU8,
     /// Where its stack lies, for the overflow checks and reports.
     pub(crate) stack: StackBounds,
@@ -207,7 +195,7 @@ impl G {
         let g = Arc::new(G {
             id,
             name: name.map(String::into_boxed_str),
-            state: AtomicU8::new(NEW),
+            state: State::new(),
             wait: AtomicU8::new(WaitReason::Nothing as u8),
             stack: stack.bounds(),
             co: UnsafeCell::new(None),
@@ -246,7 +234,7 @@ impl G {
 
     /// Takes a finished goroutine out of the registry.
     pub(crate) fn retire(&self) {
-        self.state.store(DEAD, Ordering::Release);
+        self.state.retire();
         let slot = self.slot.load(Ordering::Relaxed);
         let mut shard = REGISTRY[self.shard].0.lock();
         shard.slots[slot] = None;
@@ -298,13 +286,7 @@ impl G {
     }
 
     fn state_name(&self) -> &'static str {
-        match self.state.load(Ordering::Acquire) {
-            NEW => "new",
-            RUNNABLE => "runnable",
-            RUNNING | NOTIFIED => "running",
-            PARKED => "blocked",
-            _ => "dead",
-        }
+        self.state.name()
     }
 }
 

@@ -17,6 +17,7 @@
 //! per direction that a goroutine consumes before it retries its syscall,
 //! so readiness that arrives between a `WouldBlock` and the park is kept.
 
+mod readiness;
 pub(crate) mod registration;
 pub(crate) mod timer;
 

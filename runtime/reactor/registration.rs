@@ -29,6 +29,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::readiness::Readiness;
 use super::{reactor, WAITING};
 use crate::coroutine::WaitReason;
 use crate::scheduler::{park, park_until, unparker, watch_io, Unparker};
@@ -40,39 +41,8 @@ pub(crate) enum Direction {
     Write,
 }
 
-/// One direction of a registration.
-struct Waiting {
-    /// Whether the syscall may succeed: set by every edge, cleared when the
-    /// syscall says `WouldBlock` (or drained the socket) with no edge since
-    /// it started. Starts set: a new socket may already hold data.
-    ready: bool,
-    /// Edges seen so far: lets a caller tell whether an edge arrived while
-    /// its syscall ran, in which case it must not clear `ready`.
-    tick: u64,
-    /// The peer closed this direction: the syscall will never block again,
-    /// so a short result never clears `ready`. A short read that stops at a
-    /// pending FIN must not make the next read wait for an edge that will
-    /// not come.
-    closed: bool,
-    /// An error event arrived that no syscall has reported yet: the next
-    /// call returns it instead of blocking, so a short result must not
-    /// clear `ready`. Cleared by the first syscall that fails — unlike
-    /// `closed`, an error is transient (a datagram socket's ICMP error).
-    error: bool,
-    waiters: Vec<Unparker>,
-}
-
-impl Default for Waiting {
-    fn default() -> Waiting {
-        Waiting {
-            ready: true,
-            tick: 0,
-            closed: false,
-            error: false,
-            waiters: Vec::new(),
-        }
-    }
-}
+/// One direction of a registration (its rules: `readiness.rs`).
+type Waiting = Readiness<Unparker>;
 
 #[derive(Default)]
 struct IoState {
@@ -157,20 +127,13 @@ impl Slots {
         let mut state = sio.state.lock();
         let error = event.is_error();
         if event.is_readable() || event.is_read_closed() || error {
-            state.read.ready = true;
-            state.read.closed |= event.is_read_closed();
-            state.read.error |= error;
-            state.read.tick += 1;
-            woken.append(&mut state.read.waiters);
+            state.read.edge(event.is_read_closed(), error, woken);
         }
         // mio counts a bare EPOLLERR as write-closed; an error is not a
         // close here (see the module docs), a hang-up still is.
         if event.is_writable() || event.is_write_closed() || error {
-            state.write.ready = true;
-            state.write.closed |= event.is_write_closed() && (!error || event.is_read_closed());
-            state.write.error |= error;
-            state.write.tick += 1;
-            woken.append(&mut state.write.waiters);
+            let closed = event.is_write_closed() && (!error || event.is_read_closed());
+            state.write.edge(closed, error, woken);
         }
     }
 }
@@ -241,10 +204,10 @@ impl<S: Source> IoSource<S> {
         loop {
             let mut state = self.sio.state.lock();
             let side = state.side(dir);
-            if !side.ready && !woken {
+            let Some(tick) = side.try_begin(woken) else {
                 let who = me.get_or_insert_with(unparker).clone();
                 let thread = matches!(who, Unparker::Thread(_));
-                side.waiters.push(who);
+                side.wait(who);
                 WAITING.fetch_add(1, Ordering::SeqCst);
                 drop(state);
                 if thread {
@@ -262,19 +225,15 @@ impl<S: Source> IoSource<S> {
                 WAITING.fetch_sub(1, Ordering::SeqCst);
                 // Still listed if woken by the deadline or spuriously.
                 let mut state = self.sio.state.lock();
-                let waiters = &mut state.side(dir).waiters;
                 let mine = me.as_ref().expect("set above");
-                if let Some(pos) = waiters.iter().position(|w| w.same_as(mine)) {
-                    waiters.swap_remove(pos);
-                }
+                state.side(dir).unlist(|w| w.same_as(mine));
                 drop(state);
                 if timed_out {
                     return Err(timed_out_error(dir));
                 }
                 woken = true;
                 continue;
-            }
-            let tick = side.tick;
+            };
             drop(state);
             woken = false;
             let result = op(&self.source);
@@ -284,16 +243,11 @@ impl<S: Source> IoSource<S> {
                 Ok(r) => (false, false, drained(r)),
             };
             if failed || short {
-                let mut state = self.sio.state.lock();
-                let side = state.side(dir);
-                if side.tick == tick {
-                    // A failed call reported any pending error (or there
-                    // was none: it would block).
-                    side.error &= !failed;
-                    if would_block || (short && !side.closed && !side.error) {
-                        side.ready = false;
-                    }
-                }
+                self.sio
+                    .state
+                    .lock()
+                    .side(dir)
+                    .finished(tick, failed, would_block, short);
             }
             match result {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {

@@ -26,9 +26,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::coroutine::{
-    current_g, GRef, WaitReason, Yield, G, NOTIFIED, PARKED, RUNNABLE, RUNNING,
-};
+use crate::coroutine::{current_g, GRef, WaitReason, Yield, G};
 use crate::reactor::timer;
 use crate::scheduler;
 
@@ -107,14 +105,8 @@ pub(crate) fn park_until(why: WaitReason, deadline: Instant) -> bool {
 }
 
 fn park_goroutine(g: &G, why: WaitReason) {
-    // A pending token: consume it and return without switching. A plain
-    // load first: most parks find no token, and the CAS is a locked
-    // instruction.
-    if g.state.load(Ordering::Acquire) == NOTIFIED
-        && g.state
-            .compare_exchange(NOTIFIED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-    {
+    // A pending token: consume it and return without switching.
+    if g.state.take_token() {
         return;
     }
     g.set_wait(why);
@@ -167,42 +159,15 @@ fn stay_put_while_unwinding(g: &G) {
 /// out: RUNNING -> PARKED, unless a wake-up arrived meanwhile. Returns the
 /// goroutine if it must run again right away.
 pub(crate) fn finish_park(g: GRef) -> Option<GRef> {
-    match g
-        .state
-        .compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire)
-    {
-        // Parked: whoever holds an Unparker keeps it alive (and the registry
-        // does, so dump() can list it).
-        Ok(_) => None,
-        Err(_) => {
-            // NOTIFIED: the wake raced with the switch. Consume the token.
-            g.state.store(RUNNABLE, Ordering::Release);
-            Some(g)
-        }
-    }
+    // Parked: whoever holds an Unparker keeps it alive (and the registry
+    // does, so dump() can list it). Else the wake raced with the switch.
+    g.state.finish_park().then_some(g)
 }
 
 /// goready: PARKED -> RUNNABLE and queue it; RUNNING -> NOTIFIED (token);
 /// already queued or notified: nothing to do.
 fn ready(g: GRef) {
-    let mut state = g.state.load(Ordering::Acquire);
-    loop {
-        let next = match state {
-            RUNNING => NOTIFIED,
-            PARKED => RUNNABLE,
-            _ => return,
-        };
-        match g
-            .state
-            .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => {
-                if next == RUNNABLE {
-                    scheduler::schedule(g, true);
-                }
-                return;
-            }
-            Err(now) => state = now,
-        }
+    if g.state.wake() {
+        scheduler::schedule(g, true);
     }
 }

@@ -24,9 +24,7 @@ use std::time::{Duration, Instant};
 use super::preempt::{self, LendWord, PauseWord};
 use super::{finish_park, Runtime, SeenRunnext, WorkerShared, ACTIVE, EXITED, SPARE};
 use crate::coroutine::stack::{self, Stack};
-use crate::coroutine::{
-    current_g, overflow, set_current_g, GRef, Yield, NOTIFIED, RUNNABLE, RUNNING,
-};
+use crate::coroutine::{current_g, overflow, set_current_g, GRef, Yield};
 use crate::reactor::{self, timer};
 
 /// A worker's own state; lives on its thread's stack for the thread's life.
@@ -432,9 +430,7 @@ impl Worker {
     /// on why. `locked`: `g` is locked to this thread.
     fn execute_here(&self, rt: &'static Runtime, g: GRef, locked: bool) {
         let shared = &self.shared;
-        if g.state.load(Ordering::Acquire) != NOTIFIED {
-            g.state.store(RUNNING, Ordering::Release);
-        }
+        g.state.start_running();
         set_current_g(Arc::as_ptr(&g));
         // SAFETY: this worker popped `g` from a queue (or runnext), or `g`
         // is locked to this thread and a lender handed it over; a goroutine
@@ -495,15 +491,8 @@ impl Worker {
                 }
             }
             CoroutineResult::Yield(Yield::Gosched) => {
-                // RUNNING -> RUNNABLE; a pending token (NOTIFIED) survives.
-                // A plain store, not a CAS: an unpark racing between the
-                // load and the store finds RUNNING, leaves NOTIFIED and
-                // queues nothing, so the goroutine is queued once either way;
-                // the token it may lose is stale (no primitive yields between
-                // registering as a waiter and parking).
-                if g.state.load(Ordering::Acquire) == RUNNING {
-                    g.state.store(RUNNABLE, Ordering::Release);
-                }
+                // RUNNING -> RUNNABLE; a pending token survives.
+                g.state.yielded();
                 if bound_here {
                     super::schedule_global(g);
                 } else {
@@ -515,9 +504,7 @@ impl Worker {
                 self.locked.borrow_mut().take();
                 shared.pause.resume_self();
                 g.bound.store(0, Ordering::Release);
-                if g.state.load(Ordering::Acquire) == RUNNING {
-                    g.state.store(RUNNABLE, Ordering::Release);
-                }
+                g.state.yielded();
                 super::schedule_global(g);
             }
             CoroutineResult::Return(()) => {

@@ -33,6 +33,7 @@
 mod barrier;
 mod condvar;
 mod mutex;
+mod mutex_state;
 mod once;
 mod rwlock;
 mod semaphore;

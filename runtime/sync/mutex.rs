@@ -1,8 +1,8 @@
 //! `Mutex`: a mutual-exclusion lock that parks the goroutine, not the
 //! worker, and may be unlocked on any thread.
 //!
-//! The lock is one state byte (parking_lot's `raw_mutex` shape) plus a
-//! wait queue:
+//! The lock is one state byte (parking_lot's `raw_mutex` shape, its
+//! transitions in `mutex_state.rs`) plus a wait queue:
 //!
 //! * `LOCKED`: someone owns the lock;
 //! * `PARKED`: the wait queue is (or was just) non-empty, so unlock must
@@ -32,14 +32,11 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
+use super::mutex_state::MutexState;
 use crate::coroutine::WaitReason;
 use crate::sync::waiter::{wait, End, WaitQueue};
-
-const LOCKED: u8 = 1;
-const PARKED: u8 = 2;
 
 /// Verdict: the unlocker handed us the lock; we own it.
 const HANDOFF: u32 = 1;
@@ -48,9 +45,6 @@ const RETRY: u32 = 2;
 
 /// How long the queue head may wait before unlock hands the lock to it.
 const STARVATION: Duration = Duration::from_millis(1);
-
-/// Spin rounds before queueing (each twice as long as the last).
-const SPIN_ROUNDS: u32 = 4;
 
 /// A mutual-exclusion lock for goroutines and threads alike.
 ///
@@ -72,7 +66,7 @@ const SPIN_ROUNDS: u32 = 4;
 /// assert_eq!(*m.lock(), 4);
 /// ```
 pub struct Mutex<T: ?Sized> {
-    state: AtomicU8,
+    state: MutexState,
     queue: parking_lot::Mutex<WaitQueue<Instant>>,
     data: UnsafeCell<T>,
 }
@@ -86,7 +80,7 @@ impl<T> Mutex<T> {
     /// A new, unlocked mutex holding `value`.
     pub const fn new(value: T) -> Self {
         Mutex {
-            state: AtomicU8::new(0),
+            state: MutexState::new(),
             queue: parking_lot::Mutex::new(WaitQueue::new()),
             data: UnsafeCell::new(value),
         }
@@ -114,32 +108,17 @@ impl<T: ?Sized> Mutex<T> {
     /// Locks if the lock is free right now.
     #[inline]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
-            if s & LOCKED != 0 {
-                return None;
-            }
-            // Acquire: see the previous holder's writes to the data.
-            match self.state.compare_exchange_weak(
-                s,
-                s | LOCKED,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {
-                    return Some(MutexGuard {
-                        mutex: self,
-                        _marker: PhantomData,
-                    })
-                }
-                Err(now) => s = now,
-            }
-        }
+        // `then`, not `then_some`: a guard built eagerly would unlock on
+        // drop when the try fails.
+        self.state.try_lock().then(|| MutexGuard {
+            mutex: self,
+            _marker: PhantomData,
+        })
     }
 
     /// Whether someone holds the lock (a racy snapshot).
     pub fn is_locked(&self) -> bool {
-        self.state.load(Ordering::Relaxed) & LOCKED != 0
+        self.state.is_locked()
     }
 
     /// The value, through an exclusive borrow: no locking needed.
@@ -149,12 +128,7 @@ impl<T: ?Sized> Mutex<T> {
 
     #[inline]
     pub(crate) fn lock_raw(&self) {
-        // Acquire: see the previous holder's writes to the data.
-        if self
-            .state
-            .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
+        if !self.state.lock_fast() {
             self.lock_slow();
         }
     }
@@ -162,12 +136,7 @@ impl<T: ?Sized> Mutex<T> {
     /// Releases the lock. The caller must hold it.
     #[inline]
     pub(crate) fn unlock_raw(&self) {
-        // Release: publish our writes to the next holder.
-        if self
-            .state
-            .compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed)
-            .is_err()
-        {
+        if !self.state.unlock_fast() {
             self.unlock_slow();
         }
     }
@@ -175,74 +144,23 @@ impl<T: ?Sized> Mutex<T> {
     #[cold]
     fn lock_slow(&self) {
         let mut first_queued: Option<Instant> = None;
-        let mut end = End::Back;
-        let mut spins = 0;
-        loop {
-            let s = self.state.load(Ordering::Relaxed);
-            if s & LOCKED == 0 {
-                // Acquire: see the previous holder's writes to the data.
-                if self
-                    .state
-                    .compare_exchange_weak(s, s | LOCKED, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    return;
-                }
-                continue;
-            }
-            // Nobody queued yet: the holder may be about to unlock on another
-            // worker. Spin a little before paying for a park.
-            if s & PARKED == 0 && spins < SPIN_ROUNDS {
-                spins += 1;
-                for _ in 0..(1u32 << spins) {
-                    std::hint::spin_loop();
-                }
-                continue;
-            }
-            let q = self.queue.lock();
-            // Under the queue lock: announce a waiter. If the lock was
-            // released meanwhile, the CAS fails and we retry from the top;
-            // if it succeeds, the holder's unlock sees PARKED and will find
-            // us in the queue (it takes the same queue lock).
-            let s = self.state.load(Ordering::Relaxed);
-            if s & LOCKED == 0
-                || (s & PARKED == 0
-                    && self
-                        .state
-                        .compare_exchange(s, s | PARKED, Ordering::Relaxed, Ordering::Relaxed)
-                        .is_err())
-            {
-                continue;
-            }
-            let since = *first_queued.get_or_insert_with(Instant::now);
-            if wait(q, since, end, WaitReason::Mutex) == HANDOFF {
-                return;
-            }
-            // Woken to compete; if we lose, we requeue at the front.
-            end = End::Front;
-            spins = 0;
-        }
+        self.state.lock_contended(
+            || self.queue.lock(),
+            |q, front| {
+                let since = *first_queued.get_or_insert_with(Instant::now);
+                let end = if front { End::Front } else { End::Back };
+                wait(q, since, end, WaitReason::Mutex) == HANDOFF
+            },
+        );
     }
 
     #[cold]
     fn unlock_slow(&self) {
         let mut q = self.queue.lock();
         let starving = q.front().is_some_and(|since| since.elapsed() >= STARVATION);
-        // No one changes `state` now: LOCKED is ours, so lockers only fail
-        // their CAS, and PARKED changes only under the queue lock we hold.
-        let woken = if starving {
-            // Hand-off: stay LOCKED, so no newcomer can barge in. The state
-            // must be final before the verdict: the new owner may unlock at
-            // once.
-            let rest = if q.tags().nth(1).is_some() { PARKED } else { 0 };
-            self.state.store(LOCKED | rest, Ordering::Relaxed);
-            q.wake_front(HANDOFF)
-        } else {
-            let rest = if q.tags().nth(1).is_some() { PARKED } else { 0 };
-            // Release: publish our writes to whoever locks next.
-            self.state.store(rest, Ordering::Release);
-            q.wake_front(RETRY)
-        };
+        self.state
+            .release_contended(starving, q.tags().nth(1).is_some());
+        let woken = q.wake_front(if starving { HANDOFF } else { RETRY });
         drop(q);
         if let Some((_, unparker)) = woken {
             unparker.unpark();

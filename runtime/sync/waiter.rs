@@ -31,13 +31,23 @@
 //!
 //! This file must never hold the queue lock across a park or past a wait's
 //! return, and never let a node outlive its place in the queue.
+//! `tests/loom_sync_waiter.rs` model-checks the protocol with loom, which
+//! is why the atomics and the lock come from a cfg switch: in a loom test
+//! crate (`cfg(all(loom, test))`) they are loom's, and the crate stands in
+//! for the scheduler.
 
 use std::collections::VecDeque;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
+#[cfg(all(loom, test))]
+use crate::loom_lock::{Mutex, MutexGuard};
+#[cfg(all(loom, test))]
+use loom::sync::atomic::{AtomicU32, Ordering};
+#[cfg(not(all(loom, test)))]
 use parking_lot::{Mutex, MutexGuard};
+#[cfg(not(all(loom, test)))]
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::coroutine::WaitReason;
 use crate::scheduler::{park, park_until, unparker, Unparker};
