@@ -27,6 +27,15 @@ fn process_cpu() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
+/// Threads of this process named `goro-worker-*`.
+fn worker_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("goro-worker"))
+        .count()
+}
+
 /// Starts `n` goroutines that compute until `stop`, never calling goro;
 /// each counts its rounds.
 fn hogs(n: usize, stop: &Arc<AtomicBool>) -> Vec<(goro::JoinHandle<()>, Arc<AtomicU64>)> {
@@ -250,7 +259,7 @@ fn a_runnext_ping_pong_pair_does_not_starve_the_local_queue() {
 }
 
 #[test]
-fn spinning_on_try_recv_yields_without_a_signal() {
+fn goroutines_looping_on_ready_operations_yield_without_a_signal() {
     let _serial = serial();
     if std::env::var("PREEMPT_CHILD").is_ok() {
         return;
@@ -259,7 +268,7 @@ fn spinning_on_try_recv_yields_without_a_signal() {
     // make the spinners give way.
     let exe = std::env::current_exe().unwrap();
     let out = std::process::Command::new(exe)
-        .args(["--exact", "try_recv_spinners_child", "--nocapture"])
+        .args(["--exact", "ready_loop_spinners_child", "--nocapture"])
         .env("PREEMPT_CHILD", "1")
         .env("GORO_ASYNCPREEMPT", "0")
         .output()
@@ -273,20 +282,34 @@ fn spinning_on_try_recv_yields_without_a_signal() {
 }
 
 #[test]
-fn try_recv_spinners_child() {
+fn ready_loop_spinners_child() {
     if std::env::var("PREEMPT_CHILD").is_err() {
         return;
     }
     goro::gomaxprocs(2);
-    let late = goro::run(|| {
+    let (late, threads_before, threads_after) = goro::run(|| {
+        // Every worker thread started and named.
+        goro::time::sleep(Duration::from_millis(50));
+        let threads_before = worker_threads();
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = goro::chan::<u8>(1);
-        let spinners: Vec<_> = (0..2)
-            .map(|_| {
-                let (stop, rx) = (stop.clone(), rx.clone());
+        let lock = Arc::new(goro::sync::Mutex::new(0u64));
+        // Operations that are always ready: an empty channel's try_recv, an
+        // uncontended lock, a buffered channel that is never empty.
+        let spinners: Vec<_> = (0..3)
+            .map(|kind| {
+                let (stop, rx, lock) = (stop.clone(), rx.clone(), lock.clone());
                 goro::go!(move || {
+                    let (own_tx, own_rx) = goro::chan::<u8>(1);
                     while !stop.load(Ordering::Relaxed) {
-                        let _ = rx.try_recv();
+                        match kind {
+                            0 => drop(rx.try_recv()),
+                            1 => *lock.lock() += 1,
+                            _ => {
+                                own_tx.send(1).unwrap();
+                                own_rx.recv().unwrap();
+                            }
+                        }
                     }
                 })
             })
@@ -296,17 +319,21 @@ fn try_recv_spinners_child() {
             .join()
             .unwrap();
         let late = t.elapsed();
+        let threads_after = worker_threads();
         stop.store(true, Ordering::Relaxed);
         drop(tx);
         for s in spinners {
             s.join().unwrap();
         }
-        late
+        (late, threads_before, threads_after)
     });
     assert!(
         late < Duration::from_secs(2),
         "the sleeper woke after {late:?}"
     );
+    // They yielded: sysmon never had to hand a worker off (which starts a
+    // thread).
+    assert_eq!(threads_before, threads_after, "workers were handed off");
     println!("SLEEPER WOKE after {late:?}");
 }
 

@@ -199,6 +199,9 @@ impl<S: Source> IoSource<S> {
             Direction::Read => WaitReason::IoRead,
             Direction::Write => WaitReason::IoWrite,
         };
+        // A socket that is always ready never parks: let sysmon's request
+        // to end the slice through here.
+        crate::scheduler::coop();
         let mut me: Option<Unparker> = None;
         let mut woken = false;
         loop {

@@ -98,6 +98,7 @@ impl<T: ?Sized> Mutex<T> {
     /// Locking a mutex the caller already holds deadlocks.
     #[inline]
     pub fn lock(&self) -> MutexGuard<'_, T> {
+        crate::scheduler::coop();
         self.lock_raw();
         MutexGuard {
             mutex: self,
@@ -108,6 +109,7 @@ impl<T: ?Sized> Mutex<T> {
     /// Locks if the lock is free right now.
     #[inline]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        crate::scheduler::coop();
         // `then`, not `then_some`: a guard built eagerly would unlock on
         // drop when the try fails.
         self.state.try_lock().then(|| MutexGuard {

@@ -91,6 +91,7 @@ impl<T: ?Sized> RwLock<T> {
     /// waits for it*.
     #[inline]
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
+        crate::scheduler::coop();
         let s = self.state.load(Ordering::Relaxed);
         // Acquire: see the last writer's writes.
         if s & (WRITER | WRITER_PARKED) != 0
@@ -109,6 +110,7 @@ impl<T: ?Sized> RwLock<T> {
 
     /// Locks for reading if no writer holds or waits for the lock now.
     pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
+        crate::scheduler::coop();
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
             if s & (WRITER | WRITER_PARKED) != 0 {
@@ -135,6 +137,7 @@ impl<T: ?Sized> RwLock<T> {
     /// Locks for exclusive writing.
     #[inline]
     pub fn write(&self) -> RwLockWriteGuard<'_, T> {
+        crate::scheduler::coop();
         // Acquire: see the previous holders' writes.
         if self
             .state
@@ -151,6 +154,7 @@ impl<T: ?Sized> RwLock<T> {
 
     /// Locks for writing if nobody holds the lock now.
     pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
+        crate::scheduler::coop();
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
             if s & (WRITER | READERS) != 0 {

@@ -68,6 +68,7 @@ impl Semaphore {
     /// Takes a permit, parking until one is free. The permit returns to
     /// the semaphore when the guard drops.
     pub fn acquire(&self) -> SemaphorePermit<'_> {
+        crate::scheduler::coop();
         if !self.try_take() {
             self.acquire_slow(None);
         }
@@ -76,6 +77,7 @@ impl Semaphore {
 
     /// Takes a permit if one is free now and nobody is queued for one.
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
+        crate::scheduler::coop();
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
             if s & PARKED != 0 || s < ONE_PERMIT {
