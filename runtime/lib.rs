@@ -34,10 +34,25 @@
 //! goro itself never caches a thread-local address across a switch: its
 //! accessors are non-inlined functions.
 //!
-//! A plain blocking system call (`std::fs::read`, `std::thread::sleep`)
-//! inside a goroutine blocks its worker; after 10 ms the monitor thread
-//! hands that worker's queued goroutines to another thread, so others keep
-//! running.
+//! Code that must stay on one thread (thread-locals it holds on to, a
+//! `std::sync::MutexGuard` across a wait, GUI or GL contexts) calls
+//! [`lock_os_thread`]. A goroutine that blocks while unwinding (a
+//! destructor that parks during a panic) stays on its thread by itself, so
+//! std's per-thread panic count stays right.
+//!
+//! # Every goroutine keeps moving
+//!
+//! At most [`gomaxprocs`] threads execute goroutines at once (Go's rule:
+//! threads blocked in the kernel do not count). A goroutine that has run
+//! 10 ms while others wait is asked to yield at its next goro call; one
+//! that calls none is paused where it is (its *thread* waits; nothing is
+//! moved, so thread-locals stay sound) and resumes when its turn comes
+//! round. A plain blocking system call (`std::fs::read`,
+//! `std::thread::sleep`) inside a goroutine blocks its thread; within about
+//! a millisecond the monitor thread hands that worker's queue to another
+//! thread, so others keep running, and timers fire on time.
+//! `GORO_ASYNCPREEMPT=0` turns the pausing off (Go's
+//! `GODEBUG=asyncpreemptoff=1`).
 
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]

@@ -19,7 +19,7 @@
 
 use parking_lot::{Mutex, MutexGuard};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -51,9 +51,6 @@ struct Timers {
     earliest: AtomicU64,
     seq: AtomicU64,
     epoch: Instant,
-    /// sysmon saw the earliest timer overdue: busy workers fire timers at
-    /// their next scheduling point instead of every 61st.
-    overdue: AtomicBool,
 }
 
 impl Timers {
@@ -72,7 +69,6 @@ fn timers() -> &'static Timers {
         earliest: AtomicU64::new(u64::MAX),
         seq: AtomicU64::new(0),
         epoch: Instant::now(),
-        overdue: AtomicBool::new(false),
     })
 }
 
@@ -133,7 +129,6 @@ pub(crate) fn fire_expired() -> usize {
     if t.earliest.load(Ordering::SeqCst) == u64::MAX {
         return 0;
     }
-    t.overdue.store(false, Ordering::Relaxed);
     let now = Instant::now();
     if t.earliest.load(Ordering::SeqCst) > nanos(t, now) {
         return 0;
@@ -170,20 +165,4 @@ pub(crate) fn next() -> Option<Duration> {
 /// Number of armed timers.
 pub(crate) fn len() -> usize {
     timers().lock().0.len()
-}
-
-/// sysmon: if the earliest timer is overdue, tell busy workers to fire
-/// timers at their next scheduling point. Returns whether it is overdue.
-pub(crate) fn note_overdue() -> bool {
-    let overdue = next().is_some_and(|d| d.is_zero());
-    if overdue {
-        timers().overdue.store(true, Ordering::Relaxed);
-    }
-    overdue
-}
-
-/// Whether sysmon saw an overdue timer since the last [`fire_expired`].
-#[inline]
-pub(crate) fn overdue_seen() -> bool {
-    timers().overdue.load(Ordering::Relaxed)
 }

@@ -68,6 +68,12 @@ const SPARE: u8 = 3;
 /// Its thread has exited (its goroutine ended locked to it).
 const EXITED: u8 = 4;
 
+// Bits of `WorkerShared::attention`.
+/// End the current time slice.
+const PREEMPT: u8 = 1;
+/// A timer is overdue: fire timers.
+const TIMERS: u8 = 2;
+
 /// What other threads may touch of a worker.
 pub(crate) struct WorkerShared {
     pub(crate) id: usize,
@@ -95,16 +101,16 @@ pub(crate) struct WorkerShared {
     /// `runnext` inherits the slice of the one that woke it (Go's
     /// `inheritTime`), so a ping-pong pair is one slice.
     pub(crate) slices: AtomicU64,
-    /// sysmon's request to end the slice at the next scheduling point or
-    /// goro call (see [`coop`]).
-    preempt: AtomicBool,
+    /// What sysmon asks of this worker at its next scheduling point:
+    /// [`PREEMPT`] (end the slice; every goro call yields meanwhile, see
+    /// [`coop`]) and [`TIMERS`] (fire overdue timers). One word, so the
+    /// find-work loop pays one load for both.
+    attention: AtomicU8,
     /// The thread's kernel id, for sysmon's signal and CPU clock.
     tid: AtomicI32,
-    /// This thread is inside a goroutine (between resume and its return):
-    /// the only place the pause handler may stop it.
-    in_goroutine: AtomicBool,
-    /// The goroutine this thread executes, while `in_goroutine` (a
-    /// borrowed `Arc::as_ptr`; the thread holds the reference).
+    /// The goroutine this thread is inside (between resume and its
+    /// return; a borrowed `Arc::as_ptr`, the thread holds the reference),
+    /// or null: the only place the pause handler may stop the thread.
     running: AtomicPtr<G>,
     /// Whether and where this thread waits to be lent a token.
     pause: PauseWord,
@@ -138,6 +144,12 @@ impl WorkerShared {
         (!old.is_null()).then(|| unsafe { Arc::from_raw(old) })
     }
 
+    /// Whether this thread is inside a goroutine now.
+    #[inline]
+    fn in_goroutine(&self) -> bool {
+        !self.running.load(Ordering::Relaxed).is_null()
+    }
+
     fn has_work(&self) -> bool {
         !self.stealer.is_empty() || !self.runnext.load(Ordering::Acquire).is_null()
     }
@@ -147,7 +159,7 @@ impl WorkerShared {
     /// holds none of the scheduler's locks). Returns whether a request of
     /// sysmon's was pending.
     pub(crate) fn answer_pause(&self, unlocked: bool) -> bool {
-        let inside = self.in_goroutine.load(Ordering::Relaxed);
+        let inside = self.in_goroutine();
         self.pause.answer_and_wait(inside && unlocked)
     }
 

@@ -116,6 +116,7 @@ fn park_goroutine(g: &G, why: WaitReason) {
 
 /// Yields the running goroutine (Go's Gosched); on a plain thread, yields
 /// the thread.
+#[inline]
 pub(crate) fn gosched() {
     match current_g() {
         Some(g) => suspend_in_place(g, Yield::Gosched),
@@ -125,7 +126,17 @@ pub(crate) fn gosched() {
 
 /// Switches out with `why`, keeping a goroutine that unwinds on its
 /// thread (see [`stay_put_while_unwinding`]).
+#[inline]
 fn suspend_in_place(g: &G, why: Yield) {
+    if std::thread::panicking() || g.unwind_locked.load(Ordering::Relaxed) {
+        return suspend_unwinding(g, why);
+    }
+    g.suspend(why);
+}
+
+#[cold]
+#[inline(never)]
+fn suspend_unwinding(g: &G, why: Yield) {
     let unwinding = std::thread::panicking();
     if unwinding && !g.unwind_locked.load(Ordering::Relaxed) {
         stay_put_while_unwinding(g);

@@ -57,7 +57,7 @@
 
 use std::cell::Cell;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Once;
 
 use super::current_worker;
@@ -395,16 +395,29 @@ impl std::fmt::Write for StackWriter<'_> {
     }
 }
 
+/// Whether sysmon has asked any worker to end its slice since its last
+/// look that found none asked: lets [`coop`] skip the thread-local read
+/// (a function call) in the common case with one load of a static.
+pub(crate) static ANY_ASKED: AtomicBool = AtomicBool::new(false);
+
 /// A goro call's cooperative preemption point (tokio's `coop`, Go's stack
 /// check): if sysmon asked this worker to end its time slice, the calling
 /// goroutine yields now, so a goroutine whose goro operations never block
 /// (a buffered channel that is never empty, `try_recv` in a loop, an
-/// uncontended lock) gives way without a signal. One thread-local read and
-/// one relaxed load when nobody asked.
+/// uncontended lock) gives way without a signal. One relaxed load of a
+/// static when nobody was asked.
 #[inline]
 pub(crate) fn coop() {
+    if ANY_ASKED.load(Ordering::Relaxed) {
+        coop_slow();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn coop_slow() {
     if let Some(w) = current_worker() {
-        if w.shared.preempt.load(Ordering::Relaxed) {
+        if w.shared.attention.load(Ordering::Relaxed) & super::PREEMPT != 0 {
             super::gosched();
         }
     }

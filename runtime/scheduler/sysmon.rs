@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::preempt::{self, Answer};
-use super::{Runtime, WorkerShared, ACTIVE, DETACHED};
+use super::{Runtime, WorkerShared, ACTIVE, DETACHED, PREEMPT, TIMERS};
 use crate::coroutine::{dump, num_goroutine, stack, GRef, G};
 use crate::reactor::{self, timer};
 
@@ -120,14 +120,26 @@ fn run(rt: &'static Runtime) -> ! {
                 seen[i] = Seen::new(w, now);
             }
         }
-        let timers_overdue = timer::note_overdue();
+        let timers_overdue = timer::next().is_some_and(|d| d.is_zero());
+        if timers_overdue {
+            // Busy workers fire them at their next scheduling point.
+            for w in workers.iter().filter(|w| w.busy.load(Ordering::Relaxed)) {
+                w.attention.fetch_or(TIMERS, Ordering::Relaxed);
+            }
+        }
         let mut all_idle = true;
         let mut paused = false;
         // Every clock first: a lender's rules look at its borrower's.
+        let mut asked = false;
         for (w, s) in workers.iter().zip(seen.iter_mut()) {
+            asked |= w.attention.load(Ordering::Relaxed) & PREEMPT != 0;
             look_at_clock(w, s, now);
             paused |= w.pause.is_paused();
             all_idle &= !w.busy.load(Ordering::Relaxed);
+        }
+        if !asked {
+            // Every request was honoured: goro calls skip the check again.
+            preempt::ANY_ASKED.store(false, Ordering::Relaxed);
         }
         for i in 0..workers.len() {
             look_at(rt, &workers, i, &mut seen, now, timers_overdue);
@@ -175,7 +187,7 @@ fn run(rt: &'static Runtime) -> ! {
 /// in the kernel; a wait counts only if the previous look saw one too.
 fn look_at_clock(w: &WorkerShared, s: &mut Seen, now: Instant) {
     let _ = now;
-    if !w.in_goroutine.load(Ordering::Relaxed) || w.pause.is_paused() {
+    if !w.in_goroutine() || w.pause.is_paused() {
         s.runnable = None;
         s.computing = None;
         return;
@@ -251,7 +263,7 @@ fn look_at(
     }
     if now - s.switched >= BLOCKED_AFTER && computing == Some(false) {
         // In the kernel (or paused on a lock another thread holds).
-        hand_off(rt, w);
+        hand_off_stuck(rt, w);
         s.switched = now;
         return;
     }
@@ -260,8 +272,9 @@ fn look_at(
     }
     match s.asked {
         None => {
-            w.preempt.store(true, Ordering::Relaxed);
-            exec.preempt.store(true, Ordering::Relaxed);
+            w.attention.fetch_or(PREEMPT, Ordering::Relaxed);
+            exec.attention.fetch_or(PREEMPT, Ordering::Relaxed);
+            preempt::ANY_ASKED.store(true, Ordering::Relaxed);
             s.asked = Some(now);
         }
         // Asked at an earlier look, and no scheduling point since: the
@@ -269,7 +282,7 @@ fn look_at(
         // (or if it will not pause), hand its worker off instead.
         Some(at) if s.switched <= at && now > at => {
             if !(computing == Some(true) && pause(rt, exec)) {
-                hand_off(rt, w);
+                hand_off_stuck(rt, w);
             }
             s.asked = None;
             s.sliced = now;
@@ -283,7 +296,7 @@ fn look_at(
 /// is replaced. Gives up if the handler declines or does not answer (the
 /// thread left the goroutine, holds a scheduler lock, or blocks signals).
 fn pause(rt: &'static Runtime, t: &WorkerShared) -> bool {
-    if !preempt::enabled() || !t.in_goroutine.load(Ordering::Relaxed) || !t.pause.request() {
+    if !preempt::enabled() || !t.in_goroutine() || !t.pause.request() {
         return false;
     }
     if !preempt::signal(t.tid.load(Ordering::Relaxed)) {
@@ -330,13 +343,19 @@ fn pause(rt: &'static Runtime, t: &WorkerShared) -> bool {
     true
 }
 
+/// [`hand_off`] while the thread limit allows: a worker blocked in the
+/// kernel or computing is handed off; past [`MAX_THREADS`] it keeps its
+/// queue (and others wait, as in Go past its limit).
+fn hand_off_stuck(rt: &'static Runtime, w: &WorkerShared) {
+    if rt.own_threads.load(Ordering::Relaxed) < MAX_THREADS {
+        hand_off(rt, w);
+    }
+}
+
 /// Detaches a worker stuck inside one goroutine and activates another in
 /// its place. The stuck thread keeps running (or waiting in the kernel);
 /// its queued work is taken by others.
 pub(super) fn hand_off(rt: &'static Runtime, w: &WorkerShared) {
-    if rt.own_threads.load(Ordering::Relaxed) >= MAX_THREADS {
-        return;
-    }
     let mut sched = rt.lock_sched();
     if w.status.load(Ordering::SeqCst) != ACTIVE || !w.busy.load(Ordering::SeqCst) {
         return;
