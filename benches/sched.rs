@@ -23,16 +23,17 @@
 //! goroutine code and runs the design without signal pausing).
 //!
 //! ```text
-//! cargo bench --bench sched                         # everything (1-2 min)
+//! cargo bench --bench sched                         # everything (~1 min)
 //! cargo bench --bench sched -- sched_probe_lateness # one group
 //! cargo run --release --example report -- sched     # the table
 //! ```
 //!
-//! Criterion's warm-up and measurement times are in the measured unit
-//! (lateness, p99), not wall time: 1 s of probe lateness is ~100 probes
-//! when each is 10 ms late but ~10,000 (11 s of wall time) when each is
-//! 0.1 ms late. Sampling is flat (every sample the same iteration count)
-//! because each call pays a fixed set-up (starting the hogs, connecting).
+//! Criterion plans iteration counts by wall time (its warm-up times the
+//! calls), whatever `iter_custom` returns, so each probe configuration
+//! takes about 3 s however late the probes are: ~150 probes when each is
+//! ~10 ms late, thousands when each is ~0.1 ms late. Sampling is flat
+//! (every sample the same iteration count) because each call pays a fixed
+//! set-up (starting the hogs, connecting).
 //! Under `cargo test --benches` every bench runs once (a few seconds).
 
 #[macro_use]
@@ -55,8 +56,8 @@ fn probe_lateness(c: &mut Criterion) {
     group
         .sample_size(10)
         .sampling_mode(SamplingMode::Flat)
-        .warm_up_time(Duration::from_millis(100))
-        .measurement_time(Duration::from_secs(1));
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(3));
     for workers in [1, 2] {
         for hogs in [1, 2, 8, 64] {
             let mut all = Vec::new();
