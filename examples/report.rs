@@ -6,21 +6,36 @@
 //! of the textbook notes against the numbers (which held, which did not, by
 //! how much), and writes a bar chart to `target/report/claims.svg`.
 //!
+//! Then the `sched` section (the loads of `benches/sched.rs`, run directly):
+//! a 1 ms sleeper's wake-up lateness beside 1, 2, 8 and 64 CPU hogs on 1 and
+//! 2 workers, each case in its own process with signal pausing on (the
+//! chosen design) and off (`GORO_ASYNCPREEMPT=0`, the rejected one: hogs
+//! only handed off), with the most threads seen executing goroutine code at
+//! once and CPU time / wall time; the hand-off of 200 blocked goroutines
+//! with a 5 ms ticker's worst gap; and an echo server's p99 at 100
+//! connections with and without 4 hogs.
+//!
 //! ```text
-//! cargo run --release --example report
+//! cargo run --release --example report            # both sections
+//! cargo run --release --example report -- claims  # the claims only
+//! cargo run --release --example report -- sched   # the sched section only (< 1 min)
 //! ```
 //!
 //! Every value is the median of several repetitions (the count is printed),
 //! with the smallest and largest beside it; nothing is rounded up. The
-//! loads and their caveats are documented in `examples/support/claims.rs`;
-//! criterion's full runs (with HTML reports) are `cargo bench --bench
-//! claims`.
+//! loads and their caveats are documented in `examples/support/claims.rs`
+//! and `examples/support/sched.rs`; criterion's full runs (with HTML
+//! reports) are `cargo bench --bench claims` and `cargo bench --bench sched`.
 
 #[macro_use]
 #[path = "support/out.rs"]
 mod out;
 #[path = "support/claims.rs"]
 mod claims;
+#[path = "support/loadgen.rs"]
+mod loadgen;
+#[path = "support/sched.rs"]
+mod sched;
 
 use claims::Setting;
 use std::fmt::Write as _;
@@ -760,8 +775,44 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
+/// The sections named on the command line (none: all of them).
+fn sections() -> (bool, bool) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.is_empty() {
+        return (true, true);
+    }
+    let (mut claims, mut sched) = (false, false);
+    for a in &args {
+        match a.as_str() {
+            "claims" => claims = true,
+            "sched" => sched = true,
+            _ => {
+                eprintln!("usage: report [claims] [sched]   (no argument: both)");
+                std::process::exit(2);
+            }
+        }
+    }
+    (claims, sched)
+}
+
 fn main() {
     claims::handle_roles();
+    sched::handle_role();
+    let (run_claims, run_sched) = sections();
+    let ok = !run_claims || claims_section();
+    if std::env::var(claims::SETTING_ENV).is_ok() {
+        return; // a claims setting child: its rows are printed
+    }
+    if run_sched {
+        sched_section();
+    }
+    if !ok {
+        std::process::exit(1);
+    }
+}
+
+/// The claims section; false if a setting child failed.
+fn claims_section() -> bool {
     let started = std::time::Instant::now();
     let load_before = loadavg();
     let mut rows = Vec::new();
@@ -770,7 +821,7 @@ fn main() {
         None => say!("{line}"),
     });
     if std::env::var(claims::SETTING_ENV).is_ok() {
-        return; // a setting child: rows already printed
+        return ok; // a setting child: rows already printed
     }
     rows.sort_by_key(order);
     let machine = format!(
@@ -809,7 +860,189 @@ fn main() {
         Duration::as_secs_f64(&started.elapsed()),
         loadavg()
     );
-    if !ok {
-        std::process::exit(1);
+    ok
+}
+
+// ---------------------------------------------------------------------
+// The sched section: the loads of `benches/sched.rs`, run directly.
+
+/// Probes per case, and the most time a case probes for (a case stops at
+/// whichever comes first; beside many hogs a probe can be late by more
+/// than the whole budget, so the probe count is printed).
+const SCHED_PROBES: usize = 200;
+const SCHED_PROBE_TIME: Duration = Duration::from_millis(1500);
+/// A probe child that has not answered by then is killed (its own
+/// watchdog) and reported as such.
+const SCHED_CHILD_LIMIT: Duration = Duration::from_secs(30);
+const SCHED_HOGS: [usize; 4] = [1, 2, 8, 64];
+const SCHED_WORKERS: [usize; 2] = [1, 2];
+/// The echo load: connections, seconds per run, workers of the server and
+/// of the client, hogs in the server.
+const ECHO_CONNS: usize = 100;
+const ECHO_TIME: Duration = Duration::from_secs(2);
+const ECHO_WORKERS: usize = 2;
+const ECHO_HOGS: usize = 4;
+/// Hand-off runs.
+const HANDOFF_RUNS: usize = 3;
+
+/// Environment variables given to a child process.
+type Env = &'static [(&'static str, &'static str)];
+
+/// The two designs: signal pausing on (chosen) and off (rejected).
+const DESIGNS: [(&str, Env); 2] = [
+    ("signal pausing", &[]),
+    ("GORO_ASYNCPREEMPT=0", &[("GORO_ASYNCPREEMPT", "0")]),
+];
+
+fn ms(d: Duration) -> String {
+    let v = d.as_secs_f64() * 1e3;
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
     }
+}
+
+fn sched_section() {
+    let started = std::time::Instant::now();
+    let load_before = loadavg();
+    let cpus = claims::all_cpus();
+    say!();
+    say!("sched report: {cpus} CPU(s), {}", cpu_model());
+    say!("command: cargo run --release --example report -- sched");
+    say!();
+    say!(
+        "Probe: a goroutine sleeps {:?} beside N CPU hogs (goroutines that never call goro), \
+         {SCHED_PROBES} times or for {:?}, whichever ends first; lateness = time asleep - {:?}.",
+        sched::PROBE_SLEEP,
+        SCHED_PROBE_TIME,
+        sched::PROBE_SLEEP
+    );
+    say!(
+        "Each case runs in its own process, with signal pausing (the chosen design) and with \
+         GORO_ASYNCPREEMPT=0 (rejected: hogs only handed off, cooperative checks only)."
+    );
+    say!(
+        "R threads: goro-worker-* threads in state R (running or runnable) in /proc/self/task/*/stat, \
+         sampled every ~1 ms: max (mean) against gomaxprocs; CPU/wall leaves the sampler's own CPU out."
+    );
+    say!();
+    say!(
+        "{:>7} {:>4}  {:<19} {:>6} {:>9} {:>9} {:>9}  {:>14} {:>7} {:>7} {:>8} {:>8}",
+        "workers",
+        "hogs",
+        "design",
+        "probes",
+        "mean ms",
+        "p99 ms",
+        "worst ms",
+        "R max (mean)",
+        "R>cap",
+        "threads",
+        "CPU/wall",
+        "hogs ran"
+    );
+    say!("{}", "-".repeat(120));
+    for workers in SCHED_WORKERS {
+        for hogs in SCHED_HOGS {
+            for (design, env) in DESIGNS {
+                match sched::probe_child(
+                    hogs,
+                    workers,
+                    SCHED_PROBES,
+                    SCHED_PROBE_TIME,
+                    env,
+                    SCHED_CHILD_LIMIT,
+                ) {
+                    Ok(run) => {
+                        let r = run.running.unwrap_or_default();
+                        say!(
+                            "{:>7} {:>4}  {:<19} {:>6} {:>9} {:>9} {:>9}  {:>14} {:>6.1}% {:>7} {:>8.2} {:>8}",
+                            workers,
+                            hogs,
+                            design,
+                            run.late.len(),
+                            ms(run.mean()),
+                            ms(run.p99()),
+                            ms(run.worst()),
+                            format!("{} / {workers} ({:.2})", r.max, r.mean),
+                            r.over as f64 * 100.0 / r.samples.max(1) as f64,
+                            r.threads,
+                            run.cpu_wall,
+                            format!("{}/{hogs}", run.hogs_ran)
+                        );
+                    }
+                    Err(e) => say!("{:>7} {:>4}  {:<19} FAILED: {e}", workers, hogs, design),
+                }
+            }
+        }
+    }
+    say!(
+        "(R>cap: share of samples with more workers in R than gomaxprocs; threads: most \
+         goro-worker-* threads alive in one sample; hogs ran: hogs that got a slice; with \
+         fewer than 100 probes p99 is the worst)"
+    );
+
+    say!();
+    say!(
+        "Echo: server in a child process on {ECHO_WORKERS} workers (0 or {ECHO_HOGS} hogs among \
+         its goroutines), {ECHO_CONNS} connections x 64-byte round trips for {:?} from this \
+         process ({ECHO_WORKERS} workers):",
+        ECHO_TIME
+    );
+    say!(
+        "{:<36} {:>9} {:>9} {:>9} {:>9}",
+        "server",
+        "rt/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms"
+    );
+    say!("{}", "-".repeat(76));
+    let echo_cases: [(String, usize, Env); 3] = [
+        ("no hogs".into(), 0, &[]),
+        (format!("{ECHO_HOGS} hogs, signal pausing"), ECHO_HOGS, &[]),
+        (
+            format!("{ECHO_HOGS} hogs, GORO_ASYNCPREEMPT=0"),
+            ECHO_HOGS,
+            &[("GORO_ASYNCPREEMPT", "0")],
+        ),
+    ];
+    for (label, hogs, env) in echo_cases {
+        let server = sched::EchoServer::start(hogs, ECHO_WORKERS, env);
+        let report = sched::echo(server.addr, ECHO_CONNS, 0, Some(ECHO_TIME), ECHO_WORKERS);
+        drop(server);
+        say!(
+            "{:<36} {:>9.0} {:>9} {:>9} {:>9}",
+            label,
+            report.rt_per_sec(),
+            ms(report.latency.quantile(0.50)),
+            ms(report.latency.quantile(0.99)),
+            ms(report.latency.max())
+        );
+    }
+
+    say!();
+    say!(
+        "Hand-off: 200 goroutines each in std::thread::sleep(200 ms) on gomaxprocs(2) \
+         (0.2 s is the floor), a 5 ms ticker goroutine beside them; {HANDOFF_RUNS} runs:"
+    );
+    for i in 0..HANDOFF_RUNS {
+        let h = sched::handoff(200, Duration::from_millis(200), 2);
+        say!(
+            "  run {}: all done in {} ms; ticker's worst gap {} ms",
+            i + 1,
+            ms(h.elapsed),
+            ms(h.worst_gap)
+        );
+    }
+    say!();
+    say!(
+        "sched section took {:.0} s; load average (1, 5, 15 min) before: {load_before}, after: {} \
+         (anything else running on the machine disturbs these numbers)",
+        started.elapsed().as_secs_f64(),
+        loadavg()
+    );
 }
