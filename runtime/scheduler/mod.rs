@@ -188,6 +188,11 @@ struct Sched {
 
 pub(crate) struct Runtime {
     injector: Injector<GRef>,
+    /// Goroutines sysmon paused mid-slice, bound to their threads: they go
+    /// behind everything freshly runnable (woken, spawned, yielded), so a
+    /// goroutine that used a whole slice waits for those that did not, and
+    /// take turns among themselves in FIFO order.
+    paused: Injector<GRef>,
     workers: RwLock<Vec<Arc<WorkerShared>>>,
     sched: Mutex<Sched>,
     /// Idle workers (mirrors `sched.idle.len()`, read without the lock).
@@ -221,6 +226,7 @@ fn start() -> &'static Runtime {
         started = true;
         Runtime {
             injector: Injector::new(),
+            paused: Injector::new(),
             workers: RwLock::new(Vec::new()),
             sched: Mutex::new(Sched {
                 idle: Vec::new(),
@@ -487,6 +493,10 @@ impl Runtime {
         }
         drop(workers);
         if let Some(w) = sched.spares.pop() {
+            // A worker joining fires overdue timers before anything else: it
+            // often replaces one stuck in a goroutine that kept them from
+            // firing.
+            w.attention.fetch_or(TIMERS, Ordering::Relaxed);
             w.status.store(ACTIVE, Ordering::SeqCst);
             w.unpark();
             return;
@@ -564,7 +574,20 @@ impl Runtime {
     }
 
     fn any_work(&self) -> bool {
-        !self.injector.is_empty() || self.read_workers().iter().any(|w| w.has_work())
+        !self.injector.is_empty()
+            || !self.paused.is_empty()
+            || self.read_workers().iter().any(|w| w.has_work())
+    }
+
+    /// The longest-paused goroutine, if any.
+    fn take_paused(&self) -> Option<GRef> {
+        loop {
+            match self.paused.steal() {
+                Steal::Success(g) => return Some(g),
+                Steal::Retry => continue,
+                Steal::Empty => return None,
+            }
+        }
     }
 }
 

@@ -89,7 +89,8 @@ pub(super) fn spawn_worker(rt: &'static Runtime) {
         busy: AtomicBool::new(false),
         ticks: AtomicU64::new(0),
         slices: AtomicU64::new(0),
-        attention: AtomicU8::new(0),
+        // A new worker fires overdue timers first (see `activate_one`).
+        attention: AtomicU8::new(TIMERS),
         tid: AtomicI32::new(0),
         running: AtomicPtr::new(std::ptr::null_mut()),
         pause: PauseWord::new(),
@@ -242,6 +243,9 @@ impl Worker {
             if reactor::has_waiters() && reactor::poll_now() > 0 {
                 continue;
             }
+            if let Some(g) = rt.take_paused() {
+                return Some((g, false));
+            }
             if self.spinning.get() || self.start_spinning(rt) {
                 if let Some(g) = self.spin_for_work(rt) {
                     return Some((g, false));
@@ -271,7 +275,7 @@ impl Worker {
             timer::fire_expired();
         }
         if fair {
-            return steal_global(rt, &self.local);
+            return steal_global(rt, &self.local).or_else(|| rt.take_paused());
         }
         None
     }
@@ -300,7 +304,7 @@ impl Worker {
             {
                 return Some(g);
             }
-            if let Some(g) = steal_global(rt, &self.local) {
+            if let Some(g) = steal_global(rt, &self.local).or_else(|| rt.take_paused()) {
                 return Some(g);
             }
             if start.elapsed() >= budget {
