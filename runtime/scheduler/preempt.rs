@@ -377,6 +377,21 @@ pub(crate) fn runnable(tid: libc::pid_t) -> Option<bool> {
     Some(state == b'R')
 }
 
+/// CPU time thread `tid` has used, from its per-thread CPU clock (the
+/// clock id glibc's `pthread_getcpuclockid` builds: `(~tid << 3) | 6`,
+/// CPUCLOCK_SCHED of a thread). `None` if the thread is gone.
+pub(crate) fn thread_cpu_time(tid: libc::pid_t) -> Option<std::time::Duration> {
+    let clock = ((!tid) << 3) | 6;
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec we own; an invalid clock id
+    // (an exited thread) returns EINVAL.
+    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
+    (rc == 0).then(|| std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+}
+
 /// `fmt::Write` into a fixed buffer.
 struct StackWriter<'a> {
     buf: &'a mut [u8],

@@ -43,6 +43,10 @@ const SLICE: Duration = Duration::from_millis(10);
 /// The slice while freshly runnable goroutines wait (Go uses 10 ms for
 /// both; 2 ms keeps an I/O-bound goroutine's wait beside a hog short).
 const SLICE_WHEN_FRESH: Duration = Duration::from_millis(2);
+/// CPU time a goroutine asked to yield gets to reach a goro call before
+/// sysmon pauses it: far more than any goro call's distance in a loop that
+/// makes them, and small beside a slice.
+const GRACE_CPU: Duration = Duration::from_micros(200);
 /// A worker inside one goroutine this long without using CPU is blocked in
 /// the kernel and is handed off when work waits.
 const BLOCKED_AFTER: Duration = Duration::from_millis(1);
@@ -79,8 +83,9 @@ struct Seen {
     slices: u64,
     /// When `slices` last changed.
     sliced: Instant,
-    /// When sysmon set `preempt` for the current slice, if it did.
-    asked: Option<Instant>,
+    /// When sysmon set `PREEMPT` for the current slice, if it did, and the
+    /// executing thread's CPU clock then.
+    asked: Option<(Instant, Duration)>,
     /// Whether the thread was runnable at the last look (inside a goroutine).
     runnable: Option<bool>,
     /// `Some(true)`: the thread computes (runnable now); `Some(false)`: it
@@ -277,17 +282,20 @@ fn look_at(
     if now - s.sliced < slice {
         return;
     }
+    let cpu = || preempt::thread_cpu_time(exec.tid.load(Ordering::Relaxed)).unwrap_or_default();
     match s.asked {
         None => {
             w.attention.fetch_or(PREEMPT, Ordering::Relaxed);
             exec.attention.fetch_or(PREEMPT, Ordering::Relaxed);
             preempt::ANY_ASKED.store(true, Ordering::Relaxed);
-            s.asked = Some(now);
+            s.asked = Some((now, cpu()));
         }
-        // Asked at an earlier look, and no scheduling point since: the
-        // goroutine calls no goro function. Pause it; with pausing off
-        // (or if it will not pause), hand its worker off instead.
-        Some(at) if s.switched <= at && now > at => {
+        // Asked at an earlier look, and no scheduling point since, though
+        // the thread has had CPU time to reach one (on a loaded machine a
+        // look may pass while it waits for a CPU): the goroutine calls no
+        // goro function. Pause it; with pausing off (or if it will not
+        // pause), hand its worker off instead.
+        Some((at, cpu_then)) if s.switched <= at && cpu().saturating_sub(cpu_then) >= GRACE_CPU => {
             if !(computing == Some(true) && pause(rt, exec)) {
                 hand_off_stuck(rt, w);
             }
