@@ -446,3 +446,60 @@ fn goroutines_that_park_while_unwinding_poison_nobody_elses_mutex() {
     });
     assert_eq!(poisoned, 0, "bystanders' mutexes were poisoned");
 }
+
+#[test]
+fn hogs_that_allocate_are_never_paused_inside_the_allocator() {
+    // Regression: a hog paused inside `free` held its malloc arena; sysmon,
+    // freeing memory from the same arena during a hand-off, blocked on it,
+    // and nothing could resume the hog (the c10k test hung). The handler
+    // now pauses only threads interrupted in the program's own code.
+    let _serial = serial();
+    goro::gomaxprocs(2);
+    let done = Arc::new(AtomicBool::new(false));
+    let watchdog = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            while !done.load(Ordering::SeqCst) {
+                if start.elapsed() > Duration::from_secs(60) {
+                    eprintln!("hung:\n{}", goro::dump());
+                    std::process::exit(101);
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    goro::run(|| {
+        let stop = Arc::new(AtomicBool::new(false));
+        let allocators: Vec<_> = (0..6)
+            .map(|i| {
+                let stop = stop.clone();
+                goro::go!(move || {
+                    let mut kept: Vec<Vec<u8>> = Vec::new();
+                    let mut n = i as usize;
+                    while !stop.load(Ordering::Relaxed) {
+                        n = n.wrapping_mul(31).wrapping_add(7);
+                        kept.push(vec![0u8; 16 + n % 4096]);
+                        if kept.len() > 64 {
+                            kept.drain(..32);
+                        }
+                    }
+                })
+            })
+            .collect();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(1500) {
+            let spawned: Vec<_> = (0..50).map(|i| goro::go!(move || vec![i; 100])).collect();
+            for h in spawned {
+                assert_eq!(h.join().unwrap().len(), 100);
+            }
+            goro::time::sleep(Duration::from_millis(1));
+        }
+        stop.store(true, Ordering::Relaxed);
+        for a in allocators {
+            a.join().unwrap();
+        }
+    });
+    done.store(true, Ordering::SeqCst);
+    watchdog.join().unwrap();
+}

@@ -43,6 +43,10 @@ const SLICE: Duration = Duration::from_millis(10);
 /// The slice while freshly runnable goroutines wait (Go uses 10 ms for
 /// both; 2 ms keeps an I/O-bound goroutine's wait beside a hog short).
 const SLICE_WHEN_FRESH: Duration = Duration::from_millis(2);
+/// Looks (of [`LOOK`]) a thread may decline pausing in a row before its
+/// worker is handed off instead: code that lives in a shared library
+/// (a plugin's loop) is never paused, but must not stall the others.
+const DECLINES_BEFORE_HAND_OFF: u32 = 20;
 /// CPU time a goroutine asked to yield gets to reach a goro call before
 /// sysmon pauses it: far more than any goro call's distance in a loop that
 /// makes them, and small beside a slice.
@@ -86,6 +90,8 @@ struct Seen {
     /// When sysmon set `PREEMPT` for the current slice, if it did, and the
     /// executing thread's CPU clock then.
     asked: Option<(Instant, Duration)>,
+    /// Pause requests the handler declined in a row this slice.
+    declined: u32,
     /// Whether the thread was runnable at the last look (inside a goroutine).
     runnable: Option<bool>,
     /// `Some(true)`: the thread computes (runnable now); `Some(false)`: it
@@ -103,6 +109,7 @@ impl Seen {
             slices: u64::MAX,
             sliced: now,
             asked: None,
+            declined: 0,
             runnable: None,
             computing: None,
         }
@@ -232,6 +239,7 @@ fn look_at(
         s.slices = slices;
         s.sliced = now;
         s.asked = None;
+        s.declined = 0;
     }
     // A thread computing on no token: its worker (or the worker that lent
     // it a token) was handed off while it waited in the kernel.
@@ -296,7 +304,19 @@ fn look_at(
         // goro function. Pause it; with pausing off (or if it will not
         // pause), hand its worker off instead.
         Some((at, cpu_then)) if s.switched <= at && cpu().saturating_sub(cpu_then) >= GRACE_CPU => {
-            if !(computing == Some(true) && pause(rt, exec)) {
+            let paused = computing == Some(true) && pause(rt, exec);
+            if paused {
+                s.declined = 0;
+            } else if computing == Some(true)
+                && preempt::enabled()
+                && s.declined < DECLINES_BEFORE_HAND_OFF
+            {
+                // The handler declined (the thread was in a shared library
+                // or held a scheduler lock): try again at the next look.
+                s.declined += 1;
+                return;
+            } else {
+                s.declined = 0;
                 hand_off_stuck(rt, w);
             }
             s.asked = None;
