@@ -76,3 +76,42 @@ fn goroutines_spawned_by_a_stuck_goroutine_still_run() {
     });
     assert_eq!(rounds, vec![true, true, true]);
 }
+
+/// Threads of this process named `goro-worker-*`.
+fn worker_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("goro-worker"))
+        .count()
+}
+
+#[test]
+fn spare_threads_left_by_a_burst_of_blocking_calls_exit() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    goro::gomaxprocs(2);
+    let peak = goro::run(|| {
+        let sleepers: Vec<_> = (0..50)
+            .map(|_| goro::go!(|| std::thread::sleep(Duration::from_millis(100))))
+            .collect();
+        let mut peak = 0;
+        for s in sleepers {
+            peak = peak.max(worker_threads());
+            s.join().unwrap();
+        }
+        peak
+    });
+    assert!(
+        peak > 4,
+        "the blocking calls were not handed off ({peak} threads)"
+    );
+    // Spares exit after 10 s idle; look for up to 30 s.
+    let start = std::time::Instant::now();
+    while worker_threads() > 4 && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let left = worker_threads();
+    assert!(left <= 4, "{left} worker threads remain of {peak}");
+    // And the runtime still works, with new threads where needed.
+    assert_eq!(goro::run(|| goro::go!(|| 7).join().unwrap()), 7);
+}

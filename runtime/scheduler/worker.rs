@@ -46,6 +46,10 @@ pub(crate) struct Worker {
     exit: Cell<bool>,
 }
 
+/// How long a spare thread waits to be needed before it exits (the
+/// blocking pool's idle threads wait as long).
+const SPARE_EXIT_AFTER: Duration = Duration::from_secs(10);
+
 /// How long a spinning worker keeps looking before it parks.
 const SPIN_FOR: Duration = Duration::from_micros(50);
 
@@ -76,8 +80,14 @@ pub(crate) fn with_stack_cache<R>(f: impl FnOnce(Option<&mut Vec<Stack>>) -> R) 
 pub(super) fn spawn_worker(rt: &'static Runtime) {
     let local = crossbeam_deque::Worker::new_fifo();
     let mut workers = rt.workers.write();
+    // The slot of a thread that exited, else a new one: ids stay small
+    // however often spare threads come and go.
+    let id = workers
+        .iter()
+        .position(|w| w.status.load(Ordering::SeqCst) == EXITED)
+        .unwrap_or(workers.len());
     let shared = Arc::new(WorkerShared {
-        id: workers.len(),
+        id,
         stealer: local.stealer(),
         runnext: AtomicPtr::new(std::ptr::null_mut()),
         thread: OnceLock::new(),
@@ -98,7 +108,11 @@ pub(super) fn spawn_worker(rt: &'static Runtime) {
         lend: LendWord::new(),
         lender: AtomicUsize::new(0),
     });
-    workers.push(shared.clone());
+    if id == workers.len() {
+        workers.push(shared.clone());
+    } else {
+        workers[id] = shared.clone();
+    }
     drop(workers);
     let id = shared.id;
     rt.own_threads.fetch_add(1, Ordering::SeqCst);
@@ -144,7 +158,11 @@ impl Worker {
                         self.execute(rt, g, inherit);
                     }
                 }
-                SPARE => std::thread::park(),
+                SPARE => {
+                    if self.wait_as_spare(rt) {
+                        return;
+                    }
+                }
                 // Detached (a locked thread always is) or retiring.
                 _ => {
                     if self.off_duty(rt) {
@@ -153,6 +171,25 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// Parks a spare until `gomaxprocs` or a hand-off needs it; a spare
+    /// idle for [`SPARE_EXIT_AFTER`] leaves (returns true: the thread
+    /// exits), so a burst of blocking calls does not keep its threads.
+    #[cold]
+    fn wait_as_spare(&self, rt: &'static Runtime) -> bool {
+        let since = Instant::now();
+        std::thread::park_timeout(SPARE_EXIT_AFTER);
+        if since.elapsed() < SPARE_EXIT_AFTER {
+            return false;
+        }
+        let mut sched = rt.lock_sched();
+        if self.shared.status.load(Ordering::SeqCst) != SPARE {
+            return false; // taken just now
+        }
+        sched.spares.retain(|w| !Arc::ptr_eq(w, &self.shared));
+        self.shared.status.store(EXITED, Ordering::SeqCst);
+        true
     }
 
     /// A thread that is not an active worker: runs its locked goroutine's
