@@ -273,7 +273,7 @@ fn look_at(
     // Overdue timers wait for this worker only if no idle worker can fire
     // them.
     let timers_waiting = timers_overdue && rt.npidle.load(Ordering::Relaxed) == 0;
-    let fresh = w.has_work() || !rt.injector.is_empty();
+    let fresh = timers_waiting || w.has_work() || !rt.injector.is_empty();
     let waiting = timers_waiting || fresh || !rt.paused.is_empty();
     if !waiting {
         return;
