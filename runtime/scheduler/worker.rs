@@ -22,7 +22,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::preempt::{self, LendWord, PauseWord};
-use super::{finish_park, Runtime, SeenRunnext, WorkerShared, ACTIVE, EXITED, SPARE};
+use super::sysmon::MAX_THREADS;
+use super::{
+    finish_park, Runtime, SeenRunnext, WorkerShared, ACTIVE, DETACHED, EXITED, RETIRING, SPARE,
+};
 use crate::coroutine::stack::{self, Stack};
 use crate::coroutine::{current_g, overflow, set_current_g, GRef, Yield};
 use crate::reactor::{self, timer};
@@ -544,14 +547,40 @@ impl Worker {
     /// stays a token (it may be locking inside `park`). Until it next
     /// blocks it runs without a token of its own; sysmon pauses it if it
     /// computes on (like any thread that came back from the kernel).
+    ///
+    /// A worker that `gomaxprocs` asked to retire while `g` ran (RETIRING:
+    /// no longer counted active, but not a spare yet) retires here for
+    /// good, as DETACHED: left RETIRING, a later raise of `gomaxprocs`
+    /// would take the retirement back and count this thread, which runs
+    /// nothing but `g` from now on, as an active worker, and whatever `g`
+    /// spawned would wait in its `runnext`, where nobody runs it.
     fn lock_here(&self, rt: &'static Runtime, g: GRef) {
-        if self.shared.status.load(Ordering::SeqCst) == ACTIVE {
-            super::sysmon::hand_off(rt, &self.shared);
+        let shared = &self.shared;
+        loop {
+            match shared.status.load(Ordering::SeqCst) {
+                // Past the thread limit sysmon hands nothing off either.
+                ACTIVE if rt.own_threads.load(Ordering::Relaxed) >= MAX_THREADS => break,
+                ACTIVE => super::sysmon::hand_off(rt, shared),
+                RETIRING => {
+                    // Under `sched`, where gomaxprocs decides: it may have
+                    // taken the retirement back (ACTIVE: hand off then).
+                    let _sched = rt.lock_sched();
+                    if shared.status.load(Ordering::SeqCst) == RETIRING {
+                        shared.status.store(DETACHED, Ordering::SeqCst);
+                    }
+                }
+                _ => break,
+            }
         }
-        while let Some(queued) = self.local.pop() {
+        let mut moved = false;
+        while let Some(queued) = shared.take_runnext().or_else(|| self.local.pop()) {
             rt.injector.push(queued);
+            moved = true;
         }
-        g.bound.store(self.shared.id + 1, Ordering::Release);
+        if moved {
+            rt.wakep();
+        }
+        g.bound.store(shared.id + 1, Ordering::Release);
         *self.locked.borrow_mut() = Some(g);
     }
 }
