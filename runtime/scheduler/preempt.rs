@@ -37,6 +37,17 @@
 //! holding the lock that sysmon and idle workers need would stall the very
 //! threads that must come and resume it.
 //!
+//! For the same reason it also declines unless the interrupted instruction
+//! is in the object goro is linked into (the program's own Rust code, std
+//! included) or in the vDSO: never inside libc, whose locks the scheduler
+//! needs too. A thread paused in `malloc` holds its arena's lock, which it
+//! may share with other threads; a worker that then allocated under
+//! `sched` (a `Vec` push in `idle`, a new worker in `activate_one`)
+//! blocked on it with `sched` held, and with it sysmon and every worker
+//! that could lend the paused thread a token: the whole runtime hung
+//! (found by `tests/stress_sched.rs`). A declined pause is retried at the
+//! next look, and sysmon hands the worker off meanwhile, as before.
+//!
 //! # The pause word
 //!
 //! Each worker thread's [`PauseWord`] is one `AtomicU32`:
@@ -270,6 +281,8 @@ pub(crate) fn install() {
         return;
     }
     INSTALL.call_once(|| {
+        // Before the handler can run: it reads these without locking.
+        let _ = PAUSABLE_TEXT.set(pausable_text());
         // SAFETY: a valid sigaction (SA_SIGINFO handler of the matching
         // signature, on the alternate stack every worker sets up, restarting
         // interrupted system calls); the previous action goes to a static
@@ -289,7 +302,9 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
     // the interrupted code's view intact (futex may overwrite it).
     let errno = unsafe { *libc::__errno_location() };
     let ours = match current_worker() {
-        Some(w) => w.shared.answer_pause(NO_PREEMPT.with(Cell::get) == 0),
+        Some(w) => w
+            .shared
+            .answer_pause(NO_PREEMPT.with(Cell::get) == 0 && pausable_at(ctx)),
         None => false,
     };
     if !ours {
@@ -313,6 +328,82 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
     }
     // SAFETY: as above.
     unsafe { *libc::__errno_location() = errno };
+}
+
+/// Executable address ranges where a thread may be paused: the object
+/// goro's own code is in, and the vDSO (see the module docs). None: not
+/// known, pause anywhere.
+static PAUSABLE_TEXT: std::sync::OnceLock<Option<Vec<(usize, usize)>>> = std::sync::OnceLock::new();
+
+/// Reads the executable mappings of goro's object and of the vDSO from
+/// `/proc/self/maps`, once, at install time.
+fn pausable_text() -> Option<Vec<(usize, usize)>> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    let here = on_signal as *const () as usize;
+    // "start-end perms offset dev inode   path"
+    let mappings: Vec<(usize, usize, &str, &str)> = maps
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (start, end) = fields.next()?.split_once('-')?;
+            let perms = fields.next()?;
+            let path = fields.nth(3).unwrap_or("");
+            let start = usize::from_str_radix(start, 16).ok()?;
+            let end = usize::from_str_radix(end, 16).ok()?;
+            Some((start, end, perms, path))
+        })
+        .collect();
+    let ours = mappings
+        .iter()
+        .find(|(start, end, _, _)| (*start..*end).contains(&here))?
+        .3;
+    if ours.is_empty() {
+        return None; // an anonymous mapping: cannot tell our object apart
+    }
+    Some(
+        mappings
+            .iter()
+            .filter(|(_, _, perms, path)| {
+                perms.contains('x') && (*path == ours || *path == "[vdso]")
+            })
+            .map(|(start, end, _, _)| (*start, *end))
+            .collect(),
+    )
+}
+
+/// Whether the instruction the signal interrupted is one a thread may be
+/// paused at. Async-signal-safe: reads the signal context and a table
+/// written before the handler was installed.
+fn pausable_at(ctx: *mut libc::c_void) -> bool {
+    let Some(Some(ranges)) = PAUSABLE_TEXT.get() else {
+        return true;
+    };
+    match interrupted_pc(ctx) {
+        Some(pc) => ranges
+            .iter()
+            .any(|&(start, end)| (start..end).contains(&pc)),
+        None => true,
+    }
+}
+
+/// The program counter the signal interrupted, where goro knows how to
+/// read it.
+#[allow(unused_variables)]
+fn interrupted_pc(ctx: *mut libc::c_void) -> Option<usize> {
+    if ctx.is_null() {
+        return None;
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64"))]
+    // SAFETY: an SA_SIGINFO handler's third argument is the interrupted
+    // thread's `ucontext_t`, valid for the handler's duration.
+    return Some(unsafe {
+        (*ctx.cast::<libc::ucontext_t>()).uc_mcontext.gregs[libc::REG_RIP as usize] as usize
+    });
+    #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+    // SAFETY: as above.
+    return Some(unsafe { (*ctx.cast::<libc::ucontext_t>()).uc_mcontext.pc as usize });
+    #[allow(unreachable_code)]
+    None
 }
 
 impl PauseWord {
