@@ -32,12 +32,22 @@
 //!
 //! The handler only loads atomics, and calls `futex(2)` (async-signal-safe);
 //! it saves and restores `errno`. It declines (and the thread runs on)
-//! unless the thread is inside a goroutine (`running`), holds none of the
-//! scheduler's own locks ([`NoPreempt`]), and was interrupted in the
-//! program's own code rather than in a shared library such as libc
-//! (`in_own_code`): a thread paused while holding a lock that sysmon and
-//! idle workers need (the scheduler's, an allocator arena's) would stall
-//! the very threads that must come and resume it.
+//! unless the thread is inside a goroutine (`running`) and holds none of
+//! the scheduler's own locks ([`NoPreempt`]): a thread paused while holding
+//! a lock that sysmon and idle workers need would stall the very threads
+//! that must come and resume it.
+//!
+//! For the same reason it also declines unless the interrupted instruction
+//! is in the object goro is linked into (the program's own Rust code, std
+//! included) or in the vDSO: never inside libc, whose locks the scheduler
+//! needs too. A thread paused in `malloc` holds its arena's lock, which it
+//! may share with other threads; a worker that then allocated under
+//! `sched` (a `Vec` push in `idle`, a new worker in `activate_one`)
+//! blocked on it with `sched` held, and with it sysmon and every worker
+//! that could lend the paused thread a token: the whole runtime hung
+//! (found by `tests/stress_sched.rs`, and by the c10k test as a hang with
+//! sysmon itself blocked in `free`). A declined pause is retried at the
+//! next look; after 20 declines in a row sysmon hands the worker off.
 //!
 //! # The pause word
 //!
@@ -59,7 +69,7 @@
 
 use std::cell::Cell;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Once;
 
 use super::current_worker;
@@ -266,86 +276,14 @@ pub(crate) fn enabled() -> bool {
     *ON.get_or_init(|| std::env::var("GORO_ASYNCPREEMPT").map_or(true, |v| v.trim() != "0"))
 }
 
-/// Where the program's own executable code lies: `[start, end)` pairs of
-/// its executable mappings (at most [`OWN_CODE_RANGES`]), read from
-/// `/proc/self/maps` at install. The handler pauses a thread only when it
-/// was interrupted there: a thread stopped inside a shared library may hold
-/// that library's internal locks (glibc's malloc arenas, stdio, the
-/// dynamic loader), which sysmon and the workers that must come and resume
-/// it need too. Found the hard way: a thread paused in `free` held its
-/// arena while sysmon freed memory from the same arena.
-const OWN_CODE_RANGES: usize = 4;
-static OWN_CODE: [(AtomicUsize, AtomicUsize); OWN_CODE_RANGES] =
-    [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; OWN_CODE_RANGES];
-
-fn find_own_code() {
-    let Ok(exe) = std::fs::read_link("/proc/self/exe") else {
-        return;
-    };
-    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
-        return;
-    };
-    let exe = exe.to_string_lossy();
-    let ranges = maps.lines().filter_map(|line| {
-        // "start-end perms offset dev inode path"
-        let mut fields = line.split_whitespace();
-        let range = fields.next()?;
-        let perms = fields.next()?;
-        let path = fields.nth(3)?;
-        if !perms.contains('x') || path != exe {
-            return None;
-        }
-        let (start, end) = range.split_once('-')?;
-        Some((
-            usize::from_str_radix(start, 16).ok()?,
-            usize::from_str_radix(end, 16).ok()?,
-        ))
-    });
-    for (slot, (start, end)) in OWN_CODE.iter().zip(ranges) {
-        slot.0.store(start, Ordering::Relaxed);
-        slot.1.store(end, Ordering::Relaxed);
-    }
-}
-
-/// Whether the signal interrupted the program's own code (not a shared
-/// library). Async-signal-safe: reads the interrupted context and atomics.
-fn in_own_code(ctx: *mut libc::c_void) -> bool {
-    let Some(pc) = interrupted_pc(ctx) else {
-        return false;
-    };
-    OWN_CODE.iter().any(|(start, end)| {
-        (start.load(Ordering::Relaxed)..end.load(Ordering::Relaxed)).contains(&pc)
-    })
-}
-
-#[cfg(target_arch = "x86_64")]
-fn interrupted_pc(ctx: *mut libc::c_void) -> Option<usize> {
-    // SAFETY: for an SA_SIGINFO handler the kernel passes a valid
-    // `ucontext_t` as the third argument; we only read its saved RIP.
-    let uc = unsafe { &*(ctx as *const libc::ucontext_t) };
-    Some(uc.uc_mcontext.gregs[libc::REG_RIP as usize] as usize)
-}
-
-#[cfg(target_arch = "aarch64")]
-fn interrupted_pc(ctx: *mut libc::c_void) -> Option<usize> {
-    // SAFETY: as on x86_64; the saved program counter.
-    let uc = unsafe { &*(ctx as *const libc::ucontext_t) };
-    Some(uc.uc_mcontext.pc as usize)
-}
-
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-fn interrupted_pc(_ctx: *mut libc::c_void) -> Option<usize> {
-    // Unknown context layout: never pause (sysmon hands off instead).
-    None
-}
-
 /// Installs the pause handler once per process.
 pub(crate) fn install() {
     if !enabled() {
         return;
     }
     INSTALL.call_once(|| {
-        find_own_code();
+        // Before the handler can run: it reads these without locking.
+        let _ = PAUSABLE_TEXT.set(pausable_text());
         // SAFETY: a valid sigaction (SA_SIGINFO handler of the matching
         // signature, on the alternate stack every worker sets up, restarting
         // interrupted system calls); the previous action goes to a static
@@ -365,10 +303,9 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
     // the interrupted code's view intact (futex may overwrite it).
     let errno = unsafe { *libc::__errno_location() };
     let ours = match current_worker() {
-        Some(w) => {
-            let safe = NO_PREEMPT.with(Cell::get) == 0 && in_own_code(ctx);
-            w.shared.answer_pause(safe)
-        }
+        Some(w) => w
+            .shared
+            .answer_pause(NO_PREEMPT.with(Cell::get) == 0 && pausable_at(ctx)),
         None => false,
     };
     if !ours {
@@ -392,6 +329,82 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
     }
     // SAFETY: as above.
     unsafe { *libc::__errno_location() = errno };
+}
+
+/// Executable address ranges where a thread may be paused: the object
+/// goro's own code is in, and the vDSO (see the module docs). None: not
+/// known, never pause (sysmon hands the worker off instead).
+static PAUSABLE_TEXT: std::sync::OnceLock<Option<Vec<(usize, usize)>>> = std::sync::OnceLock::new();
+
+/// Reads the executable mappings of goro's object and of the vDSO from
+/// `/proc/self/maps`, once, at install time.
+fn pausable_text() -> Option<Vec<(usize, usize)>> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    let here = on_signal as *const () as usize;
+    // "start-end perms offset dev inode   path"
+    let mappings: Vec<(usize, usize, &str, &str)> = maps
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (start, end) = fields.next()?.split_once('-')?;
+            let perms = fields.next()?;
+            let path = fields.nth(3).unwrap_or("");
+            let start = usize::from_str_radix(start, 16).ok()?;
+            let end = usize::from_str_radix(end, 16).ok()?;
+            Some((start, end, perms, path))
+        })
+        .collect();
+    let ours = mappings
+        .iter()
+        .find(|(start, end, _, _)| (*start..*end).contains(&here))?
+        .3;
+    if ours.is_empty() {
+        return None; // an anonymous mapping: cannot tell our object apart
+    }
+    Some(
+        mappings
+            .iter()
+            .filter(|(_, _, perms, path)| {
+                perms.contains('x') && (*path == ours || *path == "[vdso]")
+            })
+            .map(|(start, end, _, _)| (*start, *end))
+            .collect(),
+    )
+}
+
+/// Whether the instruction the signal interrupted is one a thread may be
+/// paused at. Async-signal-safe: reads the signal context and a table
+/// written before the handler was installed.
+fn pausable_at(ctx: *mut libc::c_void) -> bool {
+    let Some(Some(ranges)) = PAUSABLE_TEXT.get() else {
+        return false;
+    };
+    match interrupted_pc(ctx) {
+        Some(pc) => ranges
+            .iter()
+            .any(|&(start, end)| (start..end).contains(&pc)),
+        None => false,
+    }
+}
+
+/// The program counter the signal interrupted, where goro knows how to
+/// read it.
+#[allow(unused_variables)]
+fn interrupted_pc(ctx: *mut libc::c_void) -> Option<usize> {
+    if ctx.is_null() {
+        return None;
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64"))]
+    // SAFETY: an SA_SIGINFO handler's third argument is the interrupted
+    // thread's `ucontext_t`, valid for the handler's duration.
+    return Some(unsafe {
+        (*ctx.cast::<libc::ucontext_t>()).uc_mcontext.gregs[libc::REG_RIP as usize] as usize
+    });
+    #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+    // SAFETY: as above.
+    return Some(unsafe { (*ctx.cast::<libc::ucontext_t>()).uc_mcontext.pc as usize });
+    #[allow(unreachable_code)]
+    None
 }
 
 impl PauseWord {

@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 
 use super::preempt::{self, LendWord, PauseWord};
 use super::{
-    finish_park, Runtime, SeenRunnext, WorkerShared, ACTIVE, EXITED, PREEMPT, SPARE, TIMERS,
+    finish_park, Runtime, SeenRunnext, WorkerShared, ACTIVE, DETACHED, EXITED, PREEMPT, RETIRING,
+    SPARE, TIMERS,
 };
 use crate::coroutine::stack::{self, Stack};
 use crate::coroutine::{current_g, overflow, set_current_g, GRef, Yield};
@@ -625,14 +626,41 @@ impl Worker {
     /// stays a token (it may be locking inside `park`). Until it next
     /// blocks it runs without a token of its own; sysmon pauses it if it
     /// computes on (like any thread that came back from the kernel).
+    ///
+    /// A worker that `gomaxprocs` asked to retire while `g` ran (RETIRING:
+    /// no longer counted active, but not a spare yet) retires here for
+    /// good, as DETACHED: left RETIRING, a later raise of `gomaxprocs`
+    /// would take the retirement back and count this thread, which runs
+    /// nothing but `g` from now on, as an active worker, and whatever `g`
+    /// spawned would wait in its `runnext`, where nobody runs it.
     fn lock_here(&self, rt: &'static Runtime, g: GRef) {
-        // Never past the thread limit's check: a locked thread must not stay
-        // an active worker (the run loop takes it off duty by its status).
-        super::sysmon::hand_off(rt, &self.shared);
-        while let Some(queued) = self.local.pop() {
-            rt.injector.push(queued);
+        let shared = &self.shared;
+        loop {
+            match shared.status.load(Ordering::SeqCst) {
+                // Whatever the thread limit: a locked thread must not stay
+                // an active worker (the run loop takes it off duty by its
+                // status).
+                ACTIVE => super::sysmon::hand_off(rt, shared),
+                RETIRING => {
+                    // Under `sched`, where gomaxprocs decides: it may have
+                    // taken the retirement back (ACTIVE: hand off then).
+                    let _sched = rt.lock_sched();
+                    if shared.status.load(Ordering::SeqCst) == RETIRING {
+                        shared.status.store(DETACHED, Ordering::SeqCst);
+                    }
+                }
+                _ => break,
+            }
         }
-        g.bound.store(self.shared.id + 1, Ordering::Release);
+        let mut moved = false;
+        while let Some(queued) = shared.take_runnext().or_else(|| self.local.pop()) {
+            rt.injector.push(queued);
+            moved = true;
+        }
+        if moved {
+            rt.wakep();
+        }
+        g.bound.store(shared.id + 1, Ordering::Release);
         *self.locked.borrow_mut() = Some(g);
     }
 }
