@@ -31,6 +31,7 @@
 //! goroutines between queues and wakes threads.
 
 mod park;
+mod pause;
 mod preempt;
 mod sysmon;
 mod worker;
@@ -51,7 +52,7 @@ use std::sync::atomic::{
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use self::preempt::{LendWord, PauseWord};
+use self::preempt::{Handled, LendWord, PauseWord};
 use crate::coroutine::{GRef, G};
 
 /// Most workers `gomaxprocs` accepts (Go allows 1024 too).
@@ -160,7 +161,7 @@ impl WorkerShared {
     /// sysmon's was pending.
     pub(crate) fn answer_pause(&self, unlocked: bool) -> bool {
         let inside = self.in_goroutine();
-        self.pause.answer_and_wait(inside && unlocked)
+        self.pause.answer_and_wait(inside && unlocked) != Handled::NotOurs
     }
 
     /// Wakes the worker wherever it sleeps. Dekker-style with `in_poll`:

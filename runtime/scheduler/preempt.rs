@@ -62,181 +62,20 @@
 //! ```
 //!
 //! A lender's wait is a second word, [`LendWord`]: LENT until the bound
-//! thread or sysmon hands the token back.
+//! thread or sysmon hands the token back. Both live in `pause.rs`, a file
+//! of their own so that `tests/loom_preempt.rs` model-checks them as they
+//! are compiled here.
 //!
 //! This module never queues a goroutine or touches a run queue: it only
 //! pauses, resumes, and reads threads' CPU clocks.
 
 use std::cell::Cell;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
 use super::current_worker;
-
-/// The thread runs (or has not been asked to stop).
-const RUNNING: u32 = 0;
-/// sysmon asked it to pause and signalled it; the handler has not answered.
-const REQUESTED: u32 = 1;
-/// Paused by the handler, inside a goroutine: it waits for a token.
-const PAUSED: u32 = 2;
-/// Its locked goroutine blocked or yielded: it waits, in its run loop,
-/// for a token to run that goroutine again. Distinct from PAUSED, so
-/// sysmon never mistakes it for an answer to a request.
-const WAITING: u32 = 3;
-
-/// One thread's pause state (see the module docs for the transitions).
-pub(crate) struct PauseWord(AtomicU32);
-
-impl PauseWord {
-    pub(crate) const fn new() -> Self {
-        PauseWord(AtomicU32::new(RUNNING))
-    }
-
-    /// sysmon: RUNNING -> REQUESTED. False if the thread is paused already
-    /// or another request is pending.
-    pub(crate) fn request(&self) -> bool {
-        self.0
-            .compare_exchange(RUNNING, REQUESTED, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-    }
-
-    /// sysmon: REQUESTED -> RUNNING, giving up on an unanswered request.
-    /// False if the handler answered first (look at [`answer`]).
-    ///
-    /// [`answer`]: PauseWord::answer
-    pub(crate) fn withdraw(&self) -> bool {
-        self.0
-            .compare_exchange(REQUESTED, RUNNING, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-    }
-
-    /// The handler: REQUESTED -> PAUSED when `accept`, else -> RUNNING.
-    /// Returns whether the thread is now paused (and must wait).
-    fn decide(&self, accept: bool) -> bool {
-        let to = if accept { PAUSED } else { RUNNING };
-        self.0
-            .compare_exchange(REQUESTED, to, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-            && accept
-    }
-
-    /// sysmon, after a request: what the handler made of it, read once (a
-    /// second read could see a different answer).
-    pub(crate) fn answer(&self) -> Answer {
-        match self.0.load(Ordering::SeqCst) {
-            REQUESTED => Answer::Pending,
-            PAUSED => Answer::Paused,
-            _ => Answer::Declined,
-        }
-    }
-
-    /// Paused by the handler or waiting for a token: not computing.
-    pub(crate) fn is_paused(&self) -> bool {
-        matches!(self.0.load(Ordering::SeqCst), PAUSED | WAITING)
-    }
-
-    /// A locked thread, before it makes its goroutine visible to lenders:
-    /// -> WAITING (a pending request is moot: the goroutine has left the
-    /// CPU). A lender that resumes it before it reaches
-    /// [`wait_resumed`](PauseWord::wait_resumed) is not lost.
-    pub(crate) fn pause_self(&self) {
-        self.0.store(WAITING, Ordering::SeqCst);
-    }
-
-    /// The thread itself: no longer waiting (its locked goroutine left).
-    pub(crate) fn resume_self(&self) {
-        self.0.store(RUNNING, Ordering::SeqCst);
-    }
-
-    /// Blocks the calling thread while PAUSED or WAITING.
-    /// Async-signal-safe.
-    pub(crate) fn wait_resumed(&self) {
-        loop {
-            match self.0.load(Ordering::Acquire) {
-                state @ (PAUSED | WAITING) => futex_wait(&self.0, state),
-                _ => return,
-            }
-        }
-    }
-
-    /// A lender: PAUSED or WAITING -> RUNNING and wake the thread.
-    /// Release: what the lender did before (queue hand-over) happens
-    /// before the thread runs on.
-    pub(crate) fn resume(&self) {
-        self.0.store(RUNNING, Ordering::Release);
-        futex_wake(&self.0);
-    }
-}
-
-/// The handler's answer to a pause request, as sysmon reads it.
-pub(crate) enum Answer {
-    /// Not answered yet.
-    Pending,
-    /// The thread waits in its handler.
-    Paused,
-    /// The handler declined (or the request was withdrawn).
-    Declined,
-}
-
-/// A lending worker's wait: LENT while its token is out.
-pub(crate) struct LendWord(AtomicU32);
-
-const RETURNED: u32 = 0;
-const LENT: u32 = 1;
-
-impl LendWord {
-    pub(crate) const fn new() -> Self {
-        LendWord(AtomicU32::new(RETURNED))
-    }
-
-    /// The lender, before it wakes the bound thread.
-    pub(crate) fn lend(&self) {
-        self.0.store(LENT, Ordering::SeqCst);
-    }
-
-    /// The lender: blocks until the token comes back.
-    pub(crate) fn wait_returned(&self) {
-        while self.0.load(Ordering::Acquire) == LENT {
-            futex_wait(&self.0, LENT);
-        }
-    }
-
-    /// The bound thread (its goroutine gave it back) or sysmon (it paused
-    /// the bound thread again): the lender may run on.
-    pub(crate) fn give_back(&self) {
-        self.0.store(RETURNED, Ordering::Release);
-        futex_wake(&self.0);
-    }
-}
-
-fn futex_wait(word: &AtomicU32, expected: u32) {
-    // SAFETY: FUTEX_WAIT on a live, aligned u32 that `word` borrows; the
-    // kernel only reads it and returns at once if it no longer equals
-    // `expected`. EINTR and spurious returns are handled by the callers'
-    // loops.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
-            expected,
-            std::ptr::null::<libc::timespec>(),
-        );
-    }
-}
-
-fn futex_wake(word: &AtomicU32) {
-    // SAFETY: FUTEX_WAKE on a live, aligned u32; it does not access memory.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-            i32::MAX,
-        );
-    }
-}
+pub(crate) use super::pause::{Answer, Handled, LendWord, PauseWord};
 
 thread_local! {
     /// Scheduler locks this thread holds (see [`NoPreempt`]).
@@ -405,20 +244,6 @@ fn interrupted_pc(ctx: *mut libc::c_void) -> Option<usize> {
     return Some(unsafe { (*ctx.cast::<libc::ucontext_t>()).uc_mcontext.pc as usize });
     #[allow(unreachable_code)]
     None
-}
-
-impl PauseWord {
-    /// The handler's half: accept a pending request if `accept`, then wait
-    /// for a token. Returns whether there was a request of ours.
-    pub(crate) fn answer_and_wait(&self, accept: bool) -> bool {
-        if self.0.load(Ordering::SeqCst) != REQUESTED {
-            return false;
-        }
-        if self.decide(accept) {
-            self.wait_resumed();
-        }
-        true
-    }
 }
 
 /// The calling thread's kernel id.
