@@ -28,13 +28,12 @@
 #[path = "support/stress.rs"]
 mod stress;
 
-use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use goro::{chan, select, Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
-use stress::{Beat, Watchdog};
+use stress::{Beat, Participant, Watchdog};
 
 const PRODUCERS: usize = 4;
 const CONSUMERS: usize = 4;
@@ -217,29 +216,6 @@ impl Plan {
 }
 
 // ---- participants: goroutines or threads ----
-
-enum Participant<T> {
-    Goroutine(goro::JoinHandle<T>),
-    Thread(std::thread::JoinHandle<T>),
-}
-
-impl<T: Send + 'static> Participant<T> {
-    fn start(on_thread: bool, f: impl FnOnce() -> T + Send + 'static) -> Participant<T> {
-        if on_thread {
-            Participant::Thread(std::thread::spawn(f))
-        } else {
-            Participant::Goroutine(goro::spawn(f))
-        }
-    }
-
-    /// Its result; its panic (a failed check) fails the test.
-    fn join(self) -> T {
-        match self {
-            Participant::Goroutine(h) => h.join().expect("a goroutine participant failed"),
-            Participant::Thread(h) => h.join().expect("a thread participant failed"),
-        }
-    }
-}
 
 /// What a producer reports when its round is over.
 struct ProducerReport {
@@ -568,20 +544,7 @@ impl Drop for RoundReport {
 #[test]
 fn every_value_sent_is_received_exactly_once() {
     let budget = stress::budget(Duration::from_secs(3));
-    let seed = std::env::var("GORO_STRESS_SEED")
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        });
-    // Straight to stderr, not through the test's captured output: the
-    // watchdog's exit on a stall would lose that.
-    let _ = writeln!(
-        std::io::stderr(),
-        "stress_chan: seed {seed} (GORO_STRESS_SEED={seed} replays its plans), {budget:?}"
-    );
+    let seed = stress::seed("stress_chan", budget);
     let watchdog = Watchdog::start("every_value_sent_is_received_exactly_once");
     let rounds_beat = watchdog.beat("rounds");
     let producer_beats: Vec<Beat> = (0..PRODUCERS)

@@ -766,20 +766,7 @@ fn victim_driver(s: &Arc<Shared>, seed: u64, beat: &Beat, who: &str) {
 #[test]
 fn scheduler_survives_everything_at_once() {
     let budget = stress::budget(Duration::from_secs(4));
-    let seed = std::env::var("GORO_STRESS_SEED")
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        });
-    // Straight to stderr: the watchdog's exit on a stall would lose the
-    // test's captured output.
-    let _ = writeln!(
-        std::io::stderr(),
-        "stress_sched: seed {seed} (GORO_STRESS_SEED={seed} replays its choices), {budget:?}"
-    );
+    let seed = stress::seed("stress_sched", budget);
     let watchdog = Watchdog::start("scheduler_survives_everything_at_once");
     let original_procs = goro::gomaxprocs(0);
     let s = Arc::new(Shared {

@@ -46,7 +46,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use goro::sync::{Barrier, Condvar, Mutex, Once, RwLock, Semaphore, WaitGroup};
-use stress::{Beat, Watchdog};
+use stress::{Beat, Participant, Watchdog};
 
 /// Random participants: goroutines, and threads beside them.
 const GOROUTINES: usize = 8;
@@ -375,50 +375,10 @@ fn barrier_party(s: &Shared, seed: u64, beat: &Beat) -> (u64, Tally) {
     (rounds, tally)
 }
 
-/// A participant's handle, goroutine or thread.
-enum Handle<T> {
-    Goroutine(goro::JoinHandle<T>),
-    Thread(std::thread::JoinHandle<T>),
-}
-
-impl<T: Send + 'static> Handle<T> {
-    fn start(on_thread: bool, f: impl FnOnce() -> T + Send + 'static) -> Handle<T> {
-        if on_thread {
-            Handle::Thread(std::thread::spawn(f))
-        } else {
-            Handle::Goroutine(goro::spawn(f))
-        }
-    }
-
-    fn join(self) -> T {
-        match self {
-            Handle::Goroutine(h) => match h.join() {
-                Ok(v) => v,
-                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                Err(e) => panic!("participant: {e}"),
-            },
-            Handle::Thread(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-        }
-    }
-}
-
 #[test]
 fn sync_primitives_mixed_under_load() {
     let budget = stress::budget(Duration::from_secs(3));
-    let seed = std::env::var("GORO_STRESS_SEED")
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        });
-    // Straight to stderr: the harness would hide a println, and the
-    // watchdog ends the process without showing captured output.
-    let _ = writeln!(
-        std::io::stderr(),
-        "stress_sync: seed {seed} (GORO_STRESS_SEED={seed} replays its choices), {budget:?}"
-    );
+    let seed = stress::seed("stress_sync", budget);
     let mut seeds = Rng::new(seed);
     // Drawn from the seed too; restored at the end (this file's only test).
     let procs = [1, 2, 4][seeds.below(3) as usize];
@@ -448,33 +408,33 @@ fn sync_primitives_mixed_under_load() {
         barrier_stop: AtomicBool::new(false),
     });
 
-    let randoms: Vec<Handle<Tally>> = (0..GOROUTINES + THREADS)
+    let randoms: Vec<Participant<Tally>> = (0..GOROUTINES + THREADS)
         .map(|i| {
             let on_thread = i >= GOROUTINES;
             let kind = if on_thread { "thread" } else { "goroutine" };
             let beat = dog.beat(format!("random {kind} {i}"));
             let (s, seed) = (s.clone(), seeds.next());
-            Handle::start(on_thread, move || random_participant(&s, seed, &beat))
+            Participant::start(on_thread, move || random_participant(&s, seed, &beat))
         })
         .collect();
-    let patient: Vec<Handle<u64>> = [false, true]
+    let patient: Vec<Participant<u64>> = [false, true]
         .into_iter()
         .map(|on_thread| {
             let beat = dog.beat(format!("patient consumer (thread: {on_thread})"));
             let s = s.clone();
-            Handle::start(on_thread, move || patient_consumer(&s, &beat))
+            Participant::start(on_thread, move || patient_consumer(&s, &beat))
         })
         .collect();
-    let parties: Vec<Handle<(u64, Tally)>> = (0..BARRIER_PARTIES)
+    let parties: Vec<Participant<(u64, Tally)>> = (0..BARRIER_PARTIES)
         .map(|i| {
             let on_thread = i % 2 == 1;
             let beat = dog.beat(format!("barrier party {i} (thread: {on_thread})"));
             let (s, seed) = (s.clone(), seeds.next());
-            Handle::start(on_thread, move || barrier_party(&s, seed, &beat))
+            Participant::start(on_thread, move || barrier_party(&s, seed, &beat))
         })
         .collect();
 
-    let mut tallies: Vec<Tally> = randoms.into_iter().map(Handle::join).collect();
+    let mut tallies: Vec<Tally> = randoms.into_iter().map(Participant::join).collect();
     let mut rounds = Vec::new();
     for party in parties {
         let (r, tally) = party.join();
@@ -486,7 +446,7 @@ fn sync_primitives_mixed_under_load() {
         t.stop = true;
         s.token_ready.notify_all();
     }
-    let patiently_taken: u64 = patient.into_iter().map(Handle::join).sum();
+    let patiently_taken: u64 = patient.into_iter().map(Participant::join).sum();
     drop(dog);
     goro::gomaxprocs(procs_before);
 

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::preempt::{self, Answer};
-use super::{Runtime, WorkerShared, ACTIVE, DETACHED, PREEMPT, TIMERS};
+use super::{Runtime, WorkerShared, ACTIVE, DETACHED, PREEMPT, RETIRING, TIMERS};
 use crate::coroutine::{dump, num_goroutine, stack, GRef, G};
 use crate::reactor::{self, timer};
 
@@ -371,11 +371,33 @@ fn pause(rt: &'static Runtime, t: &WorkerShared) -> bool {
     if lender != 0 {
         // The live list: the lender may be newer than sysmon's snapshot.
         rt.read_workers()[lender - 1].lend.give_back();
-    } else if t.status.load(Ordering::SeqCst) == ACTIVE {
-        hand_off(rt, t);
+    } else {
+        // Its token goes to another thread. (A retiring worker must be
+        // detached too: `gomaxprocs` could otherwise take the retirement
+        // back and count a paused thread as the active worker, which
+        // then lends nobody anything: the stress test stalled so.)
+        take_off_duty(rt, t);
     }
     rt.wakep();
     true
+}
+
+/// Makes sure `w` is no longer an active worker: an active one is handed
+/// off, a retiring one detached (under `sched`, where `gomaxprocs` may take
+/// a retirement back), anything else is left as it is.
+pub(super) fn take_off_duty(rt: &'static Runtime, w: &WorkerShared) {
+    loop {
+        match w.status.load(Ordering::SeqCst) {
+            ACTIVE => hand_off(rt, w),
+            RETIRING => {
+                let _sched = rt.lock_sched();
+                if w.status.load(Ordering::SeqCst) == RETIRING {
+                    w.status.store(DETACHED, Ordering::SeqCst);
+                }
+            }
+            _ => return,
+        }
+    }
 }
 
 /// [`hand_off`] while the thread limit allows: a worker blocked in the

@@ -23,8 +23,7 @@ use std::time::{Duration, Instant};
 
 use super::preempt::{self, LendWord, PauseWord};
 use super::{
-    finish_park, Runtime, SeenRunnext, WorkerShared, ACTIVE, DETACHED, EXITED, PREEMPT, RETIRING,
-    SPARE, TIMERS,
+    finish_park, Runtime, SeenRunnext, WorkerShared, ACTIVE, EXITED, PREEMPT, SPARE, TIMERS,
 };
 use crate::coroutine::stack::{self, Stack};
 use crate::coroutine::{current_g, overflow, set_current_g, GRef, Yield};
@@ -635,23 +634,9 @@ impl Worker {
     /// spawned would wait in its `runnext`, where nobody runs it.
     fn lock_here(&self, rt: &'static Runtime, g: GRef) {
         let shared = &self.shared;
-        loop {
-            match shared.status.load(Ordering::SeqCst) {
-                // Whatever the thread limit: a locked thread must not stay
-                // an active worker (the run loop takes it off duty by its
-                // status).
-                ACTIVE => super::sysmon::hand_off(rt, shared),
-                RETIRING => {
-                    // Under `sched`, where gomaxprocs decides: it may have
-                    // taken the retirement back (ACTIVE: hand off then).
-                    let _sched = rt.lock_sched();
-                    if shared.status.load(Ordering::SeqCst) == RETIRING {
-                        shared.status.store(DETACHED, Ordering::SeqCst);
-                    }
-                }
-                _ => break,
-            }
-        }
+        // Whatever the thread limit: a locked thread must not stay an
+        // active worker (the run loop takes it off duty by its status).
+        super::sysmon::take_off_duty(rt, shared);
         let mut moved = false;
         while let Some(queued) = shared.take_runnext().or_else(|| self.local.pop()) {
             rt.injector.push(queued);

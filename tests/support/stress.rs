@@ -29,6 +29,57 @@ pub fn budget(default: Duration) -> Duration {
         .unwrap_or(default)
 }
 
+/// The run's seed: `GORO_STRESS_SEED` (to replay a run's choices), else
+/// the clock. Printed with the test's name and budget straight to stderr:
+/// the watchdog ends the process on a stall, which would lose output the
+/// test harness captured.
+pub fn seed(test: &str, budget: Duration) -> u64 {
+    let seed = std::env::var("GORO_STRESS_SEED")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        });
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "{test}: seed {seed} (GORO_STRESS_SEED={seed} replays its choices), {budget:?}"
+    );
+    seed
+}
+
+/// A participant run as a goroutine or on a plain thread, joined alike.
+pub enum Participant<T> {
+    Goroutine(goro::JoinHandle<T>),
+    Thread(std::thread::JoinHandle<T>),
+}
+
+impl<T: Send + 'static> Participant<T> {
+    /// Starts `f` on a new plain thread if `on_thread`, else as a goroutine.
+    pub fn start(on_thread: bool, f: impl FnOnce() -> T + Send + 'static) -> Participant<T> {
+        if on_thread {
+            Participant::Thread(std::thread::spawn(f))
+        } else {
+            Participant::Goroutine(goro::spawn(f))
+        }
+    }
+
+    /// Its result; its panic (a failed check) resumes here and fails the
+    /// test with the original message.
+    pub fn join(self) -> T {
+        match self {
+            Participant::Goroutine(h) => match h.join() {
+                Ok(v) => v,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(e) => panic!("participant: {e}"),
+            },
+            Participant::Thread(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        }
+    }
+}
+
 struct BeatState {
     name: String,
     ticks: AtomicU64,
