@@ -446,3 +446,39 @@ fn goroutines_that_park_while_unwinding_poison_nobody_elses_mutex() {
     });
     assert_eq!(poisoned, 0, "bystanders' mutexes were poisoned");
 }
+
+#[test]
+fn gomaxprocs_churn_beside_paused_hogs_keeps_a_worker_running() {
+    // Regression: sysmon paused a hog whose worker gomaxprocs had asked to
+    // retire; the next raise took the retirement back and counted the
+    // paused thread as the active worker, which lent nobody a token: every
+    // other worker parked as a spare and nothing ran again.
+    let _serial = serial();
+    goro::gomaxprocs(2);
+    let stop = Arc::new(AtomicBool::new(false));
+    let hogs = hogs(4, &stop);
+    let start = Instant::now();
+    let mut round = 0;
+    while start.elapsed() < Duration::from_secs(2) {
+        for i in 0..200u32 {
+            goro::gomaxprocs(1);
+            std::thread::sleep(Duration::from_micros(u64::from(i % 7) * 300));
+            goro::gomaxprocs(2);
+            std::thread::sleep(Duration::from_micros(u64::from(i % 5) * 300));
+        }
+        round += 1;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(goro::go!(|| 7).join().unwrap());
+        });
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(5)),
+            Ok(7),
+            "round {round}: no worker ran a new goroutine"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    for (h, _) in hogs {
+        h.join().unwrap();
+    }
+}
