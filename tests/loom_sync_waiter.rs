@@ -147,7 +147,7 @@ use loom::thread;
 
 use coroutine::WaitReason;
 use loom_lock::Mutex;
-use waiter::{wait, End, Wait, WaitQueue};
+use waiter::{wait_until, End, Wait, WaitQueue};
 
 const VERDICT: u32 = 7;
 
@@ -162,16 +162,17 @@ fn model(deadline: bool) {
             let queue = queue.clone();
             thread::spawn(move || {
                 let deadline = deadline.then(Instant::now);
-                match wait(
+                match wait_until(
                     queue.lock(),
                     (),
                     End::Back,
                     WaitReason::Test,
                     deadline,
                     || (),
+                    |_| (),
                 ) {
                     Wait::Woken(v) => Some(v),
-                    Wait::TimedOut(_) => None,
+                    Wait::TimedOut => None,
                 }
             })
         };
