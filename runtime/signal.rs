@@ -297,7 +297,7 @@ fn dispatch(mut reader: &'static PipeReader) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                eprintln!("goro: signal pipe read failed: {e}");
+                crate::fatal::eprint(format_args!("goro: signal pipe read failed: {e}\n"));
                 0
             }
         };
@@ -339,7 +339,7 @@ fn deliver(registry: &mut Registry, sig: i32) {
     for s in gone {
         match uninstall_if_unwatched(registry, s) {
             Ok(r) => restored |= r && s == sig,
-            Err(e) => eprintln!("goro: cannot restore signal {s}: {e}"),
+            Err(e) => crate::fatal::eprint(format_args!("goro: cannot restore signal {s}: {e}\n")),
         }
     }
     if !taken && restored {

@@ -77,10 +77,10 @@ fn from_env() -> usize {
     match parsed {
         Ok(size) => size,
         Err(why) => {
-            eprintln!(
-                "goro: ignoring GORO_STACK_SIZE={value:?} ({why}); using {} KiB",
+            crate::fatal::eprint(format_args!(
+                "goro: ignoring GORO_STACK_SIZE={value:?} ({why}); using {} KiB\n",
                 DEFAULT_STACK_SIZE / 1024
-            );
+            ));
             DEFAULT_STACK_SIZE
         }
     }

@@ -106,7 +106,7 @@ pub(crate) fn wake_poller() {
     if let Err(e) = reactor().waker.wake() {
         // The eventfd cannot fail short of fd exhaustion at creation; a
         // failure here would strand the poller, so say so.
-        eprintln!("goro: reactor waker failed: {e}");
+        crate::fatal::eprint(format_args!("goro: reactor waker failed: {e}\n"));
     }
 }
 
@@ -123,7 +123,7 @@ fn run_poll(guard: &mut (Poll, Events), timeout: Option<Duration>) -> usize {
     let (poll, events) = guard;
     if let Err(e) = poll.poll(events, timeout) {
         if e.kind() != io::ErrorKind::Interrupted {
-            eprintln!("goro: epoll_wait failed: {e}");
+            crate::fatal::eprint(format_args!("goro: epoll_wait failed: {e}\n"));
         }
         return 0;
     }
