@@ -82,8 +82,7 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
             PREVIOUS_SEGV.assume_init()
         }
     };
-    let action = previous.sa_sigaction;
-    if action == libc::SIG_DFL || action == libc::SIG_IGN {
+    if !call_previous(&previous, sig, info, ctx) {
         // SAFETY: restoring the default action is always valid; returning
         // re-executes the faulting instruction, which then takes it.
         unsafe {
@@ -91,7 +90,24 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
             dfl.sa_sigaction = libc::SIG_DFL;
             libc::sigaction(sig, &dfl, std::ptr::null_mut());
         }
-    } else if previous.sa_flags & libc::SA_SIGINFO != 0 {
+    }
+}
+
+/// Hands a signal that is not goro's to the handler installed before
+/// goro's (`previous`), if that was a function; returns false for
+/// `SIG_DFL` and `SIG_IGN`, which the caller handles. Async-signal-safe.
+/// Shared by every goro signal handler that chains.
+pub(crate) fn call_previous(
+    previous: &libc::sigaction,
+    sig: libc::c_int,
+    info: *mut libc::siginfo_t,
+    ctx: *mut libc::c_void,
+) -> bool {
+    let action = previous.sa_sigaction;
+    if action == libc::SIG_DFL || action == libc::SIG_IGN {
+        return false;
+    }
+    if previous.sa_flags & libc::SA_SIGINFO != 0 {
         // SAFETY: the previous handler was installed with SA_SIGINFO, so it
         // has exactly this signature.
         let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
@@ -103,6 +119,7 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
         let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(action) };
         f(sig);
     }
+    true
 }
 
 /// A fixed buffer that formats without allocating (signal-safe).

@@ -152,19 +152,8 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
         // SAFETY: PREVIOUS was written in `install` before this handler
         // could run and is never written again.
         let previous = unsafe { PREVIOUS.assume_init() };
-        let action = previous.sa_sigaction;
-        if action != libc::SIG_DFL && action != libc::SIG_IGN {
-            if previous.sa_flags & libc::SA_SIGINFO != 0 {
-                // SAFETY: installed with SA_SIGINFO: this signature.
-                let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-                    unsafe { std::mem::transmute(action) };
-                f(sig, info, ctx);
-            } else {
-                // SAFETY: installed without SA_SIGINFO: the number only.
-                let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(action) };
-                f(sig);
-            }
-        }
+        // SIGURG's default action is to do nothing: so do we, then.
+        crate::coroutine::overflow::call_previous(&previous, sig, info, ctx);
     }
     // SAFETY: as above.
     unsafe { *libc::__errno_location() = errno };
