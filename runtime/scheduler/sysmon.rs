@@ -148,7 +148,7 @@ fn run(rt: &'static Runtime) -> ! {
         let mut asked = false;
         for (w, s) in workers.iter().zip(seen.iter_mut()) {
             asked |= w.attention.load(Ordering::Relaxed) & PREEMPT != 0;
-            look_at_clock(w, s, now);
+            look_at_thread_state(w, s);
             paused |= w.pause.is_paused();
             all_idle &= !w.busy.load(Ordering::Relaxed);
         }
@@ -198,11 +198,14 @@ fn run(rt: &'static Runtime) -> ! {
     }
 }
 
-/// Reads whether a thread inside a goroutine computes (runnable) or waits
-/// in the kernel; a wait counts only if the previous look saw one too.
-fn look_at_clock(w: &WorkerShared, s: &mut Seen, now: Instant) {
-    let _ = now;
-    if !w.in_goroutine() || w.pause.is_paused() {
+/// Reads whether a thread that has stayed inside one goroutine since the
+/// last look computes (runnable) or waits in the kernel; a wait counts only
+/// if the previous look saw one too. A thread that switched goroutines
+/// since is neither stuck nor a hog: no `/proc` read for it (a busy server
+/// switches between every look).
+fn look_at_thread_state(w: &WorkerShared, s: &mut Seen) {
+    let switched = w.ticks.load(Ordering::Relaxed) != s.ticks;
+    if switched || !w.in_goroutine() || w.pause.is_paused() {
         s.runnable = None;
         s.computing = None;
         return;
