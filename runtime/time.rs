@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use crate::chan::{chan, Receiver, Sender, TrySendError};
 use crate::coroutine::WaitReason;
-use crate::reactor::timer::{self, TimerKey};
 use crate::scheduler::park_until;
+use crate::scheduler::timer::{self, TimerKey};
 
 /// Pauses the caller for at least `d`: parks a goroutine (its worker runs
 /// others meanwhile); sleeps a plain thread.
@@ -298,24 +298,24 @@ mod tests {
     #[test]
     fn dropping_the_receivers_cancels_after_and_tick() {
         const N: usize = 1000;
-        let before = timer::len();
+        let before = timer::armed();
         let rxs: Vec<_> = (0..N).map(|_| after(Duration::from_secs(3600))).collect();
-        assert!(timer::len() >= before + N);
+        assert!(timer::armed() >= before + N);
         drop(rxs);
         assert!(
-            timer::len() < before + N / 2,
+            timer::armed() < before + N / 2,
             "timers outlived their receivers"
         );
 
-        let before = timer::len();
+        let before = timer::armed();
         let rxs: Vec<_> = (0..N).map(|_| tick(Duration::from_secs(3600))).collect();
         let clones: Vec<_> = rxs.iter().map(Receiver::clone).collect();
-        assert!(timer::len() >= before + N);
+        assert!(timer::armed() >= before + N);
         drop(rxs);
-        assert!(timer::len() >= before + N, "stopped with receivers left");
+        assert!(timer::armed() >= before + N, "stopped with receivers left");
         drop(clones);
         assert!(
-            timer::len() < before + N / 2,
+            timer::armed() < before + N / 2,
             "tickers outlived their receivers"
         );
     }

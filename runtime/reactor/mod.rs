@@ -1,5 +1,5 @@
-//! What wakes goroutines from outside the run queues: timers and I/O
-//! readiness. Everything here wakes through `Unparker::unpark`; nothing
+//! What wakes goroutines from outside the run queues besides timers
+//! (`scheduler/timer.rs`): I/O readiness. Everything here wakes through `Unparker::unpark`; nothing
 //! here runs goroutine code.
 //!
 //! # The poller (Go's netpoller)
@@ -19,7 +19,6 @@
 
 mod readiness;
 pub(crate) mod registration;
-pub(crate) mod timer;
 
 use mio::{Events, Poll, Token, Waker};
 use parking_lot::Mutex;

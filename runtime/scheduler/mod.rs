@@ -34,6 +34,7 @@ mod park;
 mod pause;
 mod preempt;
 mod sysmon;
+pub(crate) mod timer;
 mod worker;
 
 pub(crate) use park::{finish_park, gosched, park, park_until, unparker, Unparker};
@@ -53,6 +54,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use self::preempt::{Handled, LendWord, PauseWord};
+use self::timer::TimerShard;
 use crate::coroutine::{GRef, G};
 
 /// Most workers `gomaxprocs` accepts (Go allows 1024 too).
@@ -119,6 +121,9 @@ pub(crate) struct WorkerShared {
     lent_to: AtomicUsize,
     /// The lender waits on this until its token comes back.
     lend: LendWord,
+    /// The timers this worker arms and fires (its slot's, kept when a new
+    /// thread reuses the slot).
+    timers: &'static TimerShard,
     /// While this thread runs on a lent token: the lender's id + 1.
     lender: AtomicUsize,
 }
@@ -300,7 +305,8 @@ pub(crate) fn schedule_global(g: GRef) {
     rt.wakep();
 }
 
-/// A timer was armed earlier than any before: the timer watcher re-arms.
+/// A timer was armed earlier than the timer watcher wakes, or while nobody
+/// watches: the watcher re-arms, or an idle worker becomes the watcher.
 pub(crate) fn timers_changed() {
     let rt = rt();
     let sched = rt.lock_sched();
@@ -443,6 +449,7 @@ impl Runtime {
                 self.npidle.fetch_sub(1, Ordering::SeqCst);
                 if sched.timer_watcher == Some(w.id) {
                     sched.timer_watcher = None;
+                    timer::unwatch();
                 }
                 drop(sched);
                 w.unpark();
@@ -476,6 +483,7 @@ impl Runtime {
         }
         if sched.timer_watcher == Some(id) {
             sched.timer_watcher = None;
+            timer::unwatch();
         }
     }
 

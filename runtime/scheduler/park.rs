@@ -27,8 +27,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::coroutine::{current_g, GRef, WaitReason, Yield, G};
-use crate::reactor::timer;
-use crate::scheduler;
+use crate::scheduler::{self, timer};
 
 /// Wakes one parked goroutine or thread. Cheap to clone.
 #[derive(Clone)]

@@ -33,9 +33,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::preempt::{self, Answer};
-use super::{Runtime, WorkerShared, ACTIVE, DETACHED, PREEMPT, RETIRING, TIMERS};
+use super::{timer, Runtime, WorkerShared, ACTIVE, DETACHED, PREEMPT, RETIRING, TIMERS};
 use crate::coroutine::{dump, num_goroutine, stack, GRef, G};
-use crate::reactor::{self, timer};
+use crate::reactor;
 
 /// A time slice: how long a goroutine (or a runnext chain) may run while
 /// others wait (Go's forcePreemptNS).
@@ -135,7 +135,7 @@ fn run(rt: &'static Runtime) -> ! {
                 seen[i] = Seen::new(w, now);
             }
         }
-        let timers_overdue = timer::next().is_some_and(|d| d.is_zero());
+        let timers_overdue = timer::next(&workers).is_some_and(|d| d.is_zero());
         if timers_overdue {
             // Busy workers fire them at their next scheduling point.
             for w in workers.iter().filter(|w| w.busy.load(Ordering::Relaxed)) {
@@ -469,7 +469,7 @@ fn deadlocked(rt: &Runtime) -> bool {
         }
     }
     if rt.any_work()
-        || timer::len() != 0
+        || timer::len(&rt.read_workers()) != 0
         || crate::blocking::in_flight() > 0
         || reactor::has_waiters()
     {

@@ -22,12 +22,13 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::preempt::{self, LendWord, PauseWord};
+use super::timer::{self, TimerShard};
 use super::{
     finish_park, Runtime, SeenRunnext, WorkerShared, ACTIVE, EXITED, PREEMPT, SPARE, TIMERS,
 };
 use crate::coroutine::stack::{self, Stack};
 use crate::coroutine::{current_g, overflow, set_current_g, GRef, Yield};
-use crate::reactor::{self, timer};
+use crate::reactor;
 
 /// A worker's own state; lives on its thread's stack for the thread's life.
 pub(crate) struct Worker {
@@ -81,11 +82,15 @@ pub(super) fn spawn_worker(rt: &'static Runtime) {
     let local = crossbeam_deque::Worker::new_fifo();
     let mut workers = rt.workers.write();
     // The slot of a thread that exited, else a new one: ids stay small
-    // however often spare threads come and go.
+    // however often spare threads come and go. A reused slot keeps its
+    // timers (`timer.rs`).
     let id = workers
         .iter()
         .position(|w| w.status.load(Ordering::SeqCst) == EXITED)
         .unwrap_or(workers.len());
+    let timers = workers
+        .get(id)
+        .map_or_else(TimerShard::leak, |old| old.timers);
     let shared = Arc::new(WorkerShared {
         id,
         stealer: local.stealer(),
@@ -107,6 +112,7 @@ pub(super) fn spawn_worker(rt: &'static Runtime) {
         lent_to: AtomicUsize::new(0),
         lend: LendWord::new(),
         lender: AtomicUsize::new(0),
+        timers,
     });
     if id == workers.len() {
         workers.push(shared.clone());
@@ -268,13 +274,21 @@ impl Worker {
             if let Some(g) = shared.take_runnext() {
                 return Some((g, true));
             }
+            // Its own due timers before its queue (Go's checkTimers), as
+            // soon as a runnext chain ends: the goroutines they wake go to
+            // runnext.
+            if timer::fire_own(shared.timers) > 0 {
+                continue;
+            }
             if let Some(g) = self.local.pop() {
                 return Some((g, false));
             }
             if let Some(g) = steal_global(rt, &self.local) {
                 return Some((g, false));
             }
-            if timer::fire_expired() > 0 {
+            // Every shard's: those of busy, retired and detached workers,
+            // and the shared one.
+            if timer::fire_all(rt) > 0 {
                 continue;
             }
             if reactor::has_waiters() && reactor::poll_now() > 0 {
@@ -293,10 +307,10 @@ impl Worker {
     }
 
     /// What a worker does between slices, now and then: every 61st pick
-    /// (`fair`) fire timers and take from the global queue first (so it
+    /// (`fair`) fire its timers and take from the global queue first (so it
     /// cannot starve behind a busy local queue); on sysmon's `PREEMPT`, put
     /// whatever waits in runnext behind the local queue instead of letting
-    /// it inherit the slice; on `TIMERS`, fire overdue timers.
+    /// it inherit the slice; on `TIMERS`, fire every shard's overdue timers.
     #[cold]
     fn between_slices(&self, rt: &Runtime, fair: bool) -> Option<GRef> {
         if fair {
@@ -308,8 +322,10 @@ impl Worker {
                 self.local.push(g);
             }
         }
-        if fair || asked & TIMERS != 0 {
-            timer::fire_expired();
+        if asked & TIMERS != 0 {
+            timer::fire_all(rt);
+        } else if fair {
+            timer::fire_own(self.shared.timers);
         }
         if fair {
             return steal_global(rt, &self.local).or_else(|| rt.take_paused());
@@ -387,8 +403,8 @@ impl Worker {
         rt.npidle.fetch_add(1, Ordering::SeqCst);
         // One idle worker watches timers and I/O: it blocks in the poller
         // until the next deadline. The others just park.
-        let watch =
-            sched.timer_watcher.is_none() && (timer::next().is_some() || reactor::has_waiters());
+        let watch = sched.timer_watcher.is_none()
+            && (timer::next(&rt.read_workers()).is_some() || reactor::has_waiters());
         if watch {
             sched.timer_watcher = Some(shared.id);
         }
@@ -398,7 +414,7 @@ impl Worker {
         // work before seeing npidle > 0 did not wake anyone.
         if !rt.any_work() {
             if watch {
-                self.sleep_in_poller();
+                self.sleep_in_poller(rt);
             } else if !shared.notified.swap(false, Ordering::SeqCst) {
                 std::thread::park();
             }
@@ -411,9 +427,10 @@ impl Worker {
             rt.remove_idle(&mut sched, shared.id);
         } else if was_watcher {
             sched.timer_watcher = None;
+            timer::unwatch();
         }
         drop(sched);
-        if was_watcher && timer::next().is_some() {
+        if was_watcher && timer::next(&rt.read_workers()).is_some() {
             // We leave to run work: hand the timers to another idle worker
             // (a wake-up meant for the watcher may have been spent on us).
             rt.wake_idle_for_timers();
@@ -431,13 +448,24 @@ impl Worker {
     /// worker polling without blocking, or a previous watcher on its way
     /// out), this one must not queue for it — a wake-up would reach the
     /// holder, not us — so it parks until the next timer or for 1 ms, then looks again.
-    fn sleep_in_poller(&self) {
+    fn sleep_in_poller(&self, rt: &Runtime) {
         let shared = &self.shared;
+        // Publishes when this watcher wakes, so that arming an earlier
+        // timer wakes it (`timer::watch`).
+        let timeout = |cap: Option<Duration>| {
+            let workers = rt.read_workers();
+            let next = timer::next(&workers);
+            let timeout = match (next, cap) {
+                (Some(d), Some(c)) => Some(d.min(c)),
+                (d, c) => d.or(c),
+            };
+            timer::watch(&workers, timeout)
+        };
         match reactor::try_poller() {
             Some(poller) => {
                 shared.in_poll.store(true, Ordering::SeqCst);
                 if !shared.notified.swap(false, Ordering::SeqCst) {
-                    match timer::next() {
+                    match timeout(None) {
                         Some(d) if d.is_zero() => {}
                         timeout => {
                             poller.poll(timeout);
@@ -451,7 +479,7 @@ impl Worker {
                 // a moment later: look again soon, or at the next timer.
                 if !shared.notified.swap(false, Ordering::SeqCst) {
                     let retry = Duration::from_millis(1);
-                    std::thread::park_timeout(timer::next().map_or(retry, |d| d.min(retry)));
+                    std::thread::park_timeout(timeout(Some(retry)).unwrap_or(retry));
                 }
             }
         }

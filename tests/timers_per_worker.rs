@@ -1,0 +1,154 @@
+//! Timers live in their worker's shard (`scheduler/timer.rs`): a timer
+//! must still fire when the worker that armed it stops running goroutines
+//! (retired by `gomaxprocs`, or stuck in a blocking call and handed off),
+//! and cancelling from another worker must disarm it. One test at a time:
+//! `gomaxprocs` is process-wide.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Aborts the test process, naming `what`, if it is still running after
+/// `limit` (a timer that never fires hangs instead of failing).
+fn watchdog(what: &'static str, limit: Duration) -> Arc<AtomicBool> {
+    let done = Arc::new(AtomicBool::new(false));
+    let flag = done.clone();
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        while !flag.load(Ordering::SeqCst) {
+            if start.elapsed() > limit {
+                eprintln!(
+                    "watchdog: {what} still waiting after {limit:?}\n{}",
+                    goro::dump()
+                );
+                std::process::abort();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    done
+}
+
+/// Waits (on this plain thread) until `count` reaches `n`.
+fn wait_for(count: &AtomicUsize, n: usize) {
+    while count.load(Ordering::SeqCst) < n {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn timers_of_a_retired_worker_still_fire() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let done = watchdog("sleepers on a retired worker", Duration::from_secs(30));
+    let before = goro::gomaxprocs(2);
+    const N: usize = 2000;
+    let armed = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..N)
+        .map(|_| {
+            let armed = armed.clone();
+            goro::go!(move || {
+                armed.fetch_add(1, Ordering::SeqCst);
+                goro::time::sleep(Duration::from_millis(50));
+            })
+        })
+        .collect();
+    wait_for(&armed, N);
+    // Half the timers (or so) sit in the shard of the worker that retires.
+    goro::gomaxprocs(1);
+    for h in handles {
+        h.join().unwrap();
+    }
+    goro::gomaxprocs(before);
+    done.store(true, Ordering::SeqCst);
+}
+
+#[test]
+fn timers_of_a_worker_blocked_in_the_kernel_fire_before_it_returns() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let done = watchdog("sleepers behind a blocked worker", Duration::from_secs(30));
+    let before = goro::gomaxprocs(1);
+    const N: usize = 100;
+    let armed = Arc::new(AtomicUsize::new(0));
+    let blocker_done = Arc::new(AtomicBool::new(false));
+    let late = Arc::new(AtomicUsize::new(0));
+    // On one worker, every sleeper's timer is in that worker's shard.
+    let sleepers: Vec<_> = (0..N)
+        .map(|_| {
+            let (armed, blocker_done, late) = (armed.clone(), blocker_done.clone(), late.clone());
+            goro::go!(move || {
+                armed.fetch_add(1, Ordering::SeqCst);
+                goro::time::sleep(Duration::from_millis(20));
+                if blocker_done.load(Ordering::SeqCst) {
+                    late.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    wait_for(&armed, N);
+    // Now the worker blocks in the kernel for far longer than the sleeps:
+    // its timers must be fired by the thread that takes its place.
+    let flag = blocker_done.clone();
+    let blocker = goro::go!(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        flag.store(true, Ordering::SeqCst);
+    });
+    for h in sleepers {
+        h.join().unwrap();
+    }
+    blocker.join().unwrap();
+    goro::gomaxprocs(before);
+    done.store(true, Ordering::SeqCst);
+    assert_eq!(
+        late.load(Ordering::SeqCst),
+        0,
+        "sleepers waited for the blocked worker to come back"
+    );
+}
+
+#[test]
+fn deadlines_armed_on_one_worker_and_cancelled_on_another() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let done = watchdog("early wake-ups", Duration::from_secs(60));
+    let before = goro::gomaxprocs(2);
+    // Receivers park with a deadline (a timer in their worker's shard),
+    // are woken early by a sender on any worker, and cancel the timer
+    // wherever they run by then: 40,000 arm/cancel pairs racing with both
+    // workers' arming and firing. A cancel that removed the wrong entry
+    // (or corrupted the heap) leaves a receiver asleep for 20 s or loses
+    // a wake-up: the watchdog or the timeout count says so.
+    const PAIRS: usize = 200;
+    const ROUNDS: usize = 200;
+    let timeouts = Arc::new(AtomicUsize::new(0));
+    let mut handles = Vec::new();
+    for _ in 0..PAIRS {
+        let (tx, rx) = goro::chan::<usize>(0);
+        let timeouts = timeouts.clone();
+        handles.push(goro::go!(move || {
+            for i in 0..ROUNDS {
+                match rx.recv_timeout(Duration::from_secs(20)) {
+                    Ok(v) => assert_eq!(v, i),
+                    Err(_) => {
+                        timeouts.fetch_add(1, Ordering::SeqCst);
+                        return;
+                    }
+                }
+            }
+        }));
+        handles.push(goro::go!(move || {
+            for i in 0..ROUNDS {
+                if i % 8 == 0 {
+                    goro::gosched();
+                }
+                tx.send(i).unwrap();
+            }
+        }));
+    }
+    for h in handles {
+        h.join().unwrap();
+    }
+    goro::gomaxprocs(before);
+    done.store(true, Ordering::SeqCst);
+    assert_eq!(timeouts.load(Ordering::SeqCst), 0);
+}
