@@ -35,6 +35,7 @@ mod pause;
 mod preempt;
 mod sysmon;
 pub(crate) mod timer;
+mod timer_heap;
 mod worker;
 
 pub(crate) use park::{finish_park, gosched, park, park_until, unparker, Unparker};

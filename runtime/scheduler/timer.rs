@@ -51,6 +51,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::timer_heap::Heap;
 use super::{current_worker, rt, NoPreempt, Runtime, Unparker, WorkerShared, ACTIVE};
 
 /// Identifies an armed timer, for [`cancel`]. Stale keys (the timer fired
@@ -82,7 +83,7 @@ impl Action {
 /// worker reads it when it looks for due timers.
 #[repr(align(128))]
 pub(crate) struct TimerShard {
-    heap: Mutex<Heap>,
+    heap: Mutex<Heap<Action>>,
     /// The earliest deadline (nanoseconds since [`epoch`]), `u64::MAX` if
     /// none: the find-work loop reads it to skip the lock when nothing is
     /// due.
@@ -115,15 +116,15 @@ impl TimerShard {
 
     /// The heap; the thread is not paused by preemption meanwhile (other
     /// workers cancel and fire timers in this shard too).
-    fn lock(&self) -> (MutexGuard<'_, Heap>, NoPreempt) {
+    fn lock(&self) -> (MutexGuard<'_, Heap<Action>>, NoPreempt) {
         let no_preempt = NoPreempt::enter();
         (self.heap.lock(), no_preempt)
     }
 
     /// Publishes the heap's earliest deadline and length (under its lock).
-    fn publish(&self, heap: &Heap) {
+    fn publish(&self, heap: &Heap<Action>) {
         self.earliest.store(heap.earliest(), Ordering::SeqCst);
-        self.len.store(heap.order.len(), Ordering::Relaxed);
+        self.len.store(heap.len(), Ordering::Relaxed);
     }
 
     /// Whether a timer here is due at `now` (nanoseconds since the epoch).
@@ -150,8 +151,11 @@ impl TimerShard {
                         None => return fired,
                     },
                 };
-                while n < BATCH && heap.earliest() <= now {
-                    due[n] = Some(heap.remove_at(0));
+                while n < BATCH {
+                    match heap.pop_due(now) {
+                        Some(action) => due[n] = Some(action),
+                        None => break,
+                    }
                     n += 1;
                 }
                 self.publish(&heap);
@@ -164,134 +168,6 @@ impl TimerShard {
                 return fired;
             }
         }
-    }
-}
-
-/// A 4-ary min-heap of `(deadline, slot)` over a slab of entries that know
-/// their place in the heap, so removing any entry is O(log n). Free slab
-/// entries form a list through `pos`.
-struct Heap {
-    order: Vec<(u64, u32)>,
-    slots: Vec<Slot>,
-    /// First free slot, or [`NONE`].
-    free: u32,
-}
-
-struct Slot {
-    /// Bumped every time the slot is freed: tells a live key from a stale
-    /// one (64 bits: never wraps).
-    gen: u64,
-    /// Index in `order` while armed; the next free slot while free.
-    pos: u32,
-    action: Option<Action>,
-}
-
-const NONE: u32 = u32::MAX;
-
-impl Heap {
-    const fn new() -> Heap {
-        Heap {
-            order: Vec::new(),
-            slots: Vec::new(),
-            free: NONE,
-        }
-    }
-
-    fn earliest(&self) -> u64 {
-        self.order.first().map_or(u64::MAX, |&(at, _)| at)
-    }
-
-    fn insert(&mut self, at: u64, action: Action) -> (u32, u64) {
-        let slot = match self.free {
-            NONE => {
-                let slot = u32::try_from(self.slots.len()).expect("goro: over 4 billion timers");
-                self.slots.push(Slot {
-                    gen: 0,
-                    pos: 0,
-                    action: None,
-                });
-                slot
-            }
-            slot => {
-                self.free = self.slots[slot as usize].pos;
-                slot
-            }
-        };
-        let pos = self.order.len();
-        let entry = &mut self.slots[slot as usize];
-        entry.action = Some(action);
-        entry.pos = pos as u32;
-        let gen = entry.gen;
-        self.order.push((at, slot));
-        self.sift_up(pos);
-        (slot, gen)
-    }
-
-    /// Removes the armed timer in `slot` if its generation is `gen`.
-    fn cancel(&mut self, slot: u32, gen: u64) -> Option<Action> {
-        let entry = self.slots.get(slot as usize)?;
-        if entry.gen != gen || entry.action.is_none() {
-            return None;
-        }
-        Some(self.remove_at(entry.pos as usize))
-    }
-
-    /// Removes the entry at heap index `pos` and frees its slot.
-    fn remove_at(&mut self, pos: usize) -> Action {
-        let (_, slot) = self.order[pos];
-        let last = self.order.pop().expect("remove_at on an empty heap");
-        if pos < self.order.len() {
-            self.order[pos] = last;
-            self.slots[last.1 as usize].pos = pos as u32;
-            self.sift_down(pos);
-            self.sift_up(pos);
-        }
-        let entry = &mut self.slots[slot as usize];
-        entry.gen += 1;
-        entry.pos = self.free;
-        self.free = slot;
-        entry.action.take().expect("an armed slot has an action")
-    }
-
-    fn sift_up(&mut self, mut pos: usize) {
-        let item = self.order[pos];
-        while pos > 0 {
-            let parent = (pos - 1) / 4;
-            if self.order[parent].0 <= item.0 {
-                break;
-            }
-            self.place(pos, self.order[parent]);
-            pos = parent;
-        }
-        self.place(pos, item);
-    }
-
-    fn sift_down(&mut self, mut pos: usize) {
-        let item = self.order[pos];
-        let len = self.order.len();
-        loop {
-            let first = 4 * pos + 1;
-            if first >= len {
-                break;
-            }
-            let mut min = first;
-            for child in first + 1..(first + 4).min(len) {
-                if self.order[child].0 < self.order[min].0 {
-                    min = child;
-                }
-            }
-            if self.order[min].0 >= item.0 {
-                break;
-            }
-            self.place(pos, self.order[min]);
-            pos = min;
-        }
-        self.place(pos, item);
-    }
-
-    fn place(&mut self, pos: usize, item: (u64, u32)) {
-        self.order[pos] = item;
-        self.slots[item.1 as usize].pos = pos as u32;
     }
 }
 
@@ -467,73 +343,4 @@ pub(super) fn len(workers: &[Arc<WorkerShared>]) -> usize {
 #[cfg(test)]
 pub(crate) fn armed() -> usize {
     len(&rt().read_workers())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A heap with `n` entries whose deadlines come from a xorshift
-    /// sequence, and their keys.
-    fn filled(n: usize) -> (Heap, Vec<(u32, u64, u64)>) {
-        let mut heap = Heap::new();
-        let mut x = 0x2545_F491_4F6C_DD1Du64;
-        let mut keys = Vec::new();
-        for _ in 0..n {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let at = x % 1000;
-            let (slot, gen) = heap.insert(at, Action::Call(Box::new(|| {})));
-            keys.push((slot, gen, at));
-        }
-        (heap, keys)
-    }
-
-    fn check_heap(heap: &Heap) {
-        for (pos, &(at, slot)) in heap.order.iter().enumerate() {
-            assert_eq!(
-                heap.slots[slot as usize].pos as usize, pos,
-                "slot knows its place"
-            );
-            if pos > 0 {
-                assert!(heap.order[(pos - 1) / 4].0 <= at, "heap order at {pos}");
-            }
-        }
-    }
-
-    #[test]
-    fn pops_in_deadline_order() {
-        let (mut heap, _) = filled(1000);
-        check_heap(&heap);
-        let mut last = 0;
-        while !heap.order.is_empty() {
-            let at = heap.earliest();
-            assert!(at >= last);
-            last = at;
-            heap.remove_at(0);
-        }
-    }
-
-    #[test]
-    fn cancel_removes_exactly_its_entry_and_stale_keys_do_nothing() {
-        let (mut heap, keys) = filled(500);
-        for &(slot, gen, _) in keys.iter().step_by(3) {
-            assert!(heap.cancel(slot, gen).is_some());
-            assert!(heap.cancel(slot, gen).is_none(), "cancelled twice");
-        }
-        check_heap(&heap);
-        assert_eq!(heap.order.len(), 500 - 500_usize.div_ceil(3));
-        // Slots are reused with new generations: the old keys stay stale.
-        let (slot, gen) = heap.insert(7, Action::Call(Box::new(|| {})));
-        assert!(keys.iter().any(|&(s, g, _)| s == slot && g != gen));
-        for &(s, g, _) in keys.iter().step_by(3) {
-            assert!(
-                heap.cancel(s, g).is_none(),
-                "a stale key cancelled a live timer"
-            );
-        }
-        assert!(heap.cancel(slot, gen).is_some());
-        check_heap(&heap);
-    }
 }
