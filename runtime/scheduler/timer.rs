@@ -133,16 +133,15 @@ impl TimerShard {
         self.earliest.load(Ordering::Relaxed) <= now
     }
 
-    /// Fires every timer due at `now`, in batches taken under the lock and
-    /// fired outside it. `wait`: take the lock even if another thread holds
-    /// it (else give up: the holder is firing or arming here right now).
+    /// Fires every timer due at `now`, one at a time: each is taken under
+    /// the lock and fired outside it (a batch buffer cost more than the
+    /// lock: most calls find one or two due). `wait`: take the lock even if
+    /// another thread holds it (else give up: the holder is firing or
+    /// arming here right now).
     fn fire_due(&self, now: u64, wait: bool) -> usize {
-        const BATCH: usize = 32;
         let mut fired = 0;
         loop {
-            let mut due: [Option<Action>; BATCH] = [const { None }; BATCH];
-            let mut n = 0;
-            {
+            let action = {
                 let no_preempt = NoPreempt::enter();
                 let mut heap = match wait {
                     true => self.heap.lock(),
@@ -151,22 +150,19 @@ impl TimerShard {
                         None => return fired,
                     },
                 };
-                while n < BATCH {
-                    match heap.pop_due(now) {
-                        Some(action) => due[n] = Some(action),
-                        None => break,
-                    }
-                    n += 1;
+                let action = heap.pop_due(now);
+                if action.is_some() {
+                    self.publish(&heap);
                 }
-                self.publish(&heap);
                 drop(heap);
                 drop(no_preempt);
+                action
+            };
+            match action {
+                Some(action) => action.fire(),
+                None => return fired,
             }
-            fired += n;
-            due.into_iter().take(n).flatten().for_each(Action::fire);
-            if n < BATCH {
-                return fired;
-            }
+            fired += 1;
         }
     }
 }

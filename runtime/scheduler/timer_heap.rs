@@ -77,14 +77,19 @@ impl<A> Heap<A> {
     }
 
     /// Removes the entry at heap index `pos` and frees its slot.
-    pub(crate) fn remove_at(&mut self, pos: usize) -> A {
+    fn remove_at(&mut self, pos: usize) -> A {
         let (_, slot) = self.order[pos];
         let last = self.order.pop().expect("remove_at on an empty heap");
         if pos < self.order.len() {
-            self.order[pos] = last;
-            self.slots[last.1 as usize].pos = pos as u32;
-            self.sift_down(pos);
-            self.sift_up(pos);
+            // The last entry fills the hole, then moves whichever way its
+            // deadline says (up only if it beats the hole's parent).
+            if pos > 0 && last.0 < self.order[(pos - 1) / 4].0 {
+                self.order[pos] = last;
+                self.sift_up(pos);
+            } else {
+                self.order[pos] = last;
+                self.sift_down(pos);
+            }
         }
         let entry = &mut self.slots[slot as usize];
         entry.gen += 1;
