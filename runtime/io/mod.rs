@@ -12,6 +12,7 @@
 //! (`EPERM`). Run file I/O through [`crate::blocking`] instead.
 
 mod pipe;
+pub(crate) mod registration;
 
 pub use pipe::{pipe, PipeReader, PipeWriter};
 
@@ -21,7 +22,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, RawFd};
 use std::time::Duration;
 
 use crate::net::Timeout;
-use crate::reactor::registration::{Direction, IoSource};
+use crate::io::registration::{Direction, IoSource};
 
 /// A mio source for any fd-owning value.
 struct FdSource<T>(T);

@@ -23,7 +23,7 @@ use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::reactor::registration::{Direction, IoSource};
+use crate::io::registration::{Direction, IoSource};
 
 /// The shared part of a connected stream socket (TCP, Unix): the registered
 /// socket and its timeouts, with the blocking-style I/O that both types'

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{AcceptBackoff, Stream};
-use crate::reactor::registration::{Direction, IoSource};
+use crate::io::registration::{Direction, IoSource};
 
 /// A TCP socket server, listening for connections.
 pub struct TcpListener {

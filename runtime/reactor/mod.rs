@@ -17,8 +17,7 @@
 //! per direction that a goroutine consumes before it retries its syscall,
 //! so readiness that arrives between a `WouldBlock` and the park is kept.
 
-mod readiness;
-pub(crate) mod registration;
+pub(crate) mod readiness;
 pub(crate) mod timer;
 
 use mio::{Events, Poll, Token, Waker};
@@ -29,16 +28,16 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::scheduler::Unparker;
-use registration::Slots;
+use crate::io::registration::Slots;
 
 /// The token of the reactor's own waker.
 const WAKER: Token = Token(usize::MAX);
 
 pub(crate) struct Reactor {
     poller: Mutex<(Poll, Events)>,
-    registry: mio::Registry,
+    pub(crate) registry: mio::Registry,
     waker: Waker,
-    slots: Slots,
+    pub(crate) slots: Slots,
     /// When the last poll finished, as nanoseconds since `epoch`.
     last_poll: AtomicU64,
     epoch: Instant,
@@ -67,7 +66,7 @@ pub(crate) fn reactor() -> &'static Reactor {
 }
 
 /// Goroutines and threads parked on readiness right now.
-static WAITING: AtomicUsize = AtomicUsize::new(0);
+pub(crate) static WAITING: AtomicUsize = AtomicUsize::new(0);
 
 /// Whether any goroutine or thread waits on I/O: only then is polling worth
 /// a system call, and only then can I/O wake anyone.

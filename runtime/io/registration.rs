@@ -29,8 +29,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::readiness::Readiness;
-use super::{reactor, WAITING};
+use crate::reactor::readiness::Readiness;
+use crate::reactor::{reactor, WAITING};
 use crate::coroutine::WaitReason;
 use crate::scheduler::{park, park_until, unparker, watch_io, Unparker};
 
@@ -115,7 +115,7 @@ impl Slots {
     }
 
     /// Records an event's readiness and collects the waiters to wake.
-    pub(super) fn dispatch(&self, event: &Event, woken: &mut Vec<Unparker>) {
+    pub(crate) fn dispatch(&self, event: &Event, woken: &mut Vec<Unparker>) {
         let token = event.token().0;
         let sio = {
             let table = self.table.lock();
