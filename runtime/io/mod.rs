@@ -22,7 +22,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, RawFd};
 use std::time::Duration;
 
 use crate::net::Timeout;
-use crate::io::registration::{Direction, IoSource};
+use registration::{Direction, IoSource};
 
 /// A mio source for any fd-owning value.
 struct FdSource<T>(T);

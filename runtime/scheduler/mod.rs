@@ -30,12 +30,14 @@
 //! This module never touches channels, locks or sockets: it only moves
 //! goroutines between queues and wakes threads.
 
+mod netpoll;
 mod park;
 mod pause;
 mod preempt;
 mod sysmon;
 mod worker;
 
+pub(crate) use netpoll::reactor;
 pub(crate) use park::{finish_park, gosched, park, park_until, unparker, Unparker};
 pub(crate) use preempt::{coop, NoPreempt};
 pub(crate) use worker::{current_worker, with_stack_cache};
@@ -171,7 +173,7 @@ impl WorkerShared {
     fn unpark(&self) {
         self.notified.store(true, Ordering::SeqCst);
         if self.in_poll.load(Ordering::SeqCst) {
-            crate::reactor::wake_poller();
+            netpoll::wake_poller();
         } else if let Some(t) = self.thread.get() {
             t.unpark();
         }

@@ -21,6 +21,7 @@ use std::sync::atomic::{
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::netpoll;
 use super::preempt::{self, LendWord, PauseWord};
 use super::{
     finish_park, Runtime, SeenRunnext, WorkerShared, ACTIVE, EXITED, PREEMPT, SPARE, TIMERS,
@@ -277,7 +278,7 @@ impl Worker {
             if timer::fire_expired() > 0 {
                 continue;
             }
-            if reactor::has_waiters() && reactor::poll_now() > 0 {
+            if reactor::has_waiters() && netpoll::poll_now() > 0 {
                 continue;
             }
             if let Some(g) = rt.take_paused() {
@@ -433,7 +434,7 @@ impl Worker {
     /// holder, not us — so it parks until the next timer or for 1 ms, then looks again.
     fn sleep_in_poller(&self) {
         let shared = &self.shared;
-        match reactor::try_poller() {
+        match netpoll::try_poller() {
             Some(poller) => {
                 shared.in_poll.store(true, Ordering::SeqCst);
                 if !shared.notified.swap(false, Ordering::SeqCst) {
