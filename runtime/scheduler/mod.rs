@@ -207,6 +207,11 @@ pub(crate) struct Runtime {
     own_threads: AtomicUsize,
     /// Plain threads blocked in `park` with no deadline.
     external_blocked: AtomicUsize,
+    /// Jobs handed to threads outside the scheduler that may still wake a
+    /// goroutine (the blocking pool's, queued or running), counted by
+    /// whoever runs them (`count_outside_job`): while any is in flight,
+    /// sysmon reports no deadlock.
+    outside_jobs: AtomicUsize,
     /// Plain-thread wake-ups so far: activity sysmon can see.
     external_wakes: AtomicU64,
 }
@@ -242,6 +247,7 @@ fn start() -> &'static Runtime {
             maxprocs: AtomicUsize::new(default_procs()),
             own_threads: AtomicUsize::new(0),
             external_blocked: AtomicUsize::new(0),
+            outside_jobs: AtomicUsize::new(0),
             external_wakes: AtomicU64::new(0),
         }
     });
@@ -619,10 +625,21 @@ pub(crate) fn next_random(seed: &Cell<u64>) -> u64 {
 /// Counts a thread goro started outside the scheduler (the blocking pool)
 /// in (`delta` > 0) or out of `own_threads`, for deadlock detection.
 pub(crate) fn count_own_thread(delta: isize) {
-    let own = &rt().own_threads;
+    count(&rt().own_threads, delta);
+}
+
+/// Counts a job given to a thread outside the scheduler (the blocking
+/// pool) in (`delta` > 0, when submitted) or out (when it has woken its
+/// goroutine) of `outside_jobs`, for deadlock detection: the pool tells
+/// the scheduler, so sysmon never calls up into it.
+pub(crate) fn count_outside_job(delta: isize) {
+    count(&rt().outside_jobs, delta);
+}
+
+fn count(counter: &AtomicUsize, delta: isize) {
     if delta >= 0 {
-        own.fetch_add(delta.unsigned_abs(), Ordering::SeqCst);
+        counter.fetch_add(delta.unsigned_abs(), Ordering::SeqCst);
     } else {
-        own.fetch_sub(delta.unsigned_abs(), Ordering::SeqCst);
+        counter.fetch_sub(delta.unsigned_abs(), Ordering::SeqCst);
     }
 }

@@ -471,7 +471,7 @@ fn deadlocked(rt: &Runtime) -> bool {
     }
     if rt.any_work()
         || timer::len() != 0
-        || crate::blocking::in_flight() > 0
+        || rt.outside_jobs.load(Ordering::SeqCst) > 0
         || reactor::has_waiters()
     {
         return false;
