@@ -21,8 +21,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, RawFd};
 use std::time::Duration;
 
-use crate::net::Timeout;
-use registration::{Direction, IoSource};
+use registration::{Direction, IoSource, Timeout};
 
 /// A mio source for any fd-owning value.
 struct FdSource<T>(T);
