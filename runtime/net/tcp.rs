@@ -2,7 +2,7 @@
 //!
 //! Each socket is a mio socket registered with the reactor once; reads,
 //! writes, accepts and connects retry on readiness (see
-//! `reactor/registration.rs`). A stream's clones (`try_clone`) share one
+//! `io/registration.rs`). A stream's clones (`try_clone`) share one
 //! registration, so one goroutine can read while another writes.
 
 use std::fmt;

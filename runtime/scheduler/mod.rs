@@ -25,10 +25,14 @@
 //! the stuck thread becomes a spare when its goroutine finally yields.
 //!
 //! Idle workers park on their thread's park token. One of them (the timer
-//! watcher) sleeps only until the next timer is due.
+//! watcher) sleeps in the poller only until the next timer is due.
 //!
 //! This module never touches channels, locks or sockets: it only moves
-//! goroutines between queues and wakes threads.
+//! goroutines between queues and wakes threads. Below it are only the
+//! goroutine object (`coroutine/`) and the mio poller (`reactor/`), whose
+//! polls hand back the waiters to unpark (`netpoll.rs`); what lives above
+//! it and must be seen by sysmon pushes its counts down here
+//! (`count_own_thread`, `count_outside_job`) rather than being asked.
 
 mod netpoll;
 mod park;
