@@ -1,66 +1,42 @@
 //! Registrations: a mio source known to the reactor, and the goroutines
-//! and threads waiting for it to become readable or writable. This is the
-//! waiting half of I/O readiness; the poller that records the edges and
-//! hands back the waiters to wake is `reactor/` (below the scheduler).
+//! and threads waiting for it to become readable or writable.
 //!
-//! Per direction, a registration keeps a `ready` flag set by the poller on
-//! each edge, an edge counter, and a list of waiters (`reactor/slots.rs`,
-//! `reactor/readiness.rs`). [`IoSource::io`] clears the flag when its
-//! syscall says `WouldBlock` — unless an edge arrived while the syscall
-//! ran — and parks only while the flag is clear, so an edge that arrives
-//! between `WouldBlock` and the park is never lost: the waiter sees the
-//! flag under the same lock the poller sets it with.
+//! Each registration has a slot in a table; its mio token is the slot index
+//! plus a generation, so an event still in flight for a closed socket is
+//! never delivered to the socket that reuses the slot. Per direction, a
+//! registration keeps a `ready` flag set by the poller on each edge, an
+//! edge counter, and a list of waiters. [`IoSource::io`] clears the flag
+//! when its syscall says `WouldBlock` — unless an edge arrived while the
+//! syscall ran — and parks only while the flag is clear, so an edge that
+//! arrives between `WouldBlock` and the park is never lost: the waiter sees
+//! the flag under the same lock the poller sets it with.
 //!
 //! A `WouldBlock` always clears the flag: the kernel just said the call
-//! blocks, whatever events came before. An error event marks the
-//! direction `error` until a syscall reports it, and only a peer's close
-//! marks it `closed` (`reactor/slots.rs` says why).
+//! blocks, whatever events came before. An error event (`EPOLLERR`) is a
+//! one-shot report, not a close: the next syscall returns the error and
+//! clears it (`SO_ERROR`), after which a datagram socket blocks as before —
+//! a connected UDP socket that sent to a closed port gets one
+//! `ConnectionRefused` and then works again. So an error marks the
+//! direction `error` (the next call must run, even after a short read)
+//! until a syscall reports it, and only a peer's close marks it `closed`.
+//!
+//! This file is the waiting half, above the scheduler (it parks). The
+//! table and the per-direction `Readiness` the poller records edges in
+//! are `reactor/slots.rs` and `reactor/readiness.rs`, below it: the poller
+//! hands the woken waiters back to the scheduler instead of calling up.
 //!
 //! This file never performs the I/O itself; callers pass the syscall in.
 
 use mio::event::Source;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub(crate) use crate::reactor::Direction;
 
 use crate::coroutine::WaitReason;
 use crate::reactor::{self, ScheduledIo};
 use crate::scheduler::{self, park, park_until, unparker, watch_io, Unparker};
-
-/// A socket timeout as set by `set_read_timeout`/`set_write_timeout`:
-/// nanoseconds, 0 for none.
-#[derive(Default)]
-pub(crate) struct Timeout(AtomicU64);
-
-impl Timeout {
-    pub(crate) fn set(&self, d: Option<Duration>) -> std::io::Result<()> {
-        if d == Some(Duration::ZERO) {
-            // std's rule: a zero timeout is an error, not "no timeout".
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "cannot set a 0 duration timeout",
-            ));
-        }
-        let nanos = d.map_or(0, |d| d.as_nanos().clamp(1, u64::MAX as u128) as u64);
-        self.0.store(nanos, Ordering::Relaxed);
-        Ok(())
-    }
-
-    pub(crate) fn get(&self) -> Option<Duration> {
-        match self.0.load(Ordering::Relaxed) {
-            0 => None,
-            n => Some(Duration::from_nanos(n)),
-        }
-    }
-
-    /// The deadline for an operation starting now.
-    pub(crate) fn deadline(&self) -> Option<Instant> {
-        self.get().and_then(|d| Instant::now().checked_add(d))
-    }
-}
 
 /// A mio source registered with the reactor (readable and writable,
 /// edge-triggered). Deregisters on drop.

@@ -22,7 +22,8 @@ pub use udp::UdpSocket;
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
-use crate::io::registration::{Direction, IoSource, Timeout};
+use crate::io::registration::{Direction, IoSource};
+use crate::io::Timeout;
 
 /// The shared part of a connected stream socket (TCP, Unix): the registered
 /// socket and its timeouts, with the blocking-style I/O that both types'

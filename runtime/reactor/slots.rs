@@ -6,13 +6,8 @@
 //! event still in flight for a closed socket is never delivered to the
 //! socket that reuses the slot.
 //!
-//! An error event (`EPOLLERR`) is a one-shot report, not a close: the next
-//! syscall returns the error and clears it (`SO_ERROR`), after which a
-//! datagram socket blocks as before — a connected UDP socket that sent to
-//! a closed port gets one `ConnectionRefused` and then works again. So an
-//! error marks the direction `error` (the next call must run, even after a
-//! short read) until a syscall reports it, and only a peer's close marks
-//! it `closed`.
+//! How edges, errors and closes set each direction's flags, and why an
+//! error is not a close: `io/registration.rs`.
 
 use mio::event::Event;
 use parking_lot::{Mutex, MutexGuard};
@@ -149,7 +144,7 @@ impl<W> Slots<W> {
             state.read.edge(event.is_read_closed(), error, woken);
         }
         // mio counts a bare EPOLLERR as write-closed; an error is not a
-        // close here (see the module docs), a hang-up still is.
+        // close here (see `io/registration.rs`), a hang-up still is.
         if event.is_writable() || event.is_write_closed() || error {
             let closed = event.is_write_closed() && (!error || event.is_read_closed());
             state.write.edge(closed, error, woken);
