@@ -9,7 +9,9 @@
 //! FIFO queue only when that many are busy. A thread idle for
 //! [`KEEP_ALIVE`] exits. Pool threads count as goro's own threads for
 //! deadlock detection, and a job in flight rules a deadlock report out
-//! (the job may yet wake its goroutine).
+//! (the job may yet wake its goroutine). The pool pushes both counts down
+//! into the scheduler (`count_own_thread`, `count_outside_job`), where
+//! sysmon reads them; nothing below this file calls it.
 //!
 //! # Borrowing
 //!
@@ -22,12 +24,12 @@
 use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::coroutine::{current_g, WaitReason};
-use crate::scheduler::{count_own_thread, park, unparker};
+use crate::scheduler::{count_outside_job, count_own_thread, park, unparker};
 
 /// Most pool threads at once (Go's default limit on threads is 10,000;
 /// tokio's blocking pool default is 512).
@@ -58,15 +60,6 @@ static POOL: Pool = Pool {
     }),
     work: Condvar::new(),
 };
-
-/// Jobs submitted and not yet finished (queued or running).
-static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
-
-/// Jobs queued or running right now: while any is, a goroutine may still
-/// be woken, so sysmon must not report a deadlock.
-pub(crate) fn in_flight() -> usize {
-    IN_FLIGHT.load(Ordering::SeqCst)
-}
 
 /// Runs `f` on the blocking thread pool and returns its result, parking
 /// the calling goroutine meanwhile (on a plain thread, or on a pool thread,
@@ -100,7 +93,7 @@ where
             drop(result);
             done.store(true, Ordering::Release);
             waiter.unpark();
-            IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+            count_outside_job(-1);
         }
     };
     let job: Box<dyn FnOnce() + Send + '_> = Box::new(job);
@@ -112,7 +105,7 @@ where
     // the job still holds afterwards (`done`, `waiter`, the box's memory)
     // is 'static. So no borrow is used after the caller's frame is gone.
     let job: Job = unsafe { std::mem::transmute::<Box<dyn FnOnce() + Send + '_>, Job>(job) };
-    IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+    count_outside_job(1);
     submit(job);
     while !done.load(Ordering::Acquire) {
         park(WaitReason::Blocking);

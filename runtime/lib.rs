@@ -66,6 +66,7 @@ pub mod net;
 mod reactor;
 mod scheduler;
 pub mod signal;
+mod spawn;
 pub mod sync;
 pub mod time;
 
@@ -76,12 +77,13 @@ pub use chan::{
     chan, IntoIter, Iter, Receiver, RecvError, RecvTimeoutError, SendError, SendTimeoutError,
     Sender, TryIter, TryRecvError, TrySendError,
 };
-pub use coroutine::join::{spawn, Builder, JoinError, JoinHandle};
 pub use coroutine::stack::set_default_stack_size;
 pub use coroutine::{current, dump, num_goroutine, Dump, Goroutine};
 pub use scheduler::{gomaxprocs, lock_os_thread, num_cpu, unlock_os_thread};
+pub use spawn::{spawn, Builder, JoinError, JoinHandle};
 
-use coroutine::{current_g, join::Goexit, G};
+use coroutine::{current_g, G};
+use spawn::Goexit;
 
 /// Spawns a goroutine and returns its [`JoinHandle`].
 ///

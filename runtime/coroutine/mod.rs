@@ -7,7 +7,6 @@
 //! only code that resumes a coroutine or changes `state` outside the park
 //! protocol documented on [`G::state`].
 
-pub(crate) mod join;
 pub(crate) mod overflow;
 pub(crate) mod stack;
 pub(crate) mod state;

@@ -20,10 +20,10 @@ pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 
 use std::io::{self, Read, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::reactor::registration::{Direction, IoSource};
+use crate::io::registration::{Direction, IoSource};
+use crate::io::Timeout;
 
 /// The shared part of a connected stream socket (TCP, Unix): the registered
 /// socket and its timeouts, with the blocking-style I/O that both types'
@@ -142,38 +142,6 @@ macro_rules! stream_read_write {
 mod tcp;
 mod udp;
 pub mod unix;
-
-/// A socket timeout as set by `set_read_timeout`/`set_write_timeout`:
-/// nanoseconds, 0 for none.
-#[derive(Default)]
-pub(crate) struct Timeout(AtomicU64);
-
-impl Timeout {
-    pub(crate) fn set(&self, d: Option<Duration>) -> std::io::Result<()> {
-        if d == Some(Duration::ZERO) {
-            // std's rule: a zero timeout is an error, not "no timeout".
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "cannot set a 0 duration timeout",
-            ));
-        }
-        let nanos = d.map_or(0, |d| d.as_nanos().clamp(1, u64::MAX as u128) as u64);
-        self.0.store(nanos, Ordering::Relaxed);
-        Ok(())
-    }
-
-    pub(crate) fn get(&self) -> Option<Duration> {
-        match self.0.load(Ordering::Relaxed) {
-            0 => None,
-            n => Some(Duration::from_nanos(n)),
-        }
-    }
-
-    /// The deadline for an operation starting now.
-    pub(crate) fn deadline(&self) -> Option<Instant> {
-        self.get().and_then(|d| Instant::now().checked_add(d))
-    }
-}
 
 /// The back-off of `incoming()` iterators when accept runs out of
 /// resources (see the module docs).

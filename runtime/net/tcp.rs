@@ -2,7 +2,7 @@
 //!
 //! Each socket is a mio socket registered with the reactor once; reads,
 //! writes, accepts and connects retry on readiness (see
-//! `reactor/registration.rs`). A stream's clones (`try_clone`) share one
+//! `io/registration.rs`). A stream's clones (`try_clone`) share one
 //! registration, so one goroutine can read while another writes.
 
 use std::fmt;
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{AcceptBackoff, Stream};
-use crate::reactor::registration::{Direction, IoSource};
+use crate::io::registration::{Direction, IoSource};
 
 /// A TCP socket server, listening for connections.
 pub struct TcpListener {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Timeout;
-use crate::reactor::registration::{Direction, IoSource};
+use crate::io::registration::{Direction, IoSource};
 
 struct Inner {
     io: IoSource<mio::net::UdpSocket>,

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{AcceptBackoff, Stream, Timeout};
-use crate::reactor::registration::{Direction, IoSource};
+use crate::io::registration::{Direction, IoSource};
 
 /// A Unix stream socket server.
 pub struct UnixListener {

@@ -25,11 +25,16 @@
 //! the stuck thread becomes a spare when its goroutine finally yields.
 //!
 //! Idle workers park on their thread's park token. One of them (the timer
-//! watcher) sleeps only until the next timer is due.
+//! watcher) sleeps in the poller only until the next timer is due.
 //!
 //! This module never touches channels, locks or sockets: it only moves
-//! goroutines between queues and wakes threads.
+//! goroutines between queues and wakes threads. Below it are only the
+//! goroutine object (`coroutine/`) and the mio poller (`reactor/`), whose
+//! polls hand back the waiters to unpark (`netpoll.rs`); what lives above
+//! it and must be seen by sysmon pushes its counts down here
+//! (`count_own_thread`, `count_outside_job`) rather than being asked.
 
+mod netpoll;
 mod park;
 mod pause;
 mod preempt;
@@ -38,6 +43,7 @@ pub(crate) mod timer;
 mod timer_heap;
 mod worker;
 
+pub(crate) use netpoll::reactor;
 pub(crate) use park::{finish_park, gosched, park, park_until, unparker, Unparker};
 pub(crate) use preempt::{coop, NoPreempt};
 pub(crate) use worker::{current_worker, with_stack_cache};
@@ -177,7 +183,7 @@ impl WorkerShared {
     fn unpark(&self) {
         self.notified.store(true, Ordering::SeqCst);
         if self.in_poll.load(Ordering::SeqCst) {
-            crate::reactor::wake_poller();
+            netpoll::wake_poller();
         } else if let Some(t) = self.thread.get() {
             t.unpark();
         }
@@ -211,6 +217,11 @@ pub(crate) struct Runtime {
     own_threads: AtomicUsize,
     /// Plain threads blocked in `park` with no deadline.
     external_blocked: AtomicUsize,
+    /// Jobs handed to threads outside the scheduler that may still wake a
+    /// goroutine (the blocking pool's, queued or running), counted by
+    /// whoever runs them (`count_outside_job`): while any is in flight,
+    /// sysmon reports no deadlock.
+    outside_jobs: AtomicUsize,
     /// Plain-thread wake-ups so far: activity sysmon can see.
     external_wakes: AtomicU64,
 }
@@ -246,6 +257,7 @@ fn start() -> &'static Runtime {
             maxprocs: AtomicUsize::new(default_procs()),
             own_threads: AtomicUsize::new(0),
             external_blocked: AtomicUsize::new(0),
+            outside_jobs: AtomicUsize::new(0),
             external_wakes: AtomicU64::new(0),
         }
     });
@@ -626,10 +638,21 @@ pub(crate) fn next_random(seed: &Cell<u64>) -> u64 {
 /// Counts a thread goro started outside the scheduler (the blocking pool)
 /// in (`delta` > 0) or out of `own_threads`, for deadlock detection.
 pub(crate) fn count_own_thread(delta: isize) {
-    let own = &rt().own_threads;
+    count(&rt().own_threads, delta);
+}
+
+/// Counts a job given to a thread outside the scheduler (the blocking
+/// pool) in (`delta` > 0, when submitted) or out (when it has woken its
+/// goroutine) of `outside_jobs`, for deadlock detection: the pool tells
+/// the scheduler, so sysmon never calls up into it.
+pub(crate) fn count_outside_job(delta: isize) {
+    count(&rt().outside_jobs, delta);
+}
+
+fn count(counter: &AtomicUsize, delta: isize) {
     if delta >= 0 {
-        own.fetch_add(delta.unsigned_abs(), Ordering::SeqCst);
+        counter.fetch_add(delta.unsigned_abs(), Ordering::SeqCst);
     } else {
-        own.fetch_sub(delta.unsigned_abs(), Ordering::SeqCst);
+        counter.fetch_sub(delta.unsigned_abs(), Ordering::SeqCst);
     }
 }

@@ -32,6 +32,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::netpoll;
 use super::preempt::{self, Answer};
 use super::{timer, Runtime, WorkerShared, ACTIVE, DETACHED, PREEMPT, RETIRING, TIMERS};
 use crate::coroutine::{dump, num_goroutine, stack, GRef, G};
@@ -166,8 +167,8 @@ fn run(rt: &'static Runtime) -> ! {
             last_trim = now;
         }
         // Busy workers do not poll: make sure I/O is seen within 1 ms.
-        if reactor::has_waiters() && reactor::since_last_poll() >= BLOCKED_AFTER {
-            reactor::poll_now();
+        if reactor::has_waiters() && netpoll::since_last_poll() >= BLOCKED_AFTER {
+            netpoll::poll_now();
         }
         if timers_overdue {
             rt.wake_idle_for_timers();
@@ -470,7 +471,7 @@ fn deadlocked(rt: &Runtime) -> bool {
     }
     if rt.any_work()
         || timer::len(&rt.read_workers()) != 0
-        || crate::blocking::in_flight() > 0
+        || rt.outside_jobs.load(Ordering::SeqCst) > 0
         || reactor::has_waiters()
     {
         return false;

@@ -21,6 +21,7 @@ use std::sync::atomic::{
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::netpoll;
 use super::preempt::{self, LendWord, PauseWord};
 use super::timer::{self, TimerShard};
 use super::{
@@ -291,7 +292,7 @@ impl Worker {
             if timer::fire_all(rt) > 0 {
                 continue;
             }
-            if reactor::has_waiters() && reactor::poll_now() > 0 {
+            if reactor::has_waiters() && netpoll::poll_now() > 0 {
                 continue;
             }
             if let Some(g) = rt.take_paused() {
@@ -461,7 +462,7 @@ impl Worker {
             };
             timer::watch(&workers, timeout)
         };
-        match reactor::try_poller() {
+        match netpoll::try_poller() {
             Some(poller) => {
                 shared.in_poll.store(true, Ordering::SeqCst);
                 if !shared.notified.swap(false, Ordering::SeqCst) {

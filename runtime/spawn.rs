@@ -13,7 +13,7 @@ use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use super::{current_g, stack, WaitReason, G};
+use crate::coroutine::{current_g, stack, WaitReason, G};
 use crate::scheduler::{self, park, unparker, Unparker};
 
 /// The private payload `goexit` unwinds with; the goroutine root catches it.

@@ -20,143 +20,34 @@
 //! direction `error` (the next call must run, even after a short read)
 //! until a syscall reports it, and only a peer's close marks it `closed`.
 //!
+//! This file is the waiting half, above the scheduler (it parks). The
+//! table and the per-direction `Readiness` the poller records edges in
+//! are `reactor/slots.rs` and `reactor/readiness.rs`, below it: the poller
+//! hands the woken waiters back to the scheduler instead of calling up.
+//!
 //! This file never performs the I/O itself; callers pass the syscall in.
 
-use mio::event::{Event, Source};
-use parking_lot::Mutex;
+use mio::event::Source;
 use std::io;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::readiness::Readiness;
-use super::{reactor, WAITING};
+pub(crate) use crate::reactor::Direction;
+
 use crate::coroutine::WaitReason;
-use crate::scheduler::{park, park_until, unparker, watch_io, Unparker};
-
-/// Which readiness a caller waits for.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Direction {
-    Read,
-    Write,
-}
-
-/// One direction of a registration (its rules: `readiness.rs`).
-type Waiting = Readiness<Unparker>;
-
-#[derive(Default)]
-struct IoState {
-    read: Waiting,
-    write: Waiting,
-}
-
-impl IoState {
-    fn side(&mut self, dir: Direction) -> &mut Waiting {
-        match dir {
-            Direction::Read => &mut self.read,
-            Direction::Write => &mut self.write,
-        }
-    }
-}
-
-struct ScheduledIo {
-    token: usize,
-    state: Mutex<IoState>,
-}
-
-/// The table of live registrations, indexed by the low half of a token.
-#[derive(Default)]
-pub(crate) struct Slots {
-    table: Mutex<Table>,
-}
-
-#[derive(Default)]
-struct Table {
-    entries: Vec<Option<Arc<ScheduledIo>>>,
-    free: Vec<usize>,
-    generation: u32,
-}
-
-const INDEX_BITS: u32 = 32;
-const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
-
-impl Slots {
-    fn insert(&self) -> Arc<ScheduledIo> {
-        let mut table = self.table.lock();
-        table.generation = table.generation.wrapping_add(1);
-        let index = match table.free.pop() {
-            Some(i) => i,
-            None => {
-                table.entries.push(None);
-                table.entries.len() - 1
-            }
-        };
-        // Generation in the high half; the waker's token (usize::MAX) has an
-        // index no table reaches.
-        let token = ((table.generation as usize) << INDEX_BITS) | index;
-        let sio = Arc::new(ScheduledIo {
-            token,
-            state: Mutex::new(IoState::default()),
-        });
-        table.entries[index] = Some(sio.clone());
-        sio
-    }
-
-    fn remove(&self, token: usize) {
-        let mut table = self.table.lock();
-        let index = token & INDEX_MASK;
-        if table.entries[index]
-            .as_ref()
-            .is_some_and(|s| s.token == token)
-        {
-            table.entries[index] = None;
-            table.free.push(index);
-        }
-    }
-
-    /// Records an event's readiness and collects the waiters to wake.
-    pub(super) fn dispatch(&self, event: &Event, woken: &mut Vec<Unparker>) {
-        let token = event.token().0;
-        let sio = {
-            let table = self.table.lock();
-            match table.entries.get(token & INDEX_MASK) {
-                Some(Some(s)) if s.token == token => s.clone(),
-                _ => return, // closed since
-            }
-        };
-        let mut state = sio.state.lock();
-        let error = event.is_error();
-        if event.is_readable() || event.is_read_closed() || error {
-            state.read.edge(event.is_read_closed(), error, woken);
-        }
-        // mio counts a bare EPOLLERR as write-closed; an error is not a
-        // close here (see the module docs), a hang-up still is.
-        if event.is_writable() || event.is_write_closed() || error {
-            let closed = event.is_write_closed() && (!error || event.is_read_closed());
-            state.write.edge(closed, error, woken);
-        }
-    }
-}
+use crate::reactor::{self, ScheduledIo};
+use crate::scheduler::{self, park, park_until, unparker, watch_io, Unparker};
 
 /// A mio source registered with the reactor (readable and writable,
 /// edge-triggered). Deregisters on drop.
 pub(crate) struct IoSource<S: Source> {
     source: S,
-    sio: Arc<ScheduledIo>,
+    sio: Arc<ScheduledIo<Unparker>>,
 }
 
 impl<S: Source> IoSource<S> {
     pub(crate) fn new(mut source: S) -> io::Result<IoSource<S>> {
-        let r = reactor();
-        let sio = r.slots.insert();
-        let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
-        if let Err(e) = r
-            .registry
-            .register(&mut source, mio::Token(sio.token), interest)
-        {
-            r.slots.remove(sio.token);
-            return Err(e);
-        }
+        let sio = scheduler::reactor().register(&mut source)?;
         Ok(IoSource { source, sio })
     }
 
@@ -205,16 +96,16 @@ impl<S: Source> IoSource<S> {
         let mut me: Option<Unparker> = None;
         let mut woken = false;
         loop {
-            let mut state = self.sio.state.lock();
+            let mut state = self.sio.lock();
             let side = state.side(dir);
             let Some(tick) = side.try_begin(woken) else {
                 let who = me.get_or_insert_with(unparker).clone();
                 let thread = matches!(who, Unparker::Thread(_));
                 side.wait(who);
-                WAITING.fetch_add(1, Ordering::SeqCst);
+                reactor::waiter_parks();
                 drop(state);
                 if thread {
-                    // Counted in WAITING first, so a worker that goes idle
+                    // Counted as a waiter first, so a worker that goes idle
                     // after this call sees a waiter and watches anyway.
                     watch_io();
                 }
@@ -225,9 +116,9 @@ impl<S: Source> IoSource<S> {
                         false
                     }
                 };
-                WAITING.fetch_sub(1, Ordering::SeqCst);
+                reactor::waiter_returns();
                 // Still listed if woken by the deadline or spuriously.
-                let mut state = self.sio.state.lock();
+                let mut state = self.sio.lock();
                 let mine = me.as_ref().expect("set above");
                 state.side(dir).unlist(|w| w.same_as(mine));
                 drop(state);
@@ -247,7 +138,6 @@ impl<S: Source> IoSource<S> {
             };
             if failed || short {
                 self.sio
-                    .state
                     .lock()
                     .side(dir)
                     .finished(tick, failed, would_block, short);
@@ -277,8 +167,6 @@ fn timed_out_error(dir: Direction) -> io::Error {
 
 impl<S: Source> Drop for IoSource<S> {
     fn drop(&mut self) {
-        let r = reactor();
-        let _ = r.registry.deregister(&mut self.source);
-        r.slots.remove(self.sio.token);
+        scheduler::reactor().deregister(&mut self.source, &self.sio);
     }
 }
