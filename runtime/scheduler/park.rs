@@ -96,11 +96,21 @@ pub(crate) fn park_until(why: WaitReason, deadline: Instant) -> bool {
         Some(g) => {
             let key = timer::add(deadline, Unparker::Goroutine(g_ref(g)));
             park_goroutine(g, why);
-            timer::cancel(key);
+            let now = Instant::now();
+            if now < deadline {
+                // Woken early: disarm. Past the deadline the timer fired,
+                // or is overdue and fires at its worker's next look into
+                // a wake-up every park tolerates: no second lock for the
+                // common case, a sleep that ran its course.
+                timer::cancel(key);
+            }
+            now >= deadline
         }
-        None => scheduler::external_park(Some(deadline)),
+        None => {
+            scheduler::external_park(Some(deadline));
+            Instant::now() >= deadline
+        }
     }
-    Instant::now() >= deadline
 }
 
 fn park_goroutine(g: &G, why: WaitReason) {
