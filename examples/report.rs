@@ -29,8 +29,8 @@
 //! cargo run --release --example report            # every section
 //! cargo run --release --example report -- claims  # the claims only
 //! cargo run --release --example report -- sched   # the sched section only (< 1 min)
-//! cargo run --release --example report -- scale   # the scale section only (~4 min)
-//! cargo run --release --example report -- scale --duration 3 --echo-duration 2
+//! cargo run --release --example report -- scale   # the scale section only (~7 min)
+//! cargo run --release --example report -- scale --duration 3 --echo-duration 2 --reps 3
 //! ```
 //!
 //! Every value is the median of several repetitions (the count is printed),
@@ -800,6 +800,8 @@ struct Args {
     sleep_time: Duration,
     /// The scale section's time per echo run.
     echo_time: Duration,
+    /// The scale section's runs of every case.
+    reps: usize,
 }
 
 const USAGE: &str =
@@ -815,6 +817,7 @@ fn parse_args() -> Args {
         scale: false,
         sleep_time: SCALE_SLEEP_TIME,
         echo_time: SCALE_ECHO_TIME,
+        reps: SCALE_REPS,
     };
     let mut it = std::env::args().skip(1);
     let secs = |v: Option<String>| {
@@ -833,6 +836,13 @@ fn parse_args() -> Args {
             "scale" => args.scale = true,
             "--duration" => args.sleep_time = secs(it.next()),
             "--echo-duration" => args.echo_time = secs(it.next()),
+            "--reps" => match it.next().and_then(|v| v.parse().ok()) {
+                Some(n) if n > 0 => args.reps = n,
+                _ => {
+                    eprintln!("{USAGE}");
+                    std::process::exit(2);
+                }
+            },
             _ => {
                 eprintln!("{USAGE}");
                 std::process::exit(2);
@@ -850,14 +860,16 @@ fn main() {
     sched::handle_role();
     scale::handle_role();
     let args = parse_args();
-    let ok = !args.claims || claims_section();
+    let mut ok = !args.claims || claims_section();
     if std::env::var(claims::SETTING_ENV).is_ok() {
         return; // a claims setting child: its rows are printed
     }
     if args.sched {
         sched_section();
     }
-    let ok = ok & (!args.scale || scale_section(args.sleep_time, args.echo_time));
+    if args.scale && !scale_section(args.sleep_time, args.echo_time, args.reps) {
+        ok = false;
+    }
     if !ok {
         std::process::exit(1);
     }
@@ -1114,11 +1126,12 @@ const SCALE_CHILD_SLACK: Duration = Duration::from_secs(60);
 /// it never fires, it is only armed and cancelled).
 const SCALE_ECHO_CONNS: [usize; 2] = [100, 10_000];
 const SCALE_ECHO_TIME: Duration = Duration::from_secs(2);
-const SCALE_ECHO_REPS: usize = 3;
+/// Default runs of every case (`--reps`).
+const SCALE_REPS: usize = 3;
 const SCALE_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The scale section; false if a case failed.
-fn scale_section(sleep_time: Duration, echo_time: Duration) -> bool {
+fn scale_section(sleep_time: Duration, echo_time: Duration, reps: usize) -> bool {
     let started = std::time::Instant::now();
     let load_before = loadavg();
     let cpus = claims::all_cpus();
@@ -1128,7 +1141,8 @@ fn scale_section(sleep_time: Duration, echo_time: Duration) -> bool {
     say!();
     say!("scale report: {cpus} CPU(s), {}", cpu_model());
     say!(
-        "command: cargo run --release --example report -- scale --duration {} --echo-duration {}",
+        "command: cargo run --release --example report -- scale --duration {} --echo-duration {} \
+         --reps {reps}",
         sleep_time.as_secs_f64(),
         echo_time.as_secs_f64()
     );
@@ -1149,15 +1163,15 @@ fn scale_section(sleep_time: Duration, echo_time: Duration) -> bool {
         scale::go_program().display()
     );
     say!(
-        "{:>7} {:>7}  {:<21} {:>12} {:>13} {:>13}",
+        "{:>7} {:>7}  {:<21} {:>28} {:>23} {:>9}",
         "N",
         "workers",
         "contender",
-        "wake-ups/s",
-        "mean late us",
+        "wake-ups/s (min .. max)",
+        "mean late ms (min..max)",
         "goro/this"
     );
-    say!("{}", "-".repeat(80));
+    say!("{}", "-".repeat(100));
     let limit = scale::WARMUP + sleep_time + SCALE_CHILD_SLACK;
     for n in SCALE_N {
         for &workers in &worker_counts {
@@ -1166,44 +1180,78 @@ fn scale_section(sleep_time: Duration, echo_time: Duration) -> bool {
             } else {
                 scale::TOKIO_MULTI
             };
-            let mut goro_rate = None;
-            for contender in [scale::GORO, tokio, scale::GO] {
-                let run = if contender == scale::GO {
-                    if go.is_none() {
-                        say!("{n:>7} {workers:>7}  {contender:<21} go: not installed");
+            let mut contenders = vec![scale::GORO, tokio];
+            if go.is_some() {
+                contenders.push(scale::GO);
+            }
+            let mut runs: Vec<Vec<scale::Sleepers>> = vec![Vec::new(); contenders.len()];
+            let mut failed: Vec<Option<String>> = vec![None; contenders.len()];
+            for rep in 0..reps {
+                // Rotate the order, so no contender always runs first (on
+                // a machine the previous case left warm, or tired).
+                for k in 0..contenders.len() {
+                    let i = (k + rep) % contenders.len();
+                    if failed[i].is_some() {
                         continue;
                     }
-                    scale::go_sleepers(n, workers, scale::WARMUP, sleep_time)
-                } else {
-                    scale::sleepers_child(contender, n, workers, scale::WARMUP, sleep_time, limit)
-                };
-                match run {
-                    Ok(r) => {
-                        let rate = r.rate();
-                        if contender == scale::GORO {
-                            goro_rate = Some(rate);
-                        }
-                        say!(
-                            "{n:>7} {workers:>7}  {contender:<21} {:>12.0} {:>13.1} {:>13}",
-                            rate,
-                            r.mean_late_ns as f64 / 1e3,
-                            goro_rate.map_or("-".into(), |g| format!("{:.2}", g / rate))
-                        );
-                    }
-                    Err(e) => {
-                        ok = false;
-                        say!("{n:>7} {workers:>7}  {contender:<21} FAILED: {e}");
+                    let contender = contenders[i];
+                    let run = if contender == scale::GO {
+                        scale::go_sleepers(n, workers, scale::WARMUP, sleep_time)
+                    } else {
+                        scale::sleepers_child(
+                            contender,
+                            n,
+                            workers,
+                            scale::WARMUP,
+                            sleep_time,
+                            limit,
+                        )
+                    };
+                    match run {
+                        Ok(r) => runs[i].push(r),
+                        Err(e) => failed[i] = Some(e),
                     }
                 }
             }
+            let mut goro_rate = None;
+            for (i, contender) in contenders.iter().enumerate() {
+                if let Some(e) = &failed[i] {
+                    ok = false;
+                    say!("{n:>7} {workers:>7}  {contender:<21} FAILED: {e}");
+                    continue;
+                }
+                let rate = stats(&mut runs[i].iter().map(|r| r.rate()).collect::<Vec<_>>());
+                let late = stats(
+                    &mut runs[i]
+                        .iter()
+                        .map(|r| r.mean_late_ns as f64 / 1e6)
+                        .collect::<Vec<_>>(),
+                );
+                if *contender == scale::GORO {
+                    goro_rate = Some(rate.0);
+                }
+                say!(
+                    "{n:>7} {workers:>7}  {contender:<21} {:>28} {:>23} {:>9}",
+                    format!("{:.0} ({:.0} .. {:.0})", rate.0, rate.1, rate.2),
+                    format!("{} ({} .. {})", sig3(late.0), sig3(late.1), sig3(late.2)),
+                    goro_rate.map_or("-".into(), |g| format!("{:.2}", g / rate.0))
+                );
+            }
+            if go.is_none() {
+                say!("{n:>7} {workers:>7}  {:<21} go: not installed", scale::GO);
+            }
         }
     }
+    say!(
+        "(median of {reps} runs per contender, the order rotated each run; goro/this: goro's \
+         median wake-up rate over this contender's)"
+    );
 
     say!();
     say!(
         "Deadline churn: a goro echo server in a child process, its connections calling \
          set_read_timeout({:?}) before every read, or never; N connections x 64-byte round \
-         trips for {:?} from this process ({cpus} workers); {SCALE_ECHO_REPS} runs of each, \
+         trips for {:?} from this process ({cpus} workers); {reps} runs of each, \
          interleaved; median (min .. max).",
         SCALE_READ_TIMEOUT,
         echo_time
@@ -1227,7 +1275,7 @@ fn scale_section(sleep_time: Duration, echo_time: Duration) -> bool {
             let mut rates = [Vec::new(), Vec::new()];
             let mut p99 = [Duration::ZERO; 2];
             let mut failed = None;
-            'runs: for rep in 0..SCALE_ECHO_REPS {
+            'runs: for rep in 0..reps {
                 // Alternate which server goes first, so neither always
                 // runs on a machine warmed (or tired) by the other.
                 let order = if rep % 2 == 0 { [0, 1] } else { [1, 0] };
