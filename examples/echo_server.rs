@@ -4,12 +4,19 @@
 //! ```text
 //! cargo run --release --example echo_server -- 127.0.0.1:7000
 //! GOMAXPROCS=1 cargo run --release --example echo_server   # one worker
+//! cargo run --release --example echo_server -- 127.0.0.1:7000 --read-timeout 10000
 //! ```
 //!
 //! Prints `listening on ADDR` on stdout once bound (port 0 picks a free
 //! one), so scripts and `examples/c10k.rs` can find it. Raises its soft fd
 //! limit to the hard limit. Running out of fds never stops or spins it:
 //! `incoming()` backs off and the loop carries on.
+//!
+//! `--read-timeout MS` sets a read timeout on the connection before every
+//! read, as a server with a per-request deadline does: each read that
+//! waits arms a timer and the data's arrival cancels it (the `scale`
+//! section of `examples/report.rs` measures what that costs). A client
+//! silent for longer is disconnected.
 
 #[macro_use]
 #[path = "support/out.rs"]
@@ -17,14 +24,18 @@ mod out;
 
 use goro::net::{TcpListener, TcpStream};
 use std::io::{Read, Write};
+use std::time::Duration;
 
 #[path = "support/fd_limit.rs"]
 mod fd_limit;
 
-fn serve(mut conn: TcpStream) {
+fn serve(mut conn: TcpStream, read_timeout: Option<Duration>) {
     let _ = conn.set_nodelay(true);
     let mut buf = [0u8; 16 * 1024];
     loop {
+        if read_timeout.is_some() && conn.set_read_timeout(read_timeout).is_err() {
+            return;
+        }
         match conn.read(&mut buf) {
             Ok(0) | Err(_) => return,
             Ok(n) => {
@@ -36,10 +47,30 @@ fn serve(mut conn: TcpStream) {
     }
 }
 
+fn usage() -> ! {
+    eprintln!(
+        "usage: echo_server [ADDR] [--read-timeout MS]   (MS > 0; default ADDR 127.0.0.1:7000)"
+    );
+    std::process::exit(2);
+}
+
 fn main() {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:7000".to_string());
+    let mut addr = "127.0.0.1:7000".to_string();
+    let mut read_timeout = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--read-timeout" => {
+                let ms = args.next().and_then(|v| v.parse::<u64>().ok());
+                match ms {
+                    Some(ms) if ms > 0 => read_timeout = Some(Duration::from_millis(ms)),
+                    _ => usage(),
+                }
+            }
+            flag if flag.starts_with('-') => usage(),
+            _ => addr = a,
+        }
+    }
     fd_limit::raise_fd_limit();
     goro::main(move || {
         let listener = TcpListener::bind(&addr).unwrap_or_else(|e| {
@@ -50,7 +81,7 @@ fn main() {
         for conn in listener.incoming() {
             match conn {
                 Ok(conn) => {
-                    goro::go!(serve(conn));
+                    goro::go!(serve(conn, read_timeout));
                 }
                 Err(e) => eprintln!("echo_server: accept: {e}"),
             }

@@ -15,10 +15,22 @@
 //! with a 5 ms ticker's worst gap; and an echo server's p99 at 100
 //! connections with and without 4 hogs.
 //!
+//! Then the `scale` section (issue 11's timer goals; the loads are in
+//! `examples/support/scale.rs`): N = 1,000, 10,000 and 100,000 goroutines
+//! each looping `sleep(1 ms)`, wake-ups per second and mean lateness, on
+//! one worker and on all, beside the same load as tokio tasks and as Go
+//! goroutines (`benches/compare/go/sleepers.go`, when `go` is on PATH);
+//! and deadline churn: an echo server whose connections set a read
+//! timeout before every read against the same server without, round
+//! trips per second at 100 and 10,000 connections, client and server in
+//! separate processes, runs interleaved.
+//!
 //! ```text
-//! cargo run --release --example report            # both sections
+//! cargo run --release --example report            # every section
 //! cargo run --release --example report -- claims  # the claims only
 //! cargo run --release --example report -- sched   # the sched section only (< 1 min)
+//! cargo run --release --example report -- scale   # the scale section only (~7 min)
+//! cargo run --release --example report -- scale --duration 3 --echo-duration 2 --reps 3
 //! ```
 //!
 //! Every value is the median of several repetitions (the count is printed),
@@ -32,8 +44,12 @@
 mod out;
 #[path = "support/claims.rs"]
 mod claims;
+#[path = "support/fd_limit.rs"]
+mod fd_limit;
 #[path = "support/loadgen.rs"]
 mod loadgen;
+#[path = "support/scale.rs"]
+mod scale;
 #[path = "support/sched.rs"]
 mod sched;
 
@@ -775,36 +791,84 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
-/// The sections named on the command line (none: all of them).
-fn sections() -> (bool, bool) {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.is_empty() {
-        return (true, true);
-    }
-    let (mut claims, mut sched) = (false, false);
-    for a in &args {
+/// What the command line asked for.
+struct Args {
+    claims: bool,
+    sched: bool,
+    scale: bool,
+    /// The scale section's measured time per sleepers case.
+    sleep_time: Duration,
+    /// The scale section's time per echo run.
+    echo_time: Duration,
+    /// The scale section's runs of every case.
+    reps: usize,
+}
+
+const USAGE: &str =
+    "usage: report [claims] [sched] [scale] [--duration SECS] [--echo-duration SECS]   \
+                     (no section: all of them; the durations are the scale section's)";
+
+/// The sections named on the command line (none: all of them) and the
+/// scale section's options.
+fn parse_args() -> Args {
+    let mut args = Args {
+        claims: false,
+        sched: false,
+        scale: false,
+        sleep_time: SCALE_SLEEP_TIME,
+        echo_time: SCALE_ECHO_TIME,
+        reps: SCALE_REPS,
+    };
+    let mut it = std::env::args().skip(1);
+    let secs = |v: Option<String>| {
+        v.and_then(|v| v.parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map(Duration::from_secs_f64)
+            .unwrap_or_else(|| {
+                eprintln!("{USAGE}");
+                std::process::exit(2);
+            })
+    };
+    while let Some(a) = it.next() {
         match a.as_str() {
-            "claims" => claims = true,
-            "sched" => sched = true,
+            "claims" => args.claims = true,
+            "sched" => args.sched = true,
+            "scale" => args.scale = true,
+            "--duration" => args.sleep_time = secs(it.next()),
+            "--echo-duration" => args.echo_time = secs(it.next()),
+            "--reps" => match it.next().and_then(|v| v.parse().ok()) {
+                Some(n) if n > 0 => args.reps = n,
+                _ => {
+                    eprintln!("{USAGE}");
+                    std::process::exit(2);
+                }
+            },
             _ => {
-                eprintln!("usage: report [claims] [sched]   (no argument: both)");
+                eprintln!("{USAGE}");
                 std::process::exit(2);
             }
         }
     }
-    (claims, sched)
+    if !(args.claims || args.sched || args.scale) {
+        (args.claims, args.sched, args.scale) = (true, true, true);
+    }
+    args
 }
 
 fn main() {
     claims::handle_roles();
     sched::handle_role();
-    let (run_claims, run_sched) = sections();
-    let ok = !run_claims || claims_section();
+    scale::handle_role();
+    let args = parse_args();
+    let mut ok = !args.claims || claims_section();
     if std::env::var(claims::SETTING_ENV).is_ok() {
         return; // a claims setting child: its rows are printed
     }
-    if run_sched {
+    if args.sched {
         sched_section();
+    }
+    if args.scale && !scale_section(args.sleep_time, args.echo_time, args.reps) {
+        ok = false;
     }
     if !ok {
         std::process::exit(1);
@@ -1045,4 +1109,218 @@ fn sched_section() {
         started.elapsed().as_secs_f64(),
         loadavg()
     );
+}
+
+// ---------------------------------------------------------------------
+// The scale section: issue 11's timer loads (`support/scale.rs`).
+
+/// Sleeping goroutines per case.
+const SCALE_N: [usize; 3] = [1_000, 10_000, 100_000];
+/// Default measured time per sleepers case (`--duration`).
+const SCALE_SLEEP_TIME: Duration = Duration::from_secs(3);
+/// A sleepers child that has not answered this long after its measured
+/// time is over is killed (its own watchdog) and reported as failed.
+const SCALE_CHILD_SLACK: Duration = Duration::from_secs(60);
+/// Deadline churn: connection counts, default time per run
+/// (`--echo-duration`), runs of each server, and the read timeout (long:
+/// it never fires, it is only armed and cancelled).
+const SCALE_ECHO_CONNS: [usize; 2] = [100, 10_000];
+const SCALE_ECHO_TIME: Duration = Duration::from_secs(2);
+/// Default runs of every case (`--reps`).
+const SCALE_REPS: usize = 3;
+const SCALE_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The scale section; false if a case failed.
+fn scale_section(sleep_time: Duration, echo_time: Duration, reps: usize) -> bool {
+    let started = std::time::Instant::now();
+    let load_before = loadavg();
+    let cpus = claims::all_cpus();
+    let worker_counts: Vec<usize> = if cpus > 1 { vec![1, cpus] } else { vec![1] };
+    let go = scale::go_version();
+    let mut ok = true;
+    say!();
+    say!("scale report: {cpus} CPU(s), {}", cpu_model());
+    say!(
+        "command: cargo run --release --example report -- scale --duration {} --echo-duration {} \
+         --reps {reps}",
+        sleep_time.as_secs_f64(),
+        echo_time.as_secs_f64()
+    );
+    say!(
+        "go: {}",
+        go.as_deref()
+            .unwrap_or("not installed (install Go to add its rows)")
+    );
+    say!();
+    say!(
+        "Sleepers: N goroutines (tokio: tasks) each loop sleep({:?}); after a {:?} warm-up the \
+         wake-ups are counted for {:?}; lateness = time asleep - {:?}, mean over the counted \
+         wake-ups. Each case runs in its own process (Go: go run {}).",
+        scale::NAP,
+        scale::WARMUP,
+        sleep_time,
+        scale::NAP,
+        scale::go_program().display()
+    );
+    say!(
+        "{:>7} {:>7}  {:<21} {:>28} {:>23} {:>9}",
+        "N",
+        "workers",
+        "contender",
+        "wake-ups/s (min .. max)",
+        "mean late ms (min..max)",
+        "goro/this"
+    );
+    say!("{}", "-".repeat(100));
+    let limit = scale::WARMUP + sleep_time + SCALE_CHILD_SLACK;
+    for n in SCALE_N {
+        for &workers in &worker_counts {
+            let tokio = if workers == 1 {
+                scale::TOKIO_CURRENT
+            } else {
+                scale::TOKIO_MULTI
+            };
+            let mut contenders = vec![scale::GORO, tokio];
+            if go.is_some() {
+                contenders.push(scale::GO);
+            }
+            let mut runs: Vec<Vec<scale::Sleepers>> = vec![Vec::new(); contenders.len()];
+            let mut failed: Vec<Option<String>> = vec![None; contenders.len()];
+            for rep in 0..reps {
+                // Rotate the order, so no contender always runs first (on
+                // a machine the previous case left warm, or tired).
+                for k in 0..contenders.len() {
+                    let i = (k + rep) % contenders.len();
+                    if failed[i].is_some() {
+                        continue;
+                    }
+                    let contender = contenders[i];
+                    let run = if contender == scale::GO {
+                        scale::go_sleepers(n, workers, scale::WARMUP, sleep_time)
+                    } else {
+                        scale::sleepers_child(
+                            contender,
+                            n,
+                            workers,
+                            scale::WARMUP,
+                            sleep_time,
+                            limit,
+                        )
+                    };
+                    match run {
+                        Ok(r) => runs[i].push(r),
+                        Err(e) => failed[i] = Some(e),
+                    }
+                }
+            }
+            let mut goro_rate = None;
+            for (i, contender) in contenders.iter().enumerate() {
+                if let Some(e) = &failed[i] {
+                    ok = false;
+                    say!("{n:>7} {workers:>7}  {contender:<21} FAILED: {e}");
+                    continue;
+                }
+                let rate = stats(&mut runs[i].iter().map(|r| r.rate()).collect::<Vec<_>>());
+                let late = stats(
+                    &mut runs[i]
+                        .iter()
+                        .map(|r| r.mean_late_ns as f64 / 1e6)
+                        .collect::<Vec<_>>(),
+                );
+                if *contender == scale::GORO {
+                    goro_rate = Some(rate.0);
+                }
+                say!(
+                    "{n:>7} {workers:>7}  {contender:<21} {:>28} {:>23} {:>9}",
+                    format!("{:.0} ({:.0} .. {:.0})", rate.0, rate.1, rate.2),
+                    format!("{} ({} .. {})", sig3(late.0), sig3(late.1), sig3(late.2)),
+                    goro_rate.map_or("-".into(), |g| format!("{:.2}", g / rate.0))
+                );
+            }
+            if go.is_none() {
+                say!("{n:>7} {workers:>7}  {:<21} go: not installed", scale::GO);
+            }
+        }
+    }
+    say!(
+        "(median of {reps} runs per contender, the order rotated each run; goro/this: goro's \
+         median wake-up rate over this contender's)"
+    );
+
+    say!();
+    say!(
+        "Deadline churn: a goro echo server in a child process, its connections calling \
+         set_read_timeout({:?}) before every read, or never; N connections x 64-byte round \
+         trips for {:?} from this process ({cpus} workers); {reps} runs of each, \
+         interleaved; median (min .. max).",
+        SCALE_READ_TIMEOUT,
+        echo_time
+    );
+    say!(
+        "{:>6} {:>7}  {:>27} {:>27} {:>9} {:>17}",
+        "conns",
+        "server",
+        "no timeout rt/s",
+        "read timeout rt/s",
+        "ratio",
+        "p99 ms none/with"
+    );
+    say!("{}", "-".repeat(100));
+    for conns in SCALE_ECHO_CONNS {
+        for &workers in &worker_counts {
+            let servers = [
+                scale::EchoServer::start(workers, None),
+                scale::EchoServer::start(workers, Some(SCALE_READ_TIMEOUT)),
+            ];
+            let mut rates = [Vec::new(), Vec::new()];
+            let mut p99 = [Duration::ZERO; 2];
+            let mut failed = None;
+            'runs: for rep in 0..reps {
+                // Alternate which server goes first, so neither always
+                // runs on a machine warmed (or tired) by the other.
+                let order = if rep % 2 == 0 { [0, 1] } else { [1, 0] };
+                for which in order {
+                    match scale::echo(servers[which].addr, conns, echo_time, cpus) {
+                        Ok(r) => {
+                            rates[which].push(r.rt_per_sec());
+                            p99[which] = p99[which].max(r.latency.quantile(0.99));
+                        }
+                        Err(e) => {
+                            failed = Some(e);
+                            break 'runs;
+                        }
+                    }
+                }
+            }
+            drop(servers);
+            if let Some(e) = failed {
+                ok = false;
+                say!("{conns:>6} {workers:>7}w FAILED: {e}");
+                continue;
+            }
+            let [none, with] = rates.map(|mut v| stats(&mut v));
+            let cell =
+                |(median, min, max): (f64, f64, f64)| format!("{median:.0} ({min:.0} .. {max:.0})");
+            say!(
+                "{conns:>6} {:>7}  {:>27} {:>27} {:>9.3} {:>17}",
+                format!("{workers}w"),
+                cell(none),
+                cell(with),
+                with.0 / none.0,
+                format!("{} / {}", ms(p99[0]), ms(p99[1]))
+            );
+        }
+    }
+    say!(
+        "(server: the echo server's workers; ratio: median with timeouts / median without, \
+         the goal is >= 0.95; p99: the worst run's)"
+    );
+    say!();
+    say!(
+        "scale section took {:.0} s; load average (1, 5, 15 min) before: {load_before}, after: {} \
+         (anything else running on the machine disturbs these numbers)",
+        started.elapsed().as_secs_f64(),
+        loadavg()
+    );
+    ok
 }
