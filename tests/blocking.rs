@@ -110,3 +110,28 @@ fn main_waiting_on_a_long_job_is_not_a_deadlock() {
     });
     assert_eq!(v, "done");
 }
+
+/// Regression: a job's wake-up arrives after its goroutine has already
+/// seen `done` and moved on to its next blocking call, so the next job's
+/// wake-up can find the goroutine runnable (woken by the stale one). That
+/// wake was a plain load that ordered nothing: the goroutine could read
+/// its new `done` flag unset, park, and never be woken (the runtime then
+/// reported a deadlock and exited, failing this test; 4 to 6 runs in 6
+/// hung before the fix, see `tests/loom_park.rs`).
+#[test]
+fn back_to_back_blocking_calls_never_lose_a_wake_up() {
+    for _ in 0..3 {
+        for n in [1usize, 2, 4, 8, 16] {
+            let handles: Vec<_> = (0..n)
+                .map(|_| {
+                    goro::go!(|| for _ in 0..2000 {
+                        goro::blocking(|| ())
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap();
+            }
+        }
+    }
+}

@@ -59,6 +59,9 @@ struct G {
     coroutine: UnsafeCell<Step>,
     gosched: bool,
     wait: Mutex<Wait>,
+    /// The condition as a bare flag instead (`blocking`'s `done`): set
+    /// with Release, read with Acquire, no lock; the waker always unparks.
+    flag: Option<AtomicBool>,
     /// In a run queue right now (instrumentation: Relaxed, so it orders
     /// nothing the protocol must order itself).
     queued: AtomicBool,
@@ -66,12 +69,13 @@ struct G {
 }
 
 impl G {
-    fn new(gosched: bool) -> Arc<G> {
+    fn new(gosched: bool, flag: bool) -> Arc<G> {
         Arc::new(G {
             state: State::new(),
             coroutine: UnsafeCell::new(Step::Start),
             gosched,
             wait: Mutex::new(Wait::default()),
+            flag: flag.then(|| AtomicBool::new(false)),
             queued: AtomicBool::new(false),
             finished: AtomicUsize::new(0),
         })
@@ -94,6 +98,18 @@ impl G {
                 Step::Start if self.gosched => {
                     step = Step::Waiting;
                     break Yield::Gosched;
+                }
+                Step::Start | Step::Waiting if self.flag.is_some() => {
+                    if self.flag.as_ref().unwrap().load(Ordering::Acquire) {
+                        step = Step::Done;
+                        break Yield::Return;
+                    }
+                    if self.state.take_token() {
+                        step = Step::Waiting;
+                        continue;
+                    }
+                    step = Step::Waiting;
+                    break Yield::Park;
                 }
                 Step::Start | Step::Waiting => {
                     let mut wait = self.wait.lock().unwrap();
@@ -157,8 +173,13 @@ fn unpark(g: &G) {
 /// `gosched`: it yields once first; `stale`: another thread calls unpark
 /// with a stale unparker (a timer of an earlier park that fires late).
 fn model(gosched: bool, waker: bool, stale: bool) {
+    model_with(gosched, waker, stale, false)
+}
+
+/// [`model`]; `flag`: the condition is a bare atomic flag (see `G::flag`).
+fn model_with(gosched: bool, waker: bool, stale: bool, flag: bool) {
     loom::model(move || {
-        let g = G::new(gosched);
+        let g = G::new(gosched, flag);
         g.queue(); // spawn
         let worker = {
             let g = g.clone();
@@ -168,6 +189,11 @@ fn model(gosched: bool, waker: bool, stale: bool) {
         let waker = waker.then(|| {
             let g = g.clone();
             thread::spawn(move || {
+                if let Some(flag) = &g.flag {
+                    flag.store(true, Ordering::Release);
+                    unpark(&g);
+                    return;
+                }
                 let mut wait = g.wait.lock().unwrap();
                 wait.ready = true;
                 let registered = std::mem::take(&mut wait.registered);
@@ -210,4 +236,15 @@ fn stale_wake_never_queues_twice() {
 #[test]
 fn gosched_racing_with_stale_wake_queues_once() {
     model(true, false, true);
+}
+
+/// The condition is a bare flag, and a stale wake (an earlier park's late
+/// timer or job) may have made the goroutine runnable when the real wake
+/// comes: the real waker must still leave something the goroutine
+/// synchronizes with when it runs, or the flag it set may be unseen and
+/// the goroutine park for good. (Found by the contention bench: a loop of
+/// `blocking(|| ())` hung; `wake` on RUNNABLE was a plain load.)
+#[test]
+fn stale_wake_then_flag_wake_is_not_lost() {
+    model_with(false, true, true, true);
 }

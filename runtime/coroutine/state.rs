@@ -53,14 +53,29 @@ impl State {
 
     /// Worker, before resuming a goroutine it popped: NEW/RUNNABLE ->
     /// RUNNING. A NOTIFIED one (requeued by gosched with a token pending)
-    /// stays NOTIFIED, so its next park returns at once. A plain store: a
-    /// queued goroutine's state only changes by this worker, as wakers
-    /// leave RUNNABLE alone. Acquire/Release: the hand-over of the coroutine
-    /// between workers (also ordered by the run queues).
+    /// stays NOTIFIED, so its next park returns at once.
+    ///
+    /// A compare-exchange, not a plain store, though only this worker moves
+    /// a queued goroutine's state: a waker that finds it RUNNABLE (made
+    /// runnable by a stale wake: an earlier park's late timer or job) does
+    /// a same-value compare-exchange in `wake`, and the two read-modify-
+    /// writes are ordered, so either `wake` sees RUNNING and leaves a token,
+    /// or this one reads what `wake` wrote and the goroutine then sees the
+    /// condition its waker set. With a plain store the goroutine could read
+    /// a stale condition and park for good (`tests/loom_park.rs`,
+    /// `stale_wake_then_flag_wake_is_not_lost`; found as a hang in a loop of
+    /// `blocking(|| ())`). Go's `execute` CASes the status the same way.
     #[inline]
     pub(crate) fn start_running(&self) {
-        if self.0.load(Ordering::Acquire) != NOTIFIED {
-            self.0.store(RUNNING, Ordering::Release);
+        let mut state = RUNNABLE;
+        while state != NOTIFIED {
+            match self
+                .0
+                .compare_exchange_weak(state, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return,
+                Err(now) => state = now,
+            }
         }
     }
 
@@ -92,7 +107,10 @@ impl State {
         {
             Ok(_) => false,
             Err(_) => {
-                self.0.store(RUNNABLE, Ordering::Release);
+                // NOTIFIED, or NOTIFIED again by a waker's same-value
+                // compare-exchange meanwhile: a swap reads the latest, so
+                // that waker's condition is seen (see `start_running`).
+                self.0.swap(RUNNABLE, Ordering::AcqRel);
                 true
             }
         }
@@ -100,7 +118,10 @@ impl State {
 
     /// A waker (goready): PARKED -> RUNNABLE, and returns true: the caller
     /// must queue it. RUNNING -> NOTIFIED (a token for its park). Already
-    /// queued or notified: nothing to do.
+    /// queued or notified: nothing to do, but still a (same-value)
+    /// compare-exchange, so the waker's condition is seen by the goroutine
+    /// once it runs or takes its token (see `start_running`); only a dead
+    /// goroutine is left with a plain load.
     #[inline]
     pub(crate) fn wake(&self) -> bool {
         let mut state = self.0.load(Ordering::Acquire);
@@ -108,13 +129,14 @@ impl State {
             let next = match state {
                 RUNNING => NOTIFIED,
                 PARKED => RUNNABLE,
-                _ => return false,
+                DEAD => return false,
+                same => same,
             };
             match self
                 .0
                 .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) => return next == RUNNABLE,
+                Ok(_) => return state == PARKED,
                 Err(now) => state = now,
             }
         }
