@@ -222,7 +222,13 @@ impl Worker {
     /// Leaves the active set: work goes to the global queue, the thread
     /// waits as a spare.
     fn retire(&self, rt: &Runtime) {
-        if self.spinning.replace(false) {
+        // A spinner that leaves must look for the work it was counted as
+        // looking for (Go's resetspinning): a producer that saw it
+        // spinning woke nobody. (Left out, a goroutine spawned from a
+        // plain thread just as `gomaxprocs` shrank waited forever beside an
+        // idle worker: found by the contention bench.)
+        let was_spinning = self.spinning.replace(false);
+        if was_spinning {
             rt.nmspinning.fetch_sub(1, Ordering::SeqCst);
         }
         let mut moved = false;
@@ -239,7 +245,7 @@ impl Worker {
             sched.spares.push(self.shared.clone());
         }
         drop(sched);
-        if moved {
+        if moved || was_spinning {
             rt.wakep();
         }
     }
