@@ -108,7 +108,7 @@ impl<A> Heap<A> {
     /// Removes and returns the earliest live timer if it is due at `now`
     /// (dead entries that came due leave on the way).
     pub(crate) fn pop_due(&mut self, now: u64) -> Option<A> {
-        while self.earliest() <= now {
+        while self.order.first().is_some_and(|&(at, _)| at <= now) {
             let slot = self.remove_top();
             let entry = &mut self.slots[slot as usize];
             match entry.action.take() {
