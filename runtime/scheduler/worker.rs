@@ -435,9 +435,19 @@ impl Worker {
         } else if was_watcher {
             sched.timer_watcher = None;
             timer::unwatch();
+        } else if watch {
+            // Chosen as the watcher, then taken off the idle list (by
+            // `wakep` or `gomaxprocs`), which cleared `WATCH_UNTIL` under
+            // `sched` and then set `notified`: between the two this thread
+            // may have checked `notified` and published its wake-up, left
+            // behind with nobody watching, and `timer::insert` then wakes
+            // nobody for a later deadline (a plain thread's `after` fired
+            // at sysmon's next look, up to 50 ms late). Clearing is always
+            // safe: a listed watcher is woken by `timers_changed` instead.
+            timer::unwatch();
         }
         drop(sched);
-        if was_watcher && timer::next(&rt.read_workers()).is_some() {
+        if (was_watcher || watch) && timer::next(&rt.read_workers()).is_some() {
             // We leave to run work: hand the timers to another idle worker
             // (a wake-up meant for the watcher may have been spent on us).
             rt.wake_idle_for_timers();
