@@ -239,8 +239,7 @@ impl Builder {
             });
             theirs.complete(result);
         };
-        let worker = scheduler::current_worker().map(|w| w.shared.id);
-        let g = G::new(self.name, stack, body, worker);
+        let g = G::new(self.name, stack, body);
         let id = g.id;
         scheduler::schedule(g, true);
         Ok(JoinHandle { id, packet })
