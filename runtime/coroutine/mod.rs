@@ -160,8 +160,6 @@ const SHARDS: usize = 16;
 /// that use this shard, the finished ones too until the next sweep.
 struct Shard {
     gs: Vec<GRef>,
-    /// `gs.len()` after the last sweep; the next one runs once it doubled.
-    swept_len: usize,
 }
 
 /// A registry shard and a live count, on lines of their own. Each thread
@@ -181,10 +179,7 @@ struct PaddedShard {
 
 static REGISTRY: [PaddedShard; SHARDS] = [const {
     PaddedShard {
-        registry: parking_lot::const_mutex(Shard {
-            gs: Vec::new(),
-            swept_len: 0,
-        }),
+        registry: parking_lot::const_mutex(Shard { gs: Vec::new() }),
         live: AtomicIsize::new(0),
     }
 }; SHARDS];
@@ -244,17 +239,17 @@ impl G {
         let shard = this_shard();
         shard.live.fetch_add(1, Ordering::Relaxed);
         let mut registry = shard.registry.lock();
-        if registry.gs.len() == registry.gs.capacity()
-            && registry.gs.len() >= 2 * registry.swept_len.max(32)
-        {
-            // Before the Vec would grow: drop the finished goroutines, at
-            // a cost linear in what is left, paid once the list doubled.
-            // So every spawn pays O(1), and finished goroutines wait here
-            // (their stacks already back in the pool) at most until the
-            // list doubles: bounded by the shard's peak, as Go keeps every
-            // g it ever made.
+        let full = registry.gs.len();
+        if full == registry.gs.capacity() && full >= 64 && 2 * num_goroutine() < full {
+            // Before the Vec would grow, and only when most of it must be
+            // finished goroutines (fewer live in the whole process than
+            // half of it): drop them, at a cost linear in the list, which
+            // at least halves. So every spawn pays O(1), a million parked
+            // goroutines are never scanned, and the finished ones wait
+            // here (their stacks already back in the pool) while the list
+            // stays under twice the process's live count or its next
+            // doubling: bounded, as Go keeps every g it ever made.
             registry.gs.retain(|g| !g.state.is_dead());
-            registry.swept_len = registry.gs.len();
         }
         registry.gs.push(g.clone());
         drop(registry);
