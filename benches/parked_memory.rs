@@ -2,14 +2,30 @@
 //! parked (each in `join` on the previous one), and the time to get them
 //! there. The memory figure is printed; criterion times the parking.
 //!
+//! Then a million: 1,000,000 goroutines parked receiving on one channel,
+//! released by closing it, in a fresh process of this bench (so every stack
+//! is fresh memory); it prints the time to park and to release them, and
+//! bytes of RSS and map entries per parked goroutine. It runs only when
+//! `MemAvailable` covers it (about 5 GB; the reason is printed otherwise).
+//! `examples/scale_spawn.rs` runs the same load beside Go.
+//!
 //! `cargo bench --bench parked_memory`
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, Criterion};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const PARKED: usize = 100_000;
+
+/// The million case, and the environment variable that makes a process of
+/// this bench run only that case.
+const MILLION: usize = 1_000_000;
+const MILLION_CHILD: &str = "GORO_PARKED_MEMORY_MILLION";
+
+/// Memory the million case needs: measured 4.4 KB of RSS and 0.5 KB of page
+/// tables per parked goroutine; asked for with room to spare.
+const MILLION_NEEDS: usize = MILLION * 8 * 1024;
 
 fn rss_bytes() -> usize {
     let statm = std::fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");
@@ -70,9 +86,89 @@ fn parked_memory(c: &mut Criterion) {
     });
 }
 
+/// Parks `n` goroutines receiving on one channel, then closes it and waits
+/// for all: the time to park them, the time to release them, RSS growth
+/// per goroutine while parked and the process's map entries then.
+fn park_on_channel(n: usize) -> (Duration, Duration, usize, usize) {
+    goro::run(move || {
+        let (release, parked_on) = goro::chan::<()>(0);
+        let parked = goro::sync::WaitGroup::new();
+        let done = goro::sync::WaitGroup::new();
+        parked.add(n as isize);
+        done.add(n as isize);
+        let before = rss_bytes();
+        let start = Instant::now();
+        for _ in 0..n {
+            let (parked, done, rx) = (parked.clone(), done.clone(), parked_on.clone());
+            drop(goro::go!(move || {
+                parked.done();
+                assert!(rx.recv().is_err(), "nothing is ever sent");
+                done.done();
+            }));
+        }
+        parked.wait();
+        let parked_at = Instant::now();
+        let rss = rss_bytes().saturating_sub(before) / n;
+        let maps = std::fs::read_to_string("/proc/self/maps")
+            .expect("read /proc/self/maps")
+            .lines()
+            .count();
+        release.close();
+        done.wait();
+        (parked_at - start, parked_at.elapsed(), rss, maps)
+    })
+}
+
+/// `MemAvailable` from `/proc/meminfo`, in bytes.
+fn mem_available() -> Option<usize> {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+        .map(|kib| kib * 1024)
+}
+
+/// Runs the million case in a fresh process of this bench, if the machine
+/// has the memory.
+fn million_parked() {
+    match mem_available() {
+        Some(available) if available >= MILLION_NEEDS => {}
+        available => {
+            println!(
+                "parked_memory: {MILLION} parked skipped: needs {} MiB available, /proc/meminfo says {}",
+                MILLION_NEEDS >> 20,
+                available.map_or("nothing readable".to_string(), |a| format!("{} MiB", a >> 20))
+            );
+            return;
+        }
+    }
+    let status = std::process::Command::new(std::env::current_exe().expect("this bench's path"))
+        .env(MILLION_CHILD, "1")
+        .status()
+        .expect("run the million case in a fresh process");
+    assert!(status.success(), "the million case failed: {status}");
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(10).measurement_time(Duration::from_secs(5));
     targets = parked_memory
 }
-criterion_main!(benches);
+
+fn main() {
+    if std::env::var_os(MILLION_CHILD).is_some() {
+        let (park, release, rss, maps) = park_on_channel(MILLION);
+        println!(
+            "parked_memory: {MILLION} parked on one channel in {:.2} s ({:.2} µs each), released in {:.2} s; {rss} bytes of RSS per parked goroutine, {maps} map entries (vm.max_map_count: {})",
+            park.as_secs_f64(),
+            park.as_secs_f64() * 1e6 / MILLION as f64,
+            release.as_secs_f64(),
+            std::fs::read_to_string("/proc/sys/vm/max_map_count").map_or("unknown".into(), |s| s.trim().to_string()),
+        );
+        return;
+    }
+    benches();
+    million_parked();
+    Criterion::default().configure_from_args().final_summary();
+}

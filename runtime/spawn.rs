@@ -214,7 +214,14 @@ impl Builder {
             Some(s) => stack::checked_size(s)?,
             None => stack::default_size(),
         };
-        let stack = scheduler::with_stack_cache(|cache| stack::acquire(size, cache))?;
+        let stack = {
+            // Not paused while it may hold the stack pool's lock: every
+            // worker that ends a goroutine takes that lock, so a paused
+            // holder left them all blocked and none to resume it (seen as
+            // a hang of `cargo bench --bench core -- spawn_join`).
+            let _no_preempt = scheduler::NoPreempt::enter();
+            scheduler::with_stack_cache(|cache| stack::acquire(size, cache))?
+        };
         let packet = Arc::new(Packet {
             slot: Mutex::new(Slot {
                 result: None,
@@ -239,8 +246,7 @@ impl Builder {
             });
             theirs.complete(result);
         };
-        let worker = scheduler::current_worker().map(|w| w.shared.id);
-        let g = G::new(self.name, stack, body, worker);
+        let g = G::new(self.name, stack, body);
         let id = g.id;
         scheduler::schedule(g, true);
         Ok(JoinHandle { id, packet })

@@ -15,7 +15,9 @@ use corosensei::{Coroutine, Yielder};
 use parking_lot::Mutex;
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicIsize, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 use std::sync::Arc;
 
 use self::stack::{Stack, StackBounds};
@@ -117,9 +119,6 @@ pub(crate) struct G {
     pub(crate) co: UnsafeCell<Option<Coro>>,
     /// Set by the coroutine on its first run; only read on its own stack.
     yielder: Cell<*const Yielder<(), Yield>>,
-    /// Registry shard and slot in it, for removal.
-    shard: usize,
-    slot: AtomicUsize,
     /// The worker thread (id + 1) this goroutine may only run on, 0 if
     /// none: set while it is paused mid-computation on that thread, or
     /// locked to it. A worker that pops a bound goroutine lends that
@@ -156,41 +155,67 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 const SHARDS: usize = 16;
 
+/// The goroutines one shard holds: every goroutine spawned by the threads
+/// that use this shard, the finished ones too until the next sweep.
 struct Shard {
-    slots: Vec<Option<GRef>>,
-    free: Vec<usize>,
-    /// Goroutines registered here (counted under the lock we hold anyway,
-    /// instead of a process-wide atomic every worker would contend on).
-    live: usize,
+    gs: Vec<GRef>,
 }
 
-/// One lock per cache-line pair: a spawn on one worker and an exit on
-/// another must not fight over a line they do not share a shard of.
-/// Goroutines spawned on a worker register in that worker's shard, so a
-/// worker that spawns and reaps its own goroutines keeps its shard hot.
+/// A registry shard and a live count, on lines of their own. Each thread
+/// uses one shard (see [`this_shard`]) for both its spawns and the exits
+/// it reaps, so a goroutine stolen by another worker never makes that
+/// worker touch the spawner's line: the exit only counts itself out in the
+/// reaper's own `live`, and the spawner sweeps finished goroutines out of
+/// `gs` when it next grows (before, perf put 38% of `G::new`'s samples on
+/// two workers on the spawner's lock, which the reaper took to remove).
 #[repr(align(128))]
-struct PaddedShard(Mutex<Shard>);
+struct PaddedShard {
+    registry: Mutex<Shard>,
+    /// Spawns counted here minus exits counted here: either may be
+    /// negative in one shard, their sum over all shards is the live count.
+    live: AtomicIsize,
+}
 
 static REGISTRY: [PaddedShard; SHARDS] = [const {
-    PaddedShard(parking_lot::const_mutex(Shard {
-        slots: Vec::new(),
-        free: Vec::new(),
-        live: 0,
-    }))
+    PaddedShard {
+        registry: parking_lot::const_mutex(Shard { gs: Vec::new() }),
+        live: AtomicIsize::new(0),
+    }
 }; SHARDS];
 
+/// Shards handed to threads so far.
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's shard + 1, 0 until its first spawn or exit.
+    static SHARD: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The registry shard of the calling thread: threads take shards round
+/// robin, so up to [`SHARDS`] workers never share one. Never inlined, like
+/// every TLS read a goroutine may make (see [`current_g`]).
+#[inline(never)]
+fn this_shard() -> &'static PaddedShard {
+    let index = SHARD.with(|s| match s.get() {
+        0 => {
+            let index = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS;
+            s.set(index + 1);
+            index
+        }
+        n => n - 1,
+    });
+    &REGISTRY[index]
+}
+
 impl G {
-    /// Creates a goroutine that runs `body` on `stack`, registers it and
-    /// counts it live. `worker` is the spawning worker's id (None off the
-    /// runtime), which picks the registry shard. The caller queues it.
+    /// Creates a goroutine that runs `body` on `stack`, registers it in the
+    /// calling thread's shard and counts it live. The caller queues it.
     pub(crate) fn new(
         name: Option<String>,
         stack: Stack,
         body: impl FnOnce() + Send + 'static,
-        worker: Option<usize>,
     ) -> GRef {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let shard = worker.unwrap_or(id as usize) % SHARDS;
         let g = Arc::new(G {
             id,
             name: name.map(String::into_boxed_str),
@@ -199,8 +224,6 @@ impl G {
             stack: stack.bounds(),
             co: UnsafeCell::new(None),
             yielder: Cell::new(std::ptr::null()),
-            shard,
-            slot: AtomicUsize::new(0),
             bound: AtomicUsize::new(0),
             lock_count: AtomicU32::new(0),
             unwind_locked: AtomicBool::new(false),
@@ -212,33 +235,31 @@ impl G {
         });
         // SAFETY: `g` was created above and is not shared yet.
         unsafe { *g.co.get() = Some(co) };
-        let mut shard = REGISTRY[shard].0.lock();
-        shard.live += 1;
-        let slot = match shard.free.pop() {
-            Some(i) => {
-                shard.slots[i] = Some(g.clone());
-                i
-            }
-            None => {
-                shard.slots.push(Some(g.clone()));
-                shard.slots.len() - 1
-            }
-        };
-        // Set before the lock is released: `retire` and `current` read it
-        // under the same lock.
-        g.slot.store(slot, Ordering::Relaxed);
-        drop(shard);
+        let shard = this_shard();
+        shard.live.fetch_add(1, Ordering::Relaxed);
+        let mut registry = shard.registry.lock();
+        let full = registry.gs.len();
+        if full == registry.gs.capacity() && full >= 64 && 2 * num_goroutine() < full {
+            // Before the Vec would grow, and only when most of it must be
+            // finished goroutines (fewer live in the whole process than
+            // half of it): drop them, at a cost linear in the list, which
+            // at least halves. So every spawn pays O(1), a million parked
+            // goroutines are never scanned, and the finished ones wait
+            // here (their stacks already back in the pool) while the list
+            // stays under twice the process's live count or its next
+            // doubling: bounded, as Go keeps every g it ever made.
+            registry.gs.retain(|g| !g.state.is_dead());
+        }
+        registry.gs.push(g.clone());
+        drop(registry);
         g
     }
 
-    /// Takes a finished goroutine out of the registry.
+    /// Counts a finished goroutine out (the calling worker's shard; the
+    /// spawner's shard sweeps it out of its list later).
     pub(crate) fn retire(&self) {
         self.state.retire();
-        let slot = self.slot.load(Ordering::Relaxed);
-        let mut shard = REGISTRY[self.shard].0.lock();
-        shard.slots[slot] = None;
-        shard.free.push(slot);
-        shard.live -= 1;
+        this_shard().live.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Suspends the running goroutine (must be the caller) back to its
@@ -316,8 +337,16 @@ pub(crate) fn set_current_g(g: *const G) {
 }
 
 /// Number of goroutines that exist now (spawned and not yet finished).
+/// While goroutines start and end it is a snapshot of a moving count, as in
+/// Go.
 pub fn num_goroutine() -> usize {
-    REGISTRY.iter().map(|shard| shard.0.lock().live).sum()
+    let live: isize = REGISTRY
+        .iter()
+        .map(|shard| shard.live.load(Ordering::Relaxed))
+        .sum();
+    // A shard read before a spawn it counts and one read after the exit it
+    // counts can make a moment's sum short; never below none.
+    live.max(0) as usize
 }
 
 /// A goroutine, as seen from user code: its id and name.
@@ -353,10 +382,15 @@ impl fmt::Debug for Goroutine {
 
 /// The running goroutine, or `None` on a plain thread.
 pub fn current() -> Option<Goroutine> {
-    let g = current_g()?;
-    // Rebuild a strong reference from the registry entry's Arc.
-    let shard = REGISTRY[g.shard].0.lock();
-    let g = shard.slots[g.slot.load(Ordering::Relaxed)].clone()?;
+    let g: *const G = current_g()?;
+    // SAFETY: `g` is the `Arc::as_ptr` of the `GRef` the worker holds for
+    // the whole time the goroutine runs (see `current_g`), and we are
+    // inside that window; taking one more strong count of a live `Arc` and
+    // owning it as a new `Arc` is what `increment_strong_count` is for.
+    let g = unsafe {
+        Arc::increment_strong_count(g);
+        Arc::from_raw(g)
+    };
     Some(Goroutine::from_g(g))
 }
 
@@ -377,7 +411,10 @@ struct DumpLine {
 pub fn dump() -> Dump {
     let mut lines = Vec::new();
     for shard in &REGISTRY {
-        for g in shard.0.lock().slots.iter().flatten() {
+        for g in shard.registry.lock().gs.iter() {
+            if g.state.is_dead() {
+                continue;
+            }
             let state = g.state_name();
             let waits = (state == "blocked").then(|| g.wait_reason().describe());
             lines.push(DumpLine {

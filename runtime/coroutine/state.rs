@@ -162,6 +162,12 @@ impl State {
         self.0.store(DEAD, Ordering::Release);
     }
 
+    /// Whether the goroutine finished (its worker called `retire`).
+    #[inline]
+    pub(crate) fn is_dead(&self) -> bool {
+        self.0.load(Ordering::Acquire) == DEAD
+    }
+
     /// The state as `dump()` names it (a racy snapshot).
     pub(crate) fn name(&self) -> &'static str {
         match self.0.load(Ordering::Acquire) {

@@ -306,7 +306,7 @@ pub(crate) fn schedule(g: GRef, next: bool) {
                 w.local.push(g);
             }
         }
-        None => rt.injector.push(g),
+        None => push_global(rt, g),
     }
     rt.wakep();
 }
@@ -314,8 +314,19 @@ pub(crate) fn schedule(g: GRef, next: bool) {
 /// Queues a goroutine on the global queue (gosched, hand-offs).
 pub(crate) fn schedule_global(g: GRef) {
     let rt = rt();
-    rt.injector.push(g);
+    push_global(rt, g);
     rt.wakep();
+}
+
+/// Pushes onto the global queue, not to be paused meanwhile. A push first
+/// reserves a slot and then fills it, and every stealer that reaches the
+/// slot spins (yielding its thread) until it is filled: a goroutine paused
+/// in between (a long `close` waking a million receivers from a worker
+/// sysmon had detached) left every worker spinning in `steal` and none to
+/// resume it, a hang seen at 1,000,000 parked goroutines.
+fn push_global(rt: &Runtime, g: GRef) {
+    let _no_preempt = NoPreempt::enter();
+    rt.injector.push(g);
 }
 
 /// A timer was armed earlier than the timer watcher wakes, or while nobody
