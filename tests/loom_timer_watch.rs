@@ -231,7 +231,7 @@ fn arming_an_earlier_timer_reaches_the_watcher() {
         let slept = watcher.join().unwrap();
         let kicked = rt.poller_kicked.load(SeqCst);
         assert!(
-            slept.map_or(true, |until| until <= 5) || kicked,
+            slept.is_none_or(|until| until <= 5) || kicked,
             "the watcher sleeps until {slept:?} past a timer at 5, and nobody woke it"
         );
     });
