@@ -157,7 +157,10 @@ impl Shared {
             }
             None => false,
         };
-        while c.try_recv().is_ok() {}
+        // Without yielding: this holds the state lock that the timer's
+        // callback takes on a worker, and a yield here (a preemption
+        // request) could leave that worker blocked on it.
+        while c.try_recv_now().is_ok() {}
         active
     }
 }

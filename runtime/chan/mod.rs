@@ -230,6 +230,12 @@ impl<T> Receiver<T> {
     /// Receives without blocking.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         scheduler::coop();
+        self.try_recv_now()
+    }
+
+    /// [`Receiver::try_recv`] that never yields (no `coop`): for callers
+    /// that hold a lock a timer callback also takes (`time.rs`).
+    pub(crate) fn try_recv_now(&self) -> Result<T, TryRecvError> {
         let mut st = self.chan.lock();
         match st.try_recv() {
             Ok((v, wake)) => {

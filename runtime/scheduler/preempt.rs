@@ -71,7 +71,7 @@
 
 use std::cell::Cell;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{compiler_fence, AtomicBool, Ordering};
 use std::sync::Once;
 
 use super::current_worker;
@@ -91,6 +91,11 @@ impl NoPreempt {
     #[inline]
     pub(crate) fn enter() -> NoPreempt {
         NO_PREEMPT.with(|n| n.set(n.get() + 1));
+        // The pause handler runs on this thread: the count must be up
+        // before the lock is taken and down only after it is released, in
+        // program order (the compiler may not move the lock's atomics
+        // across a plain thread-local write otherwise).
+        compiler_fence(Ordering::SeqCst);
         NoPreempt(())
     }
 }
@@ -98,6 +103,7 @@ impl NoPreempt {
 impl Drop for NoPreempt {
     #[inline]
     fn drop(&mut self) {
+        compiler_fence(Ordering::SeqCst);
         NO_PREEMPT.with(|n| n.set(n.get() - 1));
     }
 }

@@ -141,6 +141,9 @@ pub(super) fn spawn_worker(rt: &'static Runtime) {
                 exit: Cell::new(false),
             };
             worker.run(rt);
+            // `worker` is about to go: a thread-local destructor that runs
+            // goro code on this exiting thread must find no worker.
+            WORKER.with(|w| w.set(std::ptr::null()));
             rt.own_threads.fetch_sub(1, Ordering::SeqCst);
         });
     if let Err(e) = spawned {
