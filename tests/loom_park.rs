@@ -149,7 +149,8 @@ fn execute(g: &G) {
                     return;
                 }
             }
-            Yield::Gosched => g.state.yielded(),
+            // Queued as it is, RUNNING (goro's worker does the same).
+            Yield::Gosched => {}
             Yield::Return => {
                 g.state.retire();
                 g.finished.fetch_add(1, Ordering::Relaxed);
@@ -226,16 +227,15 @@ fn stale_wake_never_queues_twice() {
     model(false, true, true);
 }
 
-/// A stale wake racing with the gosched requeue (the waker proper cannot:
-/// the goroutine registers only after its gosched). No waker proper here:
-/// with one, loom reports a lost wake that C11 forbids: the requeue's plain
-/// store races with the stale wake's compare-exchange, and loom lets a
-/// later load read the overwritten NOTIFIED although the loader happens
-/// after the requeue (loom does not keep modification order between a
-/// store and an RMW: tokio-rs/loom#282, #389).
+/// A stale wake racing with the gosched requeue, and the waker proper
+/// after the goroutine registered. The requeue leaves the state word
+/// RUNNING (no plain store to race with the wakes' compare-exchanges: an
+/// earlier version stored RUNNABLE, and loom then reported a lost wake it
+/// could not tell from a real one, tokio-rs/loom#282).
 #[test]
 fn gosched_racing_with_stale_wake_queues_once() {
     model(true, false, true);
+    model(true, true, true);
 }
 
 /// The condition is a bare flag, and a stale wake (an earlier park's late

@@ -59,10 +59,14 @@ pub(crate) enum WaitReason {
     IoRead,
     IoWrite,
     Blocking,
+    /// Not blocked: yielded (gosched) and queued to run again. Its state
+    /// word stays RUNNING meanwhile (`state.rs`); a wait reason tells
+    /// `dump` it is runnable.
+    Yielded,
 }
 
 impl WaitReason {
-    const ALL: [WaitReason; 16] = [
+    const ALL: [WaitReason; 17] = [
         WaitReason::Nothing,
         WaitReason::Join,
         WaitReason::ChanSend,
@@ -79,6 +83,7 @@ impl WaitReason {
         WaitReason::IoRead,
         WaitReason::IoWrite,
         WaitReason::Blocking,
+        WaitReason::Yielded,
     ];
 
     fn describe(self) -> &'static str {
@@ -99,6 +104,7 @@ impl WaitReason {
             WaitReason::IoRead => "IO read",
             WaitReason::IoWrite => "IO write",
             WaitReason::Blocking => "blocking call",
+            WaitReason::Yielded => "yielded",
         }
     }
 }
@@ -306,7 +312,12 @@ impl G {
     }
 
     fn state_name(&self) -> &'static str {
-        self.state.name()
+        // Woken and yielded goroutines are queued with the state word
+        // RUNNING (`state.rs`) and their wait reason still set: runnable.
+        match self.state.name() {
+            "running" if self.wait_reason() != WaitReason::Nothing => "runnable",
+            name => name,
+        }
     }
 }
 

@@ -6,16 +6,18 @@
 //!   RUNNING  --wake (a waker, while it runs: leaves a token)------> NOTIFIED
 //!   NOTIFIED --take_token (park, without switching out)-----------> RUNNING
 //!   RUNNING  --finish_park (its worker, after the switch-out)-----> PARKED
-//!   NOTIFIED --finish_park (the wake raced with the switch)-------> RUNNABLE
-//!   PARKED   --wake (the waker then queues it, exactly once)------> RUNNABLE
-//!   RUNNING  --yielded (gosched requeue; NOTIFIED survives)-------> RUNNABLE
+//!   NOTIFIED --finish_park (the wake raced with the switch)-------> RUNNING (requeued)
+//!   PARKED   --wake (the waker then queues it, exactly once)------> RUNNING (queued)
+//!   RUNNING  --gosched: queued as it is (a wake leaves NOTIFIED)
+//!   RUNNING  --yielded (unlock_os_thread's requeue)---------------> RUNNABLE
 //!   RUNNING  --retire (its worker, after the coroutine returned)--> DEAD
 //! ```
 //!
 //! What it guarantees: a wake is never lost (a wake before the switch-out
 //! leaves NOTIFIED, which makes `finish_park` requeue instead of park); a
-//! goroutine is queued at most once per wake (only the PARKED -> RUNNABLE
-//! and NOTIFIED -> RUNNABLE transitions queue it, and each has one winner);
+//! goroutine is queued at most once per wake (only the PARKED -> RUNNING
+//! and NOTIFIED -> RUNNING requeues queue it, and each has one winner; a
+//! queued goroutine is RUNNING, so a wake meanwhile leaves a token);
 //! and it is never resumed while still switching out (only the worker that
 //! ran it leaves RUNNING, after the switch). `tests/loom_park.rs` checks
 //! this under the loom model checker, which is why the atomics come from a
@@ -65,10 +67,15 @@ impl State {
     /// a stale condition and park for good (`tests/loom_park.rs`,
     /// `stale_wake_then_flag_wake_is_not_lost`; found as a hang in a loop of
     /// `blocking(|| ())`). Go's `execute` CASes the status the same way.
+    ///
+    /// A goroutine queued by gosched is still RUNNING (or NOTIFIED): a
+    /// plain load suffices, since a waker that came meanwhile changed
+    /// RUNNING to NOTIFIED with a compare-exchange that its next park's
+    /// `take_token` reads.
     #[inline]
     pub(crate) fn start_running(&self) {
-        let mut state = RUNNABLE;
-        while state != NOTIFIED {
+        let mut state = self.0.load(Ordering::Acquire);
+        while state != NOTIFIED && state != RUNNING {
             match self
                 .0
                 .compare_exchange_weak(state, RUNNING, Ordering::AcqRel, Ordering::Acquire)
@@ -95,7 +102,7 @@ impl State {
 
     /// Worker, once the coroutine switched out to park: RUNNING -> PARKED,
     /// unless a wake arrived meanwhile (NOTIFIED): then the token is
-    /// consumed (-> RUNNABLE) and it returns true: the caller must run the
+    /// consumed (-> RUNNING) and it returns true: the caller must run the
     /// goroutine again. Release on success: a waker that finds PARKED
     /// (Acquire) and resumes the goroutine elsewhere sees the switch-out
     /// complete.
@@ -109,26 +116,31 @@ impl State {
             Err(_) => {
                 // NOTIFIED, or NOTIFIED again by a waker's same-value
                 // compare-exchange meanwhile: a swap reads the latest, so
-                // that waker's condition is seen (see `start_running`).
-                self.0.swap(RUNNABLE, Ordering::AcqRel);
+                // that waker's condition is seen. Requeued RUNNING, the
+                // token spent (see `wake`).
+                self.0.swap(RUNNING, Ordering::AcqRel);
                 true
             }
         }
     }
 
-    /// A waker (goready): PARKED -> RUNNABLE, and returns true: the caller
-    /// must queue it. RUNNING -> NOTIFIED (a token for its park). Already
-    /// queued or notified: nothing to do, but still a (same-value)
-    /// compare-exchange, so the waker's condition is seen by the goroutine
-    /// once it runs or takes its token (see `start_running`); only a dead
-    /// goroutine is left with a plain load.
+    /// A waker (goready): PARKED -> RUNNING, and returns true: the caller
+    /// must queue it. It is queued RUNNING, not RUNNABLE: a second wake
+    /// before it runs leaves a token (its next park returns at once and
+    /// re-checks) instead of queueing it twice, and the worker that pops it
+    /// needs no read-modify-write (`start_running`): the ping-pong path
+    /// stays one compare-exchange per wake. RUNNING -> NOTIFIED (a token
+    /// for its park). Already queued RUNNABLE or NEW, or notified: nothing
+    /// to do, but still a (same-value) compare-exchange, so the waker's
+    /// condition is seen by the goroutine once it runs or takes its token;
+    /// only a dead goroutine is left with a plain load.
     #[inline]
     pub(crate) fn wake(&self) -> bool {
         let mut state = self.0.load(Ordering::Acquire);
         loop {
             let next = match state {
                 RUNNING => NOTIFIED,
-                PARKED => RUNNABLE,
+                PARKED => RUNNING,
                 DEAD => return false,
                 same => same,
             };

@@ -128,7 +128,13 @@ fn park_goroutine(g: &G, why: WaitReason) {
 #[inline]
 pub(crate) fn gosched() {
     match current_g() {
-        Some(g) => suspend_in_place(g, Yield::Gosched),
+        Some(g) => {
+            // Queued with its state word left RUNNING (see the worker's
+            // Gosched arm); `dump` tells it runnable by this.
+            g.set_wait(WaitReason::Yielded);
+            suspend_in_place(g, Yield::Gosched);
+            g.set_wait(WaitReason::Nothing);
+        }
         None => std::thread::yield_now(),
     }
 }

@@ -620,8 +620,10 @@ impl Worker {
                 }
             }
             CoroutineResult::Yield(Yield::Gosched) => {
-                // RUNNING -> RUNNABLE; a pending token survives.
-                g.state.yielded();
+                // Queued as it is, RUNNING (or NOTIFIED): a wake meanwhile
+                // leaves a token instead of queueing it again, and the
+                // worker that resumes it needs no read-modify-write
+                // (`State::start_running`), which keeps the yield cheap.
                 if bound_here {
                     super::schedule_global(g);
                 } else {
