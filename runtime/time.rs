@@ -23,13 +23,19 @@ use std::time::{Duration, Instant};
 
 use crate::chan::{chan, Receiver, Sender, TrySendError};
 use crate::coroutine::WaitReason;
-use crate::scheduler::park_until;
 use crate::scheduler::timer::{self, TimerKey};
+use crate::scheduler::{park_until, park_until_future};
 
 /// Pauses the caller for at least `d`: parks a goroutine (its worker runs
 /// others meanwhile); sleeps a plain thread.
 pub fn sleep(d: Duration) {
+    if d.is_zero() {
+        return;
+    }
     let deadline = deadline_after(d);
+    if park_until_future(WaitReason::Sleep, deadline) {
+        return;
+    }
     while !park_until(WaitReason::Sleep, deadline) {}
 }
 

@@ -44,7 +44,9 @@ mod timer_heap;
 mod worker;
 
 pub(crate) use netpoll::reactor;
-pub(crate) use park::{finish_park, gosched, park, park_until, unparker, Unparker};
+pub(crate) use park::{
+    finish_park, gosched, park, park_until, park_until_future, unparker, Unparker,
+};
 pub(crate) use preempt::{coop, NoPreempt};
 pub(crate) use worker::{current_worker, with_stack_cache};
 pub use worker::{lock_os_thread, unlock_os_thread};

@@ -92,6 +92,13 @@ pub(crate) fn park_until(why: WaitReason, deadline: Instant) -> bool {
     if Instant::now() >= deadline {
         return true;
     }
+    park_until_future(why, deadline)
+}
+
+/// [`park_until`] for a deadline the caller knows has not passed (it just
+/// computed it from the clock): one clock read fewer, which is a tenth of
+/// a `sleep` loop's wake-up.
+pub(crate) fn park_until_future(why: WaitReason, deadline: Instant) -> bool {
     match current_g() {
         Some(g) => {
             let key = timer::add(deadline, Unparker::Goroutine(g_ref(g)));
