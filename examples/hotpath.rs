@@ -1,21 +1,32 @@
 //! The scheduler's hot paths, N times, for instruction counts that do not
-//! depend on how busy the machine is: `hotpath MODE N`, MODE one of
-//! `gosched` (N rounds of two goroutines yielding in turn), `chan` (N
+//! depend on how busy the machine is: `hotpath MODE N [PROCS]`, MODE one
+//! of `gosched` (N rounds of two goroutines yielding in turn), `chan` (N
 //! unbuffered round trips), `spawn` (N goroutines spawned, then joined),
-//! all on `gomaxprocs(1)`. Run it under callgrind twice, with two values
-//! of N, and divide the difference of the worker thread's totals by the
-//! difference of N (startup cancels out):
+//! on `gomaxprocs(PROCS)` (default 1). Run it under callgrind twice, with
+//! two values of N, and divide the difference of the worker thread's
+//! totals by the difference of N (startup cancels out):
 //!
 //! ```text
 //! valgrind --tool=callgrind --separate-threads=yes target/release/examples/hotpath gosched 21000
 //! ```
+//!
+//! It also prints the wall time per operation (per round for `gosched`
+//! and `chan`), for A/B runs by hand: `hotpath chan 2000000 2` against
+//! `hotpath chan 2000000 1` is the two-workers-vs-one round trip.
+
+#[path = "support/out.rs"]
+#[macro_use]
+mod out;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: hotpath gosched|chan|spawn N";
+    let usage = "usage: hotpath gosched|chan|spawn N [PROCS]";
     let mode = args.next().expect(usage);
     let n: u64 = args.next().and_then(|n| n.parse().ok()).expect(usage);
-    goro::gomaxprocs(1);
+    let procs: usize = args.next().map_or(1, |p| p.parse().expect(usage));
+    goro::gomaxprocs(procs);
+    let start = std::time::Instant::now();
+    let label = mode.clone();
     goro::run(move || match mode.as_str() {
         "gosched" => {
             let other = goro::go!(move || {
@@ -51,4 +62,6 @@ fn main() {
         }
         _ => panic!("{usage}"),
     });
+    let per_op = start.elapsed().as_nanos() / u128::from(n.max(1));
+    say!("hotpath {label}: {per_op} ns per op on {procs} worker(s)");
 }

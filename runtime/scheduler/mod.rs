@@ -576,8 +576,13 @@ impl Runtime {
             if waiting.is_null() || !victim.busy.load(Ordering::Relaxed) {
                 continue;
             }
+            // The victim's switch count tells "sat there since" from "ran
+            // and came back": a ping-pong pair puts the same two goroutines
+            // in runnext over and over, and taking one of them splits the
+            // pair across cores.
+            let ticks = victim.ticks.load(Ordering::Relaxed);
             match seen.get() {
-                Some(s) if s.worker == victim.id && s.g == waiting as usize => {
+                Some(s) if s.worker == victim.id && s.g == waiting as usize && s.ticks == ticks => {
                     if s.since.elapsed() >= RUNNEXT_GRACE {
                         seen.set(None);
                         if victim
@@ -601,6 +606,7 @@ impl Runtime {
                 _ => seen.set(Some(SeenRunnext {
                     worker: victim.id,
                     g: waiting as usize,
+                    ticks,
                     since: Instant::now(),
                 })),
             }
@@ -635,6 +641,8 @@ const RUNNEXT_GRACE: std::time::Duration = std::time::Duration::from_micros(3);
 pub(crate) struct SeenRunnext {
     worker: usize,
     g: usize,
+    /// The victim's `ticks` then.
+    ticks: u64,
     since: Instant,
 }
 
