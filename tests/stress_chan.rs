@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use goro::{chan, select, Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
-use stress::{Beat, Participant, Watchdog};
+use stress::{Beat, Participant, Rng, Watchdog};
 
 const PRODUCERS: usize = 4;
 const CONSUMERS: usize = 4;
@@ -141,30 +141,6 @@ impl Drop for Token {
 
 // ---- the plan of a round ----
 
-/// xorshift64*: plans and choices replayable from a seed.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn one_in(&mut self, n: usize) -> bool {
-        self.below(n) == 0
-    }
-}
-
 struct Plan {
     capacities: [usize; 2],
     gomaxprocs: usize,
@@ -180,24 +156,24 @@ struct Plan {
 
 impl Plan {
     fn draw(rng: &mut Rng) -> Plan {
-        let capacity = |rng: &mut Rng| [0, 1, 8][rng.below(3)];
-        let quota = 100 + rng.below(900);
+        let capacity = |rng: &mut Rng| [0, 1, 8][rng.index(3)];
+        let quota = 100 + rng.index(900);
         // Participant 0 of each side is always a thread, 1 a goroutine.
         let on_thread = |rng: &mut Rng, i: usize| i == 0 || (i > 1 && rng.one_in(3));
         Plan {
             capacities: [capacity(rng), capacity(rng)],
-            gomaxprocs: [1, 2, 4][rng.below(3)],
+            gomaxprocs: [1, 2, 4][rng.index(3)],
             quota,
             producer_on_thread: std::array::from_fn(|i| on_thread(rng, i)),
             consumer_on_thread: std::array::from_fn(|i| on_thread(rng, i)),
-            close_after: rng.one_in(4).then(|| rng.below(quota)),
+            close_after: rng.one_in(4).then(|| rng.index(quota)),
             // A quarter of the rounds, every consumer quits while values
             // still come (the channels close with values buffered); else
             // some consumers quit, maybe after the producers are done.
             quit_after: if rng.one_in(4) {
-                std::array::from_fn(|_| Some(rng.below(quota)))
+                std::array::from_fn(|_| Some(rng.index(quota)))
             } else {
-                std::array::from_fn(|_| rng.one_in(4).then(|| rng.below(quota * 2)))
+                std::array::from_fn(|_| rng.one_in(4).then(|| rng.index(quota * 2)))
             },
         }
     }
@@ -271,11 +247,11 @@ impl Producer {
                 None => break, // spent every slot on timeouts
             };
             let to = if open == [true, true] {
-                self.rng.below(2)
+                self.rng.index(2)
             } else {
                 usize::from(open[1])
             };
-            let outcome = match self.rng.below(5) {
+            let outcome = match self.rng.index(5) {
                 0 => match self.txs[to].send(token) {
                     Ok(()) => Sent::Yes,
                     Err(e) => Sent::Closed(to, e.0),
@@ -406,7 +382,7 @@ impl Consumer {
             Ok(token) => Got::Token(token),
             Err(_) => Got::Closed(channel),
         };
-        match self.rng.below(4) {
+        match self.rng.index(4) {
             0 => select! {
                 recv(rx0) -> r => got(0, r),
                 recv(rx1) -> r => got(1, r),
@@ -435,7 +411,7 @@ impl Consumer {
 
     fn receive_from_one(&mut self, channel: usize) -> Got {
         let rx = &self.rxs[channel];
-        match self.rng.below(3) {
+        match self.rng.index(3) {
             0 => rx.recv().map_or(Got::Closed(channel), Got::Token),
             1 => match rx.recv_timeout(PATIENCE) {
                 Ok(token) => Got::Token(token),

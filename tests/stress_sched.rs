@@ -56,46 +56,13 @@ use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use goro::{chan, select, RecvTimeoutError, TryRecvError};
-use stress::{Beat, Watchdog};
+use stress::{Beat, Rng, Watchdog};
 
 /// Real `panic!`s (which goro's hook reports on stderr) per run; other
 /// victims panic with `resume_unwind`, which skips the hook.
 const LOUD_PANICS: usize = 3;
 
 // ---- randomness ----
-
-/// xorshift64*, seeded through one splitmix64 step so that nearby seeds
-/// differ.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(mix(seed) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn one_in(&mut self, n: u64) -> bool {
-        self.below(n) == 0
-    }
-
-    fn millis(&mut self, lo: u64, hi: u64) -> Duration {
-        Duration::from_millis(lo + self.below(hi - lo + 1))
-    }
-
-    fn micros(&mut self, hi: u64) -> Duration {
-        Duration::from_micros(self.below(hi + 1))
-    }
-}
 
 /// splitmix64's finaliser: a node's value, a seed's scramble.
 fn mix(x: u64) -> u64 {
@@ -255,7 +222,7 @@ fn tree_node(tree: Arc<Tree>, id: u64, depth: u32) -> u64 {
     if depth == 0 {
         match rng.below(4) {
             0 => goro::gosched(),
-            1 => nap(rng.micros(200)),
+            1 => nap(rng.micros(0, 200)),
             _ => {}
         }
         return sum;
@@ -392,18 +359,18 @@ fn timers(s: &Shared, seed: u64, beat: &Beat, who: &str) {
     let mut rng = Rng::new(seed);
     while s.running() {
         match rng.below(4) {
-            0 => nap(rng.micros(3000)),
+            0 => nap(rng.micros(0, 3000)),
             1 => {
                 // recv_timeout racing a late sender: the value arrives
                 // exactly once, in time or after.
                 let (tx, rx) = chan::<u64>(1);
-                let delay = rng.micros(2000);
+                let delay = rng.micros(0, 2000);
                 let v = rng.next();
                 goro::spawn(move || {
                     nap(delay);
                     tx.send(v).expect("the receiver keeps its end");
                 });
-                let got = match rx.recv_timeout(rng.micros(2000)) {
+                let got = match rx.recv_timeout(rng.micros(0, 2000)) {
                     Ok(got) => got,
                     Err(RecvTimeoutError::Timeout) => rx.recv().expect("the late value"),
                     Err(RecvTimeoutError::Disconnected) => panic!("{who}: sender lost its value"),
@@ -415,12 +382,12 @@ fn timers(s: &Shared, seed: u64, beat: &Beat, who: &str) {
                 // time::after racing another channel in a select: the timer
                 // delivers exactly one value, then closes.
                 let (tx, rx) = chan::<u64>(0);
-                let delay = rng.micros(2000);
+                let delay = rng.micros(0, 2000);
                 let sender = goro::spawn(move || {
                     nap(delay);
                     let _ = tx.send_timeout(7, Duration::from_micros(500));
                 });
-                let after = goro::time::after(rng.micros(2000));
+                let after = goro::time::after(rng.micros(0, 2000));
                 let timer_won = select! {
                     recv(rx) -> v => {
                         // Err: the sender gave up (nobody received in
@@ -442,10 +409,10 @@ fn timers(s: &Shared, seed: u64, beat: &Beat, who: &str) {
             _ => {
                 // Timer stop/reset: a stopped timer delivers nothing, a
                 // reset one exactly one value.
-                let d = rng.micros(2000);
+                let d = rng.micros(0, 2000);
                 let t = goro::time::Timer::new(d);
                 if rng.one_in(2) {
-                    nap(rng.micros(2000));
+                    nap(rng.micros(0, 2000));
                 }
                 t.stop();
                 nap(d + Duration::from_micros(500));
@@ -454,7 +421,7 @@ fn timers(s: &Shared, seed: u64, beat: &Beat, who: &str) {
                     Err(TryRecvError::Empty),
                     "{who}: a stopped timer delivered"
                 );
-                t.reset(rng.micros(1000));
+                t.reset(rng.micros(0, 1000));
                 t.c.recv().expect("a reset timer fires");
                 nap(Duration::from_micros(500));
                 assert_eq!(
@@ -476,7 +443,7 @@ fn churn(s: &Shared, seed: u64, beat: &Beat, who: &str) {
     while s.running() {
         goro::gomaxprocs(1 + rng.below(4) as usize);
         count(&s.counts.churns, 1);
-        nap(rng.micros(5000));
+        nap(rng.micros(0, 5000));
         step(beat, who);
     }
 }
@@ -540,7 +507,7 @@ fn locked_session(rng: &mut Rng, beat: &Beat, who: &str) {
     for _ in 0..1 + rng.below(8) {
         match rng.below(7) {
             0 => {
-                nap(rng.micros(2000));
+                nap(rng.micros(0, 2000));
                 check("a sleep");
             }
             1 => {
@@ -549,7 +516,7 @@ fn locked_session(rng: &mut Rng, beat: &Beat, who: &str) {
             }
             2 => {
                 let (tx, rx) = chan::<u64>(0);
-                let delay = rng.micros(1000);
+                let delay = rng.micros(0, 1000);
                 goro::spawn(move || {
                     nap(delay);
                     tx.send(1).expect("the locked receiver");
@@ -567,7 +534,7 @@ fn locked_session(rng: &mut Rng, beat: &Beat, who: &str) {
             }
             5 => {
                 goro::lock_os_thread();
-                nap(rng.micros(500));
+                nap(rng.micros(0, 500));
                 goro::unlock_os_thread();
                 check("a nested lock");
             }
@@ -588,7 +555,7 @@ fn locker(s: &Shared, seed: u64, beat: &Beat, who: &str) {
         if rng.one_in(6) {
             // Ends while locked: its thread exits, a new one takes over.
             let v = rng.next();
-            let nap_for = rng.micros(1000);
+            let nap_for = rng.micros(0, 1000);
             let got = goro::spawn(move || {
                 goro::lock_os_thread();
                 let here = std::thread::current().id();
@@ -690,13 +657,13 @@ fn victim_driver(s: &Arc<Shared>, seed: u64, beat: &Beat, who: &str) {
         let guards = 1 + rng.below(3) as u32;
         let parks: Vec<DropPark> = (0..guards)
             .map(|_| match rng.below(3) {
-                0 => DropPark::RecvTimeout(rng.micros(2000)),
-                1 => DropPark::Sleep(rng.micros(1000)),
+                0 => DropPark::RecvTimeout(rng.micros(0, 2000)),
+                1 => DropPark::Sleep(rng.micros(0, 1000)),
                 _ => DropPark::Yield,
             })
             .collect();
         let lock = rng.one_in(4);
-        let late = rng.micros(2000);
+        let late = rng.micros(0, 2000);
         let (tx, rx) = chan::<u64>(guards as usize);
         // The late sender: wakes a guard parked in recv_timeout, or not.
         goro::spawn(move || {

@@ -46,7 +46,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use goro::sync::{Barrier, Condvar, Mutex, Once, RwLock, Semaphore, WaitGroup};
-use stress::{Beat, Participant, Watchdog};
+use stress::{Beat, Participant, Rng, Watchdog};
 
 /// Random participants: goroutines, and threads beside them.
 const GOROUTINES: usize = 8;
@@ -55,31 +55,6 @@ const THREADS: usize = 3;
 const BARRIER_PARTIES: usize = 4;
 const PERMITS: usize = 3;
 const ONCES: usize = 16;
-
-/// xorshift64: replayable choices.
-struct Rng(u64);
-
-impl Rng {
-    /// Seeds through one splitmix64 step, so that nearby seeds (1, 2, ...)
-    /// start far apart.
-    fn new(seed: u64) -> Rng {
-        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Rng((z ^ (z >> 31)) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 struct Tokens {
     available: u64,

@@ -55,41 +55,7 @@ use std::time::{Duration, Instant};
 use goro::net::{TcpListener, TcpStream};
 use goro::time::{after, sleep, Ticker, Timer};
 use goro::{chan, select, Receiver, RecvTimeoutError, Sender, TryRecvError};
-use stress::{Beat, Participant, Watchdog};
-
-/// xorshift64: replayable choices.
-struct Rng(u64);
-
-impl Rng {
-    /// Seeds through one splitmix64 step, so that nearby seeds start far
-    /// apart.
-    fn new(seed: u64) -> Rng {
-        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Rng((z ^ (z >> 31)) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn one_in(&mut self, n: u64) -> bool {
-        self.below(n) == 0
-    }
-
-    /// A duration of `lo..=hi` microseconds.
-    fn micros(&mut self, lo: u64, hi: u64) -> Duration {
-        Duration::from_micros(lo + self.below(hi - lo + 1))
-    }
-}
+use stress::{Beat, Participant, Rng, Watchdog};
 
 /// How often each outcome happened, for the final checks and report.
 #[derive(Default)]

@@ -195,3 +195,49 @@ fn watch(test: &str, beats: &Mutex<Vec<Beat>>, stop: &AtomicBool) {
         }
     }
 }
+
+/// Replayable random choices: xorshift64*, seeded through one splitmix64
+/// step so that nearby seeds (1, 2, ...) start far apart. Every stress
+/// test draws from one of these per participant, seeded from [`seed`].
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Rng((z ^ (z >> 31)) | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// An index in `0..n`.
+    pub fn index(&mut self, n: usize) -> usize {
+        self.below(n as u64) as usize
+    }
+
+    /// True once in `n` draws, on average.
+    pub fn one_in(&mut self, n: u64) -> bool {
+        self.below(n) == 0
+    }
+
+    /// A duration of `lo..=hi` microseconds.
+    pub fn micros(&mut self, lo: u64, hi: u64) -> Duration {
+        Duration::from_micros(lo + self.below(hi - lo + 1))
+    }
+
+    /// A duration of `lo..=hi` milliseconds.
+    pub fn millis(&mut self, lo: u64, hi: u64) -> Duration {
+        Duration::from_millis(lo + self.below(hi - lo + 1))
+    }
+}
