@@ -11,7 +11,11 @@
 //!
 //! `cargo bench --bench parked_memory`
 
+#[path = "../examples/support/parked.rs"]
+mod parked;
+
 use criterion::{criterion_group, Criterion};
+use parked::{mem_available, park_on_channel, rss_bytes, Parked};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,12 +30,6 @@ const MILLION_CHILD: &str = "GORO_PARKED_MEMORY_MILLION";
 /// Memory the million case needs: measured 4.4 KB of RSS and 0.5 KB of page
 /// tables per parked goroutine; asked for with room to spare.
 const MILLION_NEEDS: usize = MILLION * 8 * 1024;
-
-fn rss_bytes() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");
-    let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    pages * 4096
-}
 
 /// Parks `PARKED` goroutines in a join chain, calls `measure` while all are
 /// parked, releases them and returns the time taken to park them.
@@ -86,49 +84,6 @@ fn parked_memory(c: &mut Criterion) {
     });
 }
 
-/// Parks `n` goroutines receiving on one channel, then closes it and waits
-/// for all: the time to park them, the time to release them, RSS growth
-/// per goroutine while parked and the process's map entries then.
-fn park_on_channel(n: usize) -> (Duration, Duration, usize, usize) {
-    goro::run(move || {
-        let (release, parked_on) = goro::chan::<()>(0);
-        let parked = goro::sync::WaitGroup::new();
-        let done = goro::sync::WaitGroup::new();
-        parked.add(n as isize);
-        done.add(n as isize);
-        let before = rss_bytes();
-        let start = Instant::now();
-        for _ in 0..n {
-            let (parked, done, rx) = (parked.clone(), done.clone(), parked_on.clone());
-            drop(goro::go!(move || {
-                parked.done();
-                assert!(rx.recv().is_err(), "nothing is ever sent");
-                done.done();
-            }));
-        }
-        parked.wait();
-        let parked_at = Instant::now();
-        let rss = rss_bytes().saturating_sub(before) / n;
-        let maps = std::fs::read_to_string("/proc/self/maps")
-            .expect("read /proc/self/maps")
-            .lines()
-            .count();
-        release.close();
-        done.wait();
-        (parked_at - start, parked_at.elapsed(), rss, maps)
-    })
-}
-
-/// `MemAvailable` from `/proc/meminfo`, in bytes.
-fn mem_available() -> Option<usize> {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("MemAvailable:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
-        .map(|kib| kib * 1024)
-}
-
 /// Runs the million case in a fresh process of this bench, if the machine
 /// has the memory.
 fn million_parked() {
@@ -158,7 +113,12 @@ criterion_group! {
 
 fn main() {
     if std::env::var_os(MILLION_CHILD).is_some() {
-        let (park, release, rss, maps) = park_on_channel(MILLION);
+        let Parked {
+            park,
+            release,
+            rss_bytes_per_g: rss,
+            maps,
+        } = park_on_channel(MILLION);
         println!(
             "parked_memory: {MILLION} parked on one channel in {:.2} s ({:.2} µs each), released in {:.2} s; {rss} bytes of RSS per parked goroutine, {maps} map entries (vm.max_map_count: {})",
             park.as_secs_f64(),

@@ -27,11 +27,15 @@
 #[macro_use]
 #[path = "support/out.rs"]
 mod out;
+#[path = "support/parked.rs"]
+mod parked;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+use parked::{mem_available, park_on_channel};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -56,61 +60,19 @@ fn usage(why: &str) -> ! {
     std::process::exit(2)
 }
 
-/// Resident memory of this process, from `/proc/self/statm`.
-fn rss_bytes() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");
-    let pages: usize = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .expect("statm's second field is the resident page count");
-    pages * 4096
-}
-
-/// Kernel map entries of this process (the `vm.max_map_count` budget).
-fn map_entries() -> usize {
-    std::fs::read_to_string("/proc/self/maps")
-        .expect("read /proc/self/maps")
-        .lines()
-        .count()
-}
-
 fn idle_mem(n: usize) {
-    let line = goro::run(move || {
-        let (release, parked_on) = goro::chan::<()>(0);
-        let parked = goro::sync::WaitGroup::new();
-        let done = goro::sync::WaitGroup::new();
-        parked.add(n as isize);
-        done.add(n as isize);
-        let before = rss_bytes();
-        let start = Instant::now();
-        for _ in 0..n {
-            let (parked, done, rx) = (parked.clone(), done.clone(), parked_on.clone());
-            drop(goro::go!(move || {
-                parked.done();
-                // Closed, not sent to: every receiver wakes with an error.
-                let _ = rx.recv();
-                done.done();
-            }));
-        }
-        parked.wait();
-        let parked_at = Instant::now();
-        let rss = rss_bytes().saturating_sub(before);
-        let maps = map_entries();
-        release.close();
-        done.wait();
-        let end = Instant::now();
-        format!(
-            "idle_mem runtime=goro n={n} procs={} park_s={:.4} release_s={:.4} total_s={:.4} us_per_g={:.3} rss_bytes_per_g={} maps={maps}",
-            goro::gomaxprocs(0),
-            (parked_at - start).as_secs_f64(),
-            (end - parked_at).as_secs_f64(),
-            (end - start).as_secs_f64(),
-            (end - start).as_secs_f64() * 1e6 / n as f64,
-            rss / n,
-        )
-    });
-    say!("{line}");
+    let run = park_on_channel(n);
+    let total = run.park + run.release;
+    say!(
+        "idle_mem runtime=goro n={n} procs={} park_s={:.4} release_s={:.4} total_s={:.4} us_per_g={:.3} rss_bytes_per_g={} maps={}",
+        goro::gomaxprocs(0),
+        run.park.as_secs_f64(),
+        run.release.as_secs_f64(),
+        total.as_secs_f64(),
+        total.as_secs_f64() * 1e6 / n as f64,
+        run.rss_bytes_per_g,
+        run.maps,
+    );
 }
 
 /// One round of the spawn load: spawn `n`, then join them all.
@@ -187,16 +149,6 @@ fn build_go(name: &str, dir: &Path) -> Option<PathBuf> {
             None
         }
     }
-}
-
-/// `MemAvailable` from `/proc/meminfo`, in bytes.
-fn mem_available() -> Option<usize> {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("MemAvailable:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
-        .map(|kib| kib * 1024)
 }
 
 /// Median, smallest and largest of some samples.
