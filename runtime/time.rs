@@ -11,7 +11,7 @@
 //!
 //! No thread is started for timers and nothing here polls: timers fire in
 //! the workers' find-work loop, and an idle runtime sleeps until the next
-//! deadline (`reactor/timer.rs`).
+//! deadline (`scheduler/timer.rs`).
 //!
 //! Stopping or resetting a [`Timer`] or [`Ticker`] also drops a value that
 //! fired but was not received yet (Go 1.23's rule): after `stop` returns,

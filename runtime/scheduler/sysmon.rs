@@ -173,6 +173,17 @@ fn run(rt: &'static Runtime) -> ! {
         if timers_overdue {
             rt.wake_idle_for_timers();
         }
+        // Backstop for a lost wake-up: work is queued, a worker is idle and
+        // nobody spins for it. `tests/gomaxprocs_shrink.rs` still strands a
+        // goroutine this way now and then (a race between `wakep` and
+        // workers retiring that is not found yet): with this it waits for
+        // one look instead of forever.
+        if rt.npidle.load(Ordering::SeqCst) > 0
+            && rt.nmspinning.load(Ordering::SeqCst) == 0
+            && rt.any_work()
+        {
+            rt.wakep();
+        }
         delay = if all_idle {
             (delay * 2).min(MAX_DELAY)
         } else {
