@@ -37,9 +37,12 @@
 //! Bench ids: `claims_<load>/<contender>[_<N>]/<setting>`. IO-bound runs
 //! stop at 1,000 processes (see [`IO_N`]).
 
+#[path = "../examples/support/child.rs"]
+mod child;
 #[path = "../examples/support/claims.rs"]
 mod claims;
 
+use child::ChildServer;
 use claims::Setting;
 use criterion::{BenchmarkId, Criterion, SamplingMode};
 use std::time::Duration;
@@ -124,7 +127,7 @@ fn cpu(c: &mut Criterion, setting: Setting, forks: bool) {
     g.finish();
 }
 
-fn io(c: &mut Criterion, setting: Setting, forks: bool, server: &claims::EchoServer) {
+fn io(c: &mut Criterion, setting: Setting, forks: bool, server: &ChildServer) {
     let full = full_run();
     let (ns, k): (&[usize], usize) = if full { (&IO_N, IO_K) } else { (&IO_N[..1], 2) };
     let mut g = c.benchmark_group("claims_io");
@@ -160,7 +163,7 @@ fn main() {
     let ok = claims::run_settings(
         |setting| {
             let mut c = Criterion::default().configure_from_args();
-            let server = claims::EchoServer::start(setting);
+            let server = claims::echo_server(setting);
             // Forking contenders first, while this process is lean (see
             // `claims::is_process`), then the rest.
             for forks in [true, false] {

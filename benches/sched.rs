@@ -39,6 +39,8 @@
 #[macro_use]
 #[path = "../examples/support/out.rs"]
 mod out;
+#[path = "../examples/support/child.rs"]
+mod child;
 #[path = "../examples/support/loadgen.rs"]
 mod loadgen;
 #[path = "../examples/support/sched.rs"]
@@ -121,7 +123,7 @@ fn echo_p99(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(200))
         .measurement_time(Duration::from_secs(1));
     for hogs in [0, 4] {
-        let server = sched::EchoServer::start(hogs, 2, &[]);
+        let server = sched::echo_server(hogs, 2, &[]);
         let mut hist = loadgen::Histogram::default();
         let name = if hogs == 0 {
             "no_hogs".to_string()

@@ -42,6 +42,8 @@
 #[macro_use]
 #[path = "support/out.rs"]
 mod out;
+#[path = "support/child.rs"]
+mod child;
 #[path = "support/claims.rs"]
 mod claims;
 #[path = "support/fd_limit.rs"]
@@ -152,7 +154,7 @@ fn measure(setting: Setting) {
         claims::nofile_limit(),
         memory()
     );
-    let server = claims::EchoServer::start(setting);
+    let server = claims::echo_server(setting);
     for forks in [true, false] {
         let pick = |name: &str| claims::is_process(name) == forks;
         for name in claims::SWITCHES.into_iter().filter(|n| pick(n)) {
@@ -1075,7 +1077,7 @@ fn sched_section() {
         ),
     ];
     for (label, hogs, env) in echo_cases {
-        let server = sched::EchoServer::start(hogs, ECHO_WORKERS, env);
+        let server = sched::echo_server(hogs, ECHO_WORKERS, env);
         let report = sched::echo(server.addr, ECHO_CONNS, 0, Some(ECHO_TIME), ECHO_WORKERS);
         drop(server);
         say!(
@@ -1269,8 +1271,8 @@ fn scale_section(sleep_time: Duration, echo_time: Duration, reps: usize) -> bool
     for conns in SCALE_ECHO_CONNS {
         for &workers in &worker_counts {
             let servers = [
-                scale::EchoServer::start(workers, None),
-                scale::EchoServer::start(workers, Some(SCALE_READ_TIMEOUT)),
+                scale::echo_server(workers, None),
+                scale::echo_server(workers, Some(SCALE_READ_TIMEOUT)),
             ];
             let mut rates = [Vec::new(), Vec::new()];
             let mut p99 = [Duration::ZERO; 2];

@@ -40,9 +40,10 @@
 
 #![allow(dead_code)]
 
+use crate::child::ChildServer;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -1068,38 +1069,13 @@ fn io_processes(addr: SocketAddr, n: usize, k: usize) -> IoRun {
 // ---------------------------------------------------------------------
 // The echo server process.
 
-/// A goro echo server in a child process (this binary re-executed).
-pub struct EchoServer {
-    child: Child,
-    pub addr: SocketAddr,
-}
-
-impl EchoServer {
-    pub fn start(setting: Setting) -> EchoServer {
-        let exe = std::env::current_exe().expect("current_exe");
-        let mut child = Command::new(exe)
-            .env(ROLE_ENV, "echo_server")
-            .env(SETTING_ENV, setting.name())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the echo server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("echo server address");
-        let addr = line
-            .trim()
-            .parse()
-            .expect("echo server printed its address");
-        EchoServer { child, addr }
-    }
-}
-
-impl Drop for EchoServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts a goro echo server in a child process (this binary re-executed)
+/// in `setting`.
+pub fn echo_server(setting: Setting) -> ChildServer {
+    let mut cmd = ChildServer::this_binary();
+    cmd.env(ROLE_ENV, "echo_server")
+        .env(SETTING_ENV, setting.name());
+    ChildServer::spawn(cmd)
 }
 
 fn echo_server_main(setting: Setting) {

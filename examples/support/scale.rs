@@ -25,10 +25,11 @@
 //! as `loadgen` and `support/fd_limit.rs` as `fd_limit` at the crate root
 //! before this module.
 
+use crate::child::ChildServer;
 use crate::{fd_limit, loadgen};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -340,41 +341,14 @@ pub fn handle_role() {
     std::process::exit(0);
 }
 
-/// A goro echo server in a child process on `workers` workers, whose
-/// connections set `read_timeout` before every read (or never); killed on
-/// drop.
-pub struct EchoServer {
-    child: Child,
-    pub addr: SocketAddr,
-}
-
-impl EchoServer {
-    pub fn start(workers: usize, read_timeout: Option<Duration>) -> EchoServer {
-        let exe = std::env::current_exe().expect("current_exe");
-        let ms = read_timeout.map_or(0, |d| d.as_millis().max(1));
-        let mut child = Command::new(exe)
-            .env(ROLE_ENV, "echo_server")
-            .env(CASE_ENV, format!("{workers},{ms}"))
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the echo server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("echo server address");
-        let addr = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("echo server printed {line:?}, not its address"));
-        EchoServer { child, addr }
-    }
-}
-
-impl Drop for EchoServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts a goro echo server in a child process on `workers` workers,
+/// whose connections set `read_timeout` before every read (or never).
+pub fn echo_server(workers: usize, read_timeout: Option<Duration>) -> ChildServer {
+    let ms = read_timeout.map_or(0, |d| d.as_millis().max(1));
+    let mut cmd = ChildServer::this_binary();
+    cmd.env(ROLE_ENV, "echo_server")
+        .env(CASE_ENV, format!("{workers},{ms}"));
+    ChildServer::spawn(cmd)
 }
 
 /// Echoes on `conn` until EOF or an error, setting `read_timeout` before

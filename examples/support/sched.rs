@@ -31,10 +31,11 @@
 
 #![allow(dead_code)]
 
+use crate::child::ChildServer;
 use crate::loadgen;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -455,42 +456,17 @@ pub fn handoff(goroutines: usize, block: Duration, workers: usize) -> Handoff {
     })
 }
 
-/// A goro echo server with `hogs` CPU hogs among its goroutines, in a child
-/// process on `workers` workers; killed on drop.
-pub struct EchoServer {
-    child: Child,
-    pub addr: SocketAddr,
-}
-
-impl EchoServer {
-    /// Starts it; `extra_env` goes to the child (`GORO_ASYNCPREEMPT=0`).
-    pub fn start(hogs: usize, workers: usize, extra_env: &[(&str, &str)]) -> EchoServer {
-        let exe = std::env::current_exe().expect("current_exe");
-        let mut cmd = Command::new(exe);
-        cmd.env(ROLE_ENV, "echo_server")
-            .env(HOGS_ENV, format!("{hogs},{workers}"))
-            .stdout(Stdio::piped());
-        for (k, v) in extra_env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("start the echo server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("echo server address");
-        let addr = line
-            .trim()
-            .parse()
-            .expect("echo server printed its address");
-        EchoServer { child, addr }
+/// Starts a goro echo server with `hogs` CPU hogs among its goroutines, in
+/// a child process on `workers` workers; `extra_env` goes to the child
+/// (`GORO_ASYNCPREEMPT=0`).
+pub fn echo_server(hogs: usize, workers: usize, extra_env: &[(&str, &str)]) -> ChildServer {
+    let mut cmd = ChildServer::this_binary();
+    cmd.env(ROLE_ENV, "echo_server")
+        .env(HOGS_ENV, format!("{hogs},{workers}"));
+    for (k, v) in extra_env {
+        cmd.env(k, v);
     }
-}
-
-impl Drop for EchoServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    ChildServer::spawn(cmd)
 }
 
 fn echo_server_main() {
