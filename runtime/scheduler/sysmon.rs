@@ -399,18 +399,52 @@ fn pause(rt: &'static Runtime, t: &WorkerShared) -> bool {
 
 /// Makes sure `w` is no longer an active worker: an active one is handed
 /// off, a retiring one detached (under `sched`, where `gomaxprocs` may take
-/// a retirement back), anything else is left as it is.
+/// a retirement back), anything else is left as it is. Either way its
+/// queue goes to the global queue.
+///
+/// A retiring worker empties its own queue when it gets back to its run
+/// loop, but a paused (or locked) one may never get back there: a
+/// retiring worker had stolen a batch of hogs from the global queue, was
+/// paused in the first one, and the rest of the batch waited in its local
+/// queue, where no worker of a `gomaxprocs(1)` runtime ever looks, for as
+/// long as the test ran (`tests/gomaxprocs_shrink.rs` keeps the race).
 pub(super) fn take_off_duty(rt: &'static Runtime, w: &WorkerShared) {
     loop {
         match w.status.load(Ordering::SeqCst) {
             ACTIVE => hand_off(rt, w),
             RETIRING => {
-                let _sched = rt.lock_sched();
+                let sched = rt.lock_sched();
                 if w.status.load(Ordering::SeqCst) == RETIRING {
                     w.status.store(DETACHED, Ordering::SeqCst);
+                    let moved = queue_to_global(rt, w);
+                    drop(sched);
+                    if moved {
+                        rt.wakep();
+                    }
                 }
             }
             _ => return,
+        }
+    }
+}
+
+/// Moves everything queued on `w` (its runnext and local queue) to the
+/// global queue; returns whether there was anything. Safe beside `w`'s own
+/// thread: runnext is taken by a swap, the local queue through its stealer.
+fn queue_to_global(rt: &Runtime, w: &WorkerShared) -> bool {
+    let mut moved = false;
+    if let Some(g) = w.take_runnext() {
+        rt.injector.push(g);
+        moved = true;
+    }
+    loop {
+        match w.stealer.steal() {
+            Steal::Success(g) => {
+                rt.injector.push(g);
+                moved = true;
+            }
+            Steal::Retry => continue,
+            Steal::Empty => return moved,
         }
     }
 }
@@ -436,16 +470,7 @@ pub(super) fn hand_off(rt: &'static Runtime, w: &WorkerShared) {
     sched.active -= 1;
     // Its queue goes with its role (Go hands the P, run queue and all, to
     // another M): only spinning workers would steal from a detached one.
-    if let Some(g) = w.take_runnext() {
-        rt.injector.push(g);
-    }
-    loop {
-        match w.stealer.steal() {
-            Steal::Success(g) => rt.injector.push(g),
-            Steal::Retry => continue,
-            Steal::Empty => break,
-        }
-    }
+    queue_to_global(rt, w);
     rt.activate_one(&mut sched);
     drop(sched);
     rt.wakep();

@@ -362,6 +362,11 @@ impl Worker {
         };
         let mut pause = 32;
         loop {
+            // Retired meanwhile: whatever it stole now would only have to
+            // be given back.
+            if self.shared.status.load(Ordering::Relaxed) != ACTIVE {
+                return None;
+            }
             if let Some(g) =
                 rt.steal_from_others(self.shared.id, &self.local, &self.seed, &self.seen_runnext)
             {
