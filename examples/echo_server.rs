@@ -5,6 +5,7 @@
 //! cargo run --release --example echo_server -- 127.0.0.1:7000
 //! GOMAXPROCS=1 cargo run --release --example echo_server   # one worker
 //! cargo run --release --example echo_server -- 127.0.0.1:7000 --read-timeout 10000
+//! cargo run --release --example echo_server -- 127.0.0.1:7000 --grace 30
 //! ```
 //!
 //! Prints `listening on ADDR` on stdout once bound (port 0 picks a free
@@ -17,6 +18,12 @@
 //! waits arms a timer and the data's arrival cancels it (the `scale`
 //! section of `examples/report.rs` measures what that costs). A client
 //! silent for longer is disconnected.
+//!
+//! SIGINT or SIGTERM shuts it down gracefully: the listener is closed (no
+//! new connections), open connections get `--grace SECONDS` (default 5)
+//! to finish, then it prints a summary line (`echo_server: stopped by
+//! SIGTERM: N connections served, M still open at exit ...`) and exits. A
+//! second signal kills it at once.
 
 #[macro_use]
 #[path = "support/out.rs"]
@@ -24,10 +31,15 @@ mod out;
 
 use goro::net::{TcpListener, TcpStream};
 use std::io::{Read, Write};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[path = "support/fd_limit.rs"]
 mod fd_limit;
+#[path = "support/shutdown.rs"]
+mod shutdown;
+
+use shutdown::Shutdown;
 
 fn serve(mut conn: TcpStream, read_timeout: Option<Duration>) {
     let _ = conn.set_nodelay(true);
@@ -49,7 +61,7 @@ fn serve(mut conn: TcpStream, read_timeout: Option<Duration>) {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: echo_server [ADDR] [--read-timeout MS]   (MS > 0; default ADDR 127.0.0.1:7000)"
+        "usage: echo_server [ADDR] [--read-timeout MS] [--grace SECONDS]   (MS > 0; default ADDR 127.0.0.1:7000, grace 5)"
     );
     std::process::exit(2);
 }
@@ -57,9 +69,11 @@ fn usage() -> ! {
 fn main() {
     let mut addr = "127.0.0.1:7000".to_string();
     let mut read_timeout = None;
+    let mut grace = Duration::from_secs(5);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
+            "--grace" => grace = shutdown::parse_grace(args.next()).unwrap_or_else(|| usage()),
             "--read-timeout" => {
                 let ms = args.next().and_then(|v| v.parse::<u64>().ok());
                 match ms {
@@ -78,13 +92,21 @@ fn main() {
             std::process::exit(1);
         });
         say!("listening on {}", listener.local_addr().unwrap());
+        let listener = Arc::new(listener);
+        let shutdown = Shutdown::on_signals(listener.clone());
+        // Ends when a signal closes the listener.
         for conn in listener.incoming() {
             match conn {
                 Ok(conn) => {
-                    goro::go!(serve(conn, read_timeout));
+                    let open = shutdown.track();
+                    goro::go!(move || {
+                        serve(conn, read_timeout);
+                        drop(open);
+                    });
                 }
-                Err(e) => eprintln!("echo_server: accept: {e}"),
+                Err(e) => shutdown.log("echo_server", e),
             }
         }
+        shutdown.finish("echo_server", grace);
     })
 }

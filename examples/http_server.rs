@@ -5,11 +5,19 @@
 //! ```text
 //! cargo run --release --example http_server -- 127.0.0.1:8080
 //! wrk -t2 -c10000 -d10s http://127.0.0.1:8080/
+//! cargo run --release --example http_server -- 127.0.0.1:8080 --grace 30
 //! ```
 //!
 //! Raises its soft fd limit to the hard limit. It never trusts the
 //! client: a request head over 64 KiB or one that does not parse gets a
 //! 400 and the connection is closed.
+//!
+//! SIGINT or SIGTERM shuts it down gracefully: the listener is closed (new
+//! connections are refused), a keep-alive connection is closed after the
+//! response it is writing, and open connections get `--grace SECONDS`
+//! (default 5) to finish; then it prints a summary line and exits. An idle
+//! keep-alive connection waits for its client's next request (answered,
+//! then closed) or the end of the grace period. A second signal kills it.
 
 #[macro_use]
 #[path = "support/out.rs"]
@@ -17,9 +25,15 @@ mod out;
 
 use goro::net::{TcpListener, TcpStream};
 use std::io::{Read, Write};
+use std::sync::Arc;
+use std::time::Duration;
 
 #[path = "support/fd_limit.rs"]
 mod fd_limit;
+#[path = "support/shutdown.rs"]
+mod shutdown;
+
+use shutdown::Shutdown;
 
 const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nServer: goro\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!";
 const BAD_REQUEST: &[u8] =
@@ -74,7 +88,7 @@ fn parse(buf: &[u8]) -> Parsed {
     }
 }
 
-fn serve(mut conn: TcpStream) {
+fn serve(mut conn: TcpStream, shutdown: &Shutdown) {
     let _ = conn.set_nodelay(true);
     let mut buf = vec![0u8; 8192];
     let mut filled = 0;
@@ -119,7 +133,7 @@ fn serve(mut conn: TcpStream) {
             }
             out.clear();
         }
-        if close {
+        if close || shutdown.stopping() {
             return;
         }
         buf.copy_within(start..filled, 0);
@@ -127,10 +141,24 @@ fn serve(mut conn: TcpStream) {
     }
 }
 
+fn usage() -> ! {
+    eprintln!(
+        "usage: http_server [ADDR] [--grace SECONDS]   (default ADDR 127.0.0.1:8080, grace 5)"
+    );
+    std::process::exit(2);
+}
+
 fn main() {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    let mut addr = "127.0.0.1:8080".to_string();
+    let mut grace = Duration::from_secs(5);
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--grace" => grace = shutdown::parse_grace(args.next()).unwrap_or_else(|| usage()),
+            flag if flag.starts_with('-') => usage(),
+            _ => addr = a,
+        }
+    }
     fd_limit::raise_fd_limit();
     goro::main(move || {
         let listener = TcpListener::bind(&addr).unwrap_or_else(|e| {
@@ -138,13 +166,22 @@ fn main() {
             std::process::exit(1);
         });
         say!("listening on http://{}/", listener.local_addr().unwrap());
+        let listener = Arc::new(listener);
+        let shutdown = Shutdown::on_signals(listener.clone());
+        // Ends when a signal closes the listener.
         for conn in listener.incoming() {
             match conn {
                 Ok(conn) => {
-                    goro::go!(serve(conn));
+                    let open = shutdown.track();
+                    let shutdown = shutdown.clone();
+                    goro::go!(move || {
+                        serve(conn, &shutdown);
+                        drop(open);
+                    });
                 }
-                Err(e) => eprintln!("http_server: accept: {e}"),
+                Err(e) => shutdown.log("http_server", e),
             }
         }
+        shutdown.finish("http_server", grace);
     })
 }

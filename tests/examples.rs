@@ -1,20 +1,24 @@
 //! The short examples run to the end, without a panic or an abort, when
 //! their stdout is a pipe nobody reads any more (`| head -1` after `head`
 //! quit). `hello` prints from a destructor while a goroutine unwinds
-//! (`goexit`), where a panicking print aborts the process.
+//! (`goexit`), where a panicking print aborts the process. The echo and
+//! HTTP servers shut down gracefully on SIGTERM.
 //!
 //! Runs the example binaries themselves, built here with the profile of
 //! this test (a no-op after `cargo test`, which builds the examples).
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 const EXAMPLES: [(&str, &[&str]); 3] = [("hello", &[]), ("pipeline", &[]), ("sieve", &["20"])];
 
 /// Where cargo puts the examples of this test's profile, after building
-/// them.
-fn build_examples() -> PathBuf {
+/// `names`.
+fn build_examples(names: &[&str]) -> PathBuf {
     let profile_dir = std::env::current_exe()
         .unwrap()
         .parent() // deps
@@ -30,7 +34,7 @@ fn build_examples() -> PathBuf {
     if profile_dir.ends_with("release") {
         cargo.arg("--release");
     }
-    for (name, _) in EXAMPLES {
+    for name in names {
         cargo.args(["--example", name]);
     }
     let status = cargo.status().unwrap();
@@ -52,7 +56,7 @@ fn closed_pipe() -> OwnedFd {
 
 #[test]
 fn short_examples_survive_a_closed_stdout() {
-    let dir = build_examples();
+    let dir = build_examples(&EXAMPLES.map(|(name, _)| name));
     for (name, args) in EXAMPLES {
         let out = Command::new(dir.join(name))
             .args(args)
@@ -64,4 +68,114 @@ fn short_examples_survive_a_closed_stdout() {
         assert!(out.status.success(), "{name}: {}\n{stderr}", out.status);
         assert!(!stderr.contains("panicked"), "{name}:\n{stderr}");
     }
+}
+
+/// A server example started on a free port, with the address it printed.
+fn start_server(
+    name: &str,
+    args: &[&str],
+) -> (Child, SocketAddr, BufReader<std::process::ChildStdout>) {
+    let dir = build_examples(&[name]);
+    let mut child = Command::new(dir.join(name))
+        .arg("127.0.0.1:0")
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .trim_start_matches("listening on ")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap_or_else(|_| panic!("{name} printed {line:?}"));
+    (child, addr, out)
+}
+
+fn sigterm(child: &Child) {
+    // SAFETY: kill(2) sends a signal to our own child; no memory involved.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+}
+
+/// Waits until connecting to `addr` is refused: the listener was closed.
+fn until_refused(addr: SocketAddr) {
+    let start = Instant::now();
+    while TcpStream::connect(addr).is_ok() {
+        assert!(start.elapsed() < Duration::from_secs(20), "still accepting");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The rest of the server's stdout and its exit, which must come within
+/// `within`.
+fn finish(
+    mut child: Child,
+    mut out: BufReader<std::process::ChildStdout>,
+    within: Duration,
+) -> (String, Duration) {
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > within {
+            let _ = child.kill();
+            panic!("the server did not exit within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(status.success(), "{status}");
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    (rest, start.elapsed())
+}
+
+#[test]
+fn echo_server_stops_accepting_on_sigterm_and_lets_connections_finish() {
+    let (child, addr, out) = start_server("echo_server", &["--grace", "60"]);
+    let mut conn = TcpStream::connect(addr).unwrap();
+    let mut buf = [0u8; 5];
+    conn.write_all(b"hello").unwrap();
+    conn.read_exact(&mut buf).unwrap();
+    sigterm(&child);
+    until_refused(addr);
+    // The open connection is still served...
+    conn.write_all(b"again").unwrap();
+    conn.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"again");
+    // ...and once it ends, the server exits long before the grace period.
+    drop(conn);
+    let (rest, took) = finish(child, out, Duration::from_secs(30));
+    // Served: ours and any probe of `until_refused` that came first.
+    assert!(rest.contains("stopped by SIGTERM: "), "{rest}");
+    assert!(rest.contains("connections served, 0 still open"), "{rest}");
+    println!("echo_server exited {took:?} after its last connection closed");
+}
+
+#[test]
+fn http_server_closes_keep_alive_after_the_response_and_ends_after_the_grace() {
+    let (child, addr, out) = start_server("http_server", &["--grace", "0.5"]);
+    const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut busy = TcpStream::connect(addr).unwrap();
+    let idle = TcpStream::connect(addr).unwrap();
+    let mut buf = vec![0u8; 4096];
+    busy.write_all(GET).unwrap();
+    let n = busy.read(&mut buf).unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200 OK"));
+    sigterm(&child);
+    until_refused(addr);
+    // A request after the signal is answered, then the connection closes.
+    busy.write_all(GET).unwrap();
+    let mut answer = Vec::new();
+    busy.read_to_end(&mut answer).unwrap();
+    assert!(answer.starts_with(b"HTTP/1.1 200 OK"), "{answer:?}");
+    // The idle keep-alive connection holds the server for the grace period.
+    let (rest, took) = finish(child, out, Duration::from_secs(30));
+    assert!(rest.contains("stopped by SIGTERM: "), "{rest}");
+    assert!(rest.contains("connections served, 1 still open"), "{rest}");
+    assert!(took >= Duration::from_millis(300), "exited after {took:?}");
+    drop(idle);
 }

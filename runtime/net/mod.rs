@@ -15,11 +15,40 @@
 //! the usual `for conn in listener.incoming()` loop that logs errors and
 //! continues neither spins a core nor stops serving: other goroutines keep
 //! running their connections, and accepting resumes once fds are freed.
+//!
+//! # Closing a listener
+//!
+//! [`TcpListener::close`] and [`unix::UnixListener::close`] end every
+//! accept waiting on the listener (and on its clones), from any goroutine
+//! or thread, with `ErrorKind::NotConnected` ("listener closed"), and make
+//! every later accept fail the same way; `incoming()` yields that error
+//! once and then ends. The fd stays open until the last handle drops, so
+//! no waiter ever touches a reused fd number.
+//!
+//! # Names
+//!
+//! [`lookup_host`] and every method that takes a [`ToSocketAddrs`]
+//! resolve host names on the blocking pool while the goroutine parks;
+//! literal addresses are parsed in place.
+//!
+//! # To and from std and raw fds
+//!
+//! Every socket type has `from_std`, `From<goro type> for std type`,
+//! `AsFd`/`AsRawFd`, `IntoRawFd` and `FromRawFd`. Into std: the socket is
+//! deregistered from the reactor and handed over in blocking mode, the
+//! mode std expects. That hands over a duplicate of the fd (`dup(2)`):
+//! the original is closed with its registration. While other goro clones
+//! of the socket (`try_clone`) are alive, the duplicate shares their open
+//! file and stays non-blocking (`O_NONBLOCK` belongs to the open file, and
+//! a blocking one would block their workers in the kernel).
 
-pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use dns::{lookup_host, ToSocketAddrs};
+pub use tcp::{Incoming, IntoIncoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 
 use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::io::registration::{Direction, IoSource};
@@ -139,9 +168,58 @@ macro_rules! stream_read_write {
     };
 }
 
+mod dns;
+mod listener;
 mod tcp;
 mod udp;
 pub mod unix;
+
+/// Takes the socket out of a goro handle for std (see the module docs):
+/// a duplicate of its fd; blocking unless other clones still use it.
+///
+/// # Panics
+///
+/// If the process is out of fds (`dup` fails: `From` cannot fail).
+pub(crate) fn detach<T>(handle: Arc<T>, fd: fn(&T) -> BorrowedFd<'_>) -> OwnedFd {
+    let dup = fd(&handle)
+        .try_clone_to_owned()
+        .unwrap_or_else(|e| panic!("goro: cannot hand a socket over to std: dup failed: {e}"));
+    if let Some(last) = Arc::into_inner(handle) {
+        // Deregisters the socket and closes the original fd.
+        drop(last);
+        set_blocking(dup.as_fd());
+    }
+    dup
+}
+
+/// Clears `O_NONBLOCK` on `fd`.
+fn set_blocking(fd: BorrowedFd<'_>) {
+    // SAFETY: fcntl with F_GETFL/F_SETFL only reads and writes the file
+    // status flags of `fd`, which is open for the borrow's lifetime; it
+    // touches no memory of ours. Neither call can fail on an open fd.
+    unsafe {
+        let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        if flags >= 0 {
+            libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
+        }
+    }
+}
+
+/// `FromRawFd` for a goro socket: the std socket of that fd, then
+/// `from_std`.
+///
+/// # Panics
+///
+/// If the fd cannot be made non-blocking or registered with the reactor
+/// (`FromRawFd` cannot fail); the fd is closed first. `from_std` is the
+/// fallible way.
+pub(crate) fn from_raw_fd_or_panic<Std, T>(
+    std: Std,
+    what: &str,
+    from_std: fn(Std) -> io::Result<T>,
+) -> T {
+    from_std(std).unwrap_or_else(|e| panic!("goro: {what}::from_raw_fd: {e}"))
+}
 
 /// The back-off of `incoming()` iterators when accept runs out of
 /// resources (see the module docs).

@@ -2,22 +2,27 @@
 //!
 //! Each socket is a mio socket registered with the reactor once; reads,
 //! writes, accepts and connects retry on readiness (see
-//! `io/registration.rs`). A stream's clones (`try_clone`) share one
-//! registration, so one goroutine can read while another writes.
+//! `io/registration.rs`). Clones (`try_clone`) share one registration, so
+//! one goroutine can read while another writes, and closing a listener
+//! (`net/listener.rs`) reaches every clone. Names in `bind` and `connect`
+//! resolve on the blocking pool (`net/dns.rs`).
 
 use std::fmt;
 use std::io;
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::AsRawFd;
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, RawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::dns::{each_addr, ToSocketAddrs};
+use super::listener::{is_closed_error, Listener};
 use super::{AcceptBackoff, Stream};
-use crate::io::registration::{Direction, IoSource};
+use crate::io::registration::Direction;
 
-/// A TCP socket server, listening for connections.
+/// A TCP socket server, listening for connections. Clones from
+/// [`try_clone`](TcpListener::try_clone) share the socket.
 pub struct TcpListener {
-    io: IoSource<mio::net::TcpListener>,
+    inner: Arc<Listener<mio::net::TcpListener>>,
 }
 
 impl TcpListener {
@@ -27,26 +32,27 @@ impl TcpListener {
     /// as Go uses), not std's 128: a burst of thousands of connects would
     /// otherwise overflow the queue and wait for SYN retransmits (1 s+).
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
-        let std = std::net::TcpListener::bind(addr)?;
+        let std = each_addr(addr, std::net::TcpListener::bind)?;
         // SAFETY: listen(2) on a socket we own and that is already
         // listening only changes its backlog; Linux clamps the value to
         // somaxconn. It touches no memory.
         if unsafe { libc::listen(std.as_raw_fd(), i32::MAX) } != 0 {
             return Err(io::Error::last_os_error());
         }
-        std.set_nonblocking(true)?;
-        Ok(TcpListener {
-            io: IoSource::new(mio::net::TcpListener::from_std(std))?,
-        })
+        TcpListener::from_std(std)
     }
 
     /// Waits for a connection: parks the goroutine until one arrives.
+    /// Fails with `NotConnected` once the listener is
+    /// [closed](TcpListener::close).
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (stream, peer) = self.io.io(Direction::Read, None, |l| l.accept())?;
+        let (stream, peer) = self.inner.accept(|l| l.accept())?;
         Ok((TcpStream::from_mio(stream)?, peer))
     }
 
-    /// An endless iterator over accepted connections (std's `incoming`).
+    /// An iterator over accepted connections (std's `incoming`), endless
+    /// until the listener is [closed](TcpListener::close): then it yields
+    /// the `NotConnected` error once and ends.
     ///
     /// Unlike std's, it backs off before yielding an EMFILE/ENFILE error
     /// (5 ms doubling to 1 s, reset on success; see [`crate::net`]), so a
@@ -55,22 +61,23 @@ impl TcpListener {
         Incoming {
             listener: self,
             backoff: AcceptBackoff::default(),
+            done: false,
         }
     }
 
     /// The address this listener is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get().local_addr()
+        self.inner.io.get().local_addr()
     }
 
     /// Sets the IP time-to-live of accepted sockets.
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.io.get().set_ttl(ttl)
+        self.inner.io.get().set_ttl(ttl)
     }
 
     /// Takes the pending socket error, if any.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.io.get().take_error()
+        self.inner.io.get().take_error()
     }
 }
 
@@ -86,13 +93,29 @@ impl fmt::Debug for TcpListener {
 pub struct Incoming<'a> {
     listener: &'a TcpListener,
     backoff: AcceptBackoff,
+    /// The listener was closed and the error yielded.
+    done: bool,
 }
 
 impl Iterator for Incoming<'_> {
     type Item = io::Result<TcpStream>;
     fn next(&mut self) -> Option<io::Result<TcpStream>> {
-        Some(self.backoff.after(self.listener.accept().map(|(s, _)| s)))
+        next_incoming(self.listener, &mut self.backoff, &mut self.done)
     }
+}
+
+/// One step of [`Incoming`] or [`IntoIncoming`].
+fn next_incoming(
+    listener: &TcpListener,
+    backoff: &mut AcceptBackoff,
+    done: &mut bool,
+) -> Option<io::Result<TcpStream>> {
+    if *done {
+        return None;
+    }
+    let result = backoff.after(listener.accept().map(|(s, _)| s));
+    *done = result.as_ref().is_err_and(is_closed_error);
+    Some(result)
 }
 
 /// A TCP connection. `Read` and `Write` are implemented for `TcpStream`
@@ -108,22 +131,12 @@ impl TcpStream {
         })
     }
 
-    /// Connects to `addr`, trying each resolved address in turn. Parks the
-    /// goroutine while the connection is being established.
+    /// Connects to `addr`, trying each address in turn and returning the
+    /// last error if none accepts. Parks the goroutine while a name
+    /// resolves (on the blocking pool) and while the connection is being
+    /// established.
     pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
-        let mut last = None;
-        for a in addr.to_socket_addrs()? {
-            match TcpStream::connect_until(a, None) {
-                Ok(s) => return Ok(s),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "could not resolve to any addresses",
-            )
-        }))
+        each_addr(addr, |a| TcpStream::connect_until(a, None))
     }
 
     /// Connects to `addr`, failing with `TimedOut` after `timeout`.
@@ -238,13 +251,13 @@ impl fmt::Debug for TcpStream {
 
 impl std::os::fd::AsRawFd for TcpListener {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        self.io.get().as_raw_fd()
+        self.inner.io.get().as_raw_fd()
     }
 }
 
 impl std::os::fd::AsFd for TcpListener {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.io.get().as_fd()
+        self.inner.io.get().as_fd()
     }
 }
 
@@ -257,5 +270,366 @@ impl std::os::fd::AsRawFd for TcpStream {
 impl std::os::fd::AsFd for TcpStream {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.inner.io.get().as_fd()
+    }
+}
+
+// std's remaining surface: conversions, clones, TTL, linger, closing.
+
+impl TcpListener {
+    /// Wraps a std listener (or a `socket2`-built one, converted with
+    /// `.into()`): makes it non-blocking and registers it. Its options
+    /// (the backlog, `SO_REUSEPORT`, buffer sizes) are kept as they are.
+    ///
+    /// ```
+    /// # goro::run(|| {
+    /// let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let listener = goro::net::TcpListener::from_std(std_listener).unwrap();
+    /// let addr = listener.local_addr().unwrap();
+    /// let _client = goro::net::TcpStream::connect(addr).unwrap();
+    /// listener.accept().unwrap();
+    /// # });
+    /// ```
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        listener.set_nonblocking(true)?;
+        Ok(TcpListener {
+            inner: Arc::new(Listener::new(mio::net::TcpListener::from_std(listener))?),
+        })
+    }
+
+    /// Stops accepting, from any goroutine or thread: every goroutine
+    /// waiting in [`accept`](TcpListener::accept) or
+    /// [`incoming`](TcpListener::incoming) on this listener or any of its
+    /// clones returns promptly with `ErrorKind::NotConnected` ("listener
+    /// closed"), and so does every later accept (Go's `net.ErrClosed`).
+    /// Connections queued but not yet accepted are reset and new ones are
+    /// refused (the socket is shut down); accepted connections are not
+    /// touched. The fd stays open until the last handle drops, so a waiter
+    /// never retries on a reused fd number. Closing twice fails with the
+    /// same error.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// # goro::run(|| {
+    /// let listener = Arc::new(goro::net::TcpListener::bind("127.0.0.1:0").unwrap());
+    /// let l = listener.clone();
+    /// let acceptor = goro::go!(move || l.accept().map(|_| ()));
+    /// goro::time::sleep(std::time::Duration::from_millis(10));
+    /// listener.close().unwrap();
+    /// let err = acceptor.join().unwrap().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::NotConnected);
+    /// # });
+    /// ```
+    pub fn close(&self) -> io::Result<()> {
+        self.inner.close()
+    }
+
+    /// Another handle to the same listener, usable from another goroutine
+    /// (several goroutines may accept at once). Clones share the socket:
+    /// [`close`](TcpListener::close) on one closes them all.
+    ///
+    /// ```
+    /// # goro::run(|| {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let clone = listener.try_clone().unwrap();
+    /// assert_eq!(clone.local_addr().unwrap(), listener.local_addr().unwrap());
+    /// # });
+    /// ```
+    pub fn try_clone(&self) -> io::Result<TcpListener> {
+        Ok(TcpListener {
+            inner: self.inner.clone(),
+        })
+    }
+
+    /// Reads the IP time-to-live of accepted sockets.
+    ///
+    /// ```
+    /// # goro::run(|| {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// listener.set_ttl(42).unwrap();
+    /// assert_eq!(listener.ttl().unwrap(), 42);
+    /// # });
+    /// ```
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.inner.io.get().ttl()
+    }
+
+    /// An owning iterator over accepted connections (std's
+    /// `into_incoming`): [`incoming`](TcpListener::incoming) that keeps the
+    /// listener, so it can be moved into a goroutine.
+    ///
+    /// ```
+    /// # goro::run(|| {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = listener.local_addr().unwrap();
+    /// let server = goro::go!(move || listener.into_incoming().take(1).count());
+    /// let _client = goro::net::TcpStream::connect(addr).unwrap();
+    /// assert_eq!(server.join().unwrap(), 1);
+    /// # });
+    /// ```
+    pub fn into_incoming(self) -> IntoIncoming {
+        IntoIncoming {
+            listener: self,
+            backoff: AcceptBackoff::default(),
+            done: false,
+        }
+    }
+}
+
+/// Owning iterator over a listener's connections, from
+/// [`TcpListener::into_incoming`]; ends like [`Incoming`].
+pub struct IntoIncoming {
+    listener: TcpListener,
+    backoff: AcceptBackoff,
+    done: bool,
+}
+
+impl Iterator for IntoIncoming {
+    type Item = io::Result<TcpStream>;
+    fn next(&mut self) -> Option<io::Result<TcpStream>> {
+        next_incoming(&self.listener, &mut self.backoff, &mut self.done)
+    }
+}
+
+impl fmt::Debug for IntoIncoming {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntoIncoming")
+            .field("listener", &self.listener)
+            .finish()
+    }
+}
+
+impl TcpStream {
+    /// Wraps a std stream (a connected one, or a `socket2`-built one):
+    /// makes it non-blocking and registers it.
+    ///
+    /// ```
+    /// # goro::run(|| {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let std_stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// let stream = goro::net::TcpStream::from_std(std_stream).unwrap();
+    /// assert_eq!(stream.peer_addr().unwrap(), listener.local_addr().unwrap());
+    /// # });
+    /// ```
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        stream.set_nonblocking(true)?;
+        TcpStream::from_mio(mio::net::TcpStream::from_std(stream))
+    }
+
+    /// Reads the IP time-to-live.
+    ///
+    /// ```
+    /// # goro::run(|| {
+    /// # let listener = goro::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let stream = goro::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// stream.set_ttl(7).unwrap();
+    /// assert_eq!(stream.ttl().unwrap(), 7);
+    /// # });
+    /// ```
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.inner.io.get().ttl()
+    }
+
+    /// Sets `SO_LINGER` (std's unstable `set_linger`): `Some(ZERO)` makes
+    /// the close reset the connection at once (RST) and drop unsent data;
+    /// `None` (the default) closes in the background. With a positive
+    /// duration the kernel's `close(2)` of the last handle waits up to
+    /// that long (whole seconds) for unsent data, blocking its thread;
+    /// sysmon hands a blocked worker off after about a millisecond, as Go
+    /// does, so the other goroutines keep running.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # goro::run(|| {
+    /// # let listener = goro::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let stream = goro::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// stream.set_linger(Some(Duration::ZERO)).unwrap();
+    /// assert_eq!(stream.linger().unwrap(), Some(Duration::ZERO));
+    /// # });
+    /// ```
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        let value = libc::linger {
+            l_onoff: linger.is_some() as libc::c_int,
+            l_linger: linger.map_or(0, |d| {
+                d.as_secs().min(libc::c_int::MAX as u64) as libc::c_int
+            }),
+        };
+        // SAFETY: setsockopt reads `size_of::<linger>()` bytes from
+        // `value`, a live local of exactly that type; the fd is open while
+        // `self` is borrowed.
+        let r = unsafe {
+            libc::setsockopt(
+                self.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&value as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Reads `SO_LINGER` (see [`set_linger`](TcpStream::set_linger)).
+    ///
+    /// ```
+    /// # goro::run(|| {
+    /// # let listener = goro::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let stream = goro::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// assert_eq!(stream.linger().unwrap(), None);
+    /// # });
+    /// ```
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        let mut value = libc::linger {
+            l_onoff: 0,
+            l_linger: 0,
+        };
+        let mut len = std::mem::size_of::<libc::linger>() as libc::socklen_t;
+        // SAFETY: getsockopt writes at most `len` bytes into `value`, a
+        // live local of exactly that size, and the length into `len`; the
+        // fd is open while `self` is borrowed.
+        let r = unsafe {
+            libc::getsockopt(
+                self.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&mut value as *mut libc::linger).cast(),
+                &mut len,
+            )
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok((value.l_onoff != 0).then(|| Duration::from_secs(value.l_linger.max(0) as u64)))
+    }
+}
+
+/// Deregisters the listener and hands its socket to std, in blocking mode
+/// (see [`crate::net`] on clones: a duplicate fd).
+///
+/// ```
+/// # goro::run(|| {
+/// let listener = goro::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let std_listener = std::net::TcpListener::from(listener);
+/// assert!(std_listener.local_addr().is_ok());
+/// # });
+/// ```
+///
+/// # Panics
+///
+/// If the process is out of fds (the duplicate cannot be made).
+impl From<TcpListener> for std::net::TcpListener {
+    fn from(listener: TcpListener) -> std::net::TcpListener {
+        super::detach(listener.inner, |l| l.io.get().as_fd()).into()
+    }
+}
+
+/// Deregisters the stream and hands its socket to std, in blocking mode
+/// (see [`crate::net`] on clones: a duplicate fd).
+///
+/// ```
+/// use std::io::Write;
+/// # goro::run(|| {
+/// # let listener = goro::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let stream = goro::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+/// let mut std_stream: std::net::TcpStream = stream.into();
+/// std_stream.write_all(b"hi").unwrap();
+/// # });
+/// ```
+///
+/// # Panics
+///
+/// If the process is out of fds (the duplicate cannot be made).
+impl From<TcpStream> for std::net::TcpStream {
+    fn from(stream: TcpStream) -> std::net::TcpStream {
+        super::detach(stream.inner, |s| s.io.get().as_fd()).into()
+    }
+}
+
+/// The fd, deregistered and in blocking mode (as `From` for std's type).
+///
+/// ```
+/// use std::os::fd::{FromRawFd, IntoRawFd};
+/// # goro::run(|| {
+/// let fd = goro::net::TcpListener::bind("127.0.0.1:0").unwrap().into_raw_fd();
+/// // SAFETY: `fd` is an open listening socket that nothing else owns.
+/// let listener = unsafe { goro::net::TcpListener::from_raw_fd(fd) };
+/// assert!(listener.local_addr().is_ok());
+/// # });
+/// ```
+impl IntoRawFd for TcpListener {
+    fn into_raw_fd(self) -> RawFd {
+        std::net::TcpListener::from(self).into_raw_fd()
+    }
+}
+
+/// Takes ownership of a listening socket's fd (inherited, systemd-passed,
+/// `socket2`-built) as [`TcpListener::from_std`] does.
+///
+/// ```
+/// use std::os::fd::{FromRawFd, IntoRawFd};
+/// # goro::run(|| {
+/// let fd = std::net::TcpListener::bind("127.0.0.1:0").unwrap().into_raw_fd();
+/// // SAFETY: `fd` is an open listening socket that nothing else owns.
+/// let listener = unsafe { goro::net::TcpListener::from_raw_fd(fd) };
+/// assert!(listener.local_addr().is_ok());
+/// # });
+/// ```
+///
+/// # Panics
+///
+/// If the fd cannot be made non-blocking or registered (`EBADF`, not
+/// pollable); the fd is closed first. `from_std` reports it as an error.
+impl FromRawFd for TcpListener {
+    unsafe fn from_raw_fd(fd: RawFd) -> TcpListener {
+        // SAFETY: the caller passes an open socket it owns (this trait's
+        // contract), which is what std's `from_raw_fd` needs.
+        let std = unsafe { std::net::TcpListener::from_raw_fd(fd) };
+        super::from_raw_fd_or_panic(std, "TcpListener", TcpListener::from_std)
+    }
+}
+
+/// The fd, deregistered and in blocking mode (as `From` for std's type).
+///
+/// ```
+/// use std::os::fd::{FromRawFd, IntoRawFd};
+/// # goro::run(|| {
+/// # let listener = goro::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let stream = goro::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+/// let fd = stream.into_raw_fd();
+/// // SAFETY: `fd` is an open connected socket that nothing else owns.
+/// let stream = unsafe { goro::net::TcpStream::from_raw_fd(fd) };
+/// assert!(stream.peer_addr().is_ok());
+/// # });
+/// ```
+impl IntoRawFd for TcpStream {
+    fn into_raw_fd(self) -> RawFd {
+        std::net::TcpStream::from(self).into_raw_fd()
+    }
+}
+
+/// Takes ownership of a TCP socket's fd as [`TcpStream::from_std`] does.
+///
+/// ```
+/// use std::os::fd::{FromRawFd, IntoRawFd};
+/// # goro::run(|| {
+/// # let listener = goro::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let fd = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap().into_raw_fd();
+/// // SAFETY: `fd` is an open connected socket that nothing else owns.
+/// let stream = unsafe { goro::net::TcpStream::from_raw_fd(fd) };
+/// assert!(stream.peer_addr().is_ok());
+/// # });
+/// ```
+///
+/// # Panics
+///
+/// As [`TcpListener`]'s `from_raw_fd`.
+impl FromRawFd for TcpStream {
+    unsafe fn from_raw_fd(fd: RawFd) -> TcpStream {
+        // SAFETY: the caller passes an open socket it owns (this trait's
+        // contract), which is what std's `from_raw_fd` needs.
+        let std = unsafe { std::net::TcpStream::from_raw_fd(fd) };
+        super::from_raw_fd_or_panic(std, "TcpStream", TcpStream::from_std)
     }
 }

@@ -7,14 +7,17 @@
 //! while another sends.
 //!
 //! This file never blocks a worker thread in a syscall: the socket is
-//! non-blocking and every wait goes through the reactor.
+//! non-blocking, every wait goes through the reactor, and names resolve
+//! on the blocking pool (`net/dns.rs`).
 
 use std::fmt;
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsFd, FromRawFd, IntoRawFd, RawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::dns::{each_addr, first_addr, ToSocketAddrs};
 use super::Timeout;
 use crate::io::registration::{Direction, IoSource};
 
@@ -28,27 +31,6 @@ struct Inner {
 /// [`try_clone`](UdpSocket::try_clone) share the socket.
 pub struct UdpSocket {
     inner: Arc<Inner>,
-}
-
-/// Resolves `addr` and runs `f` on each address until one succeeds, as std
-/// does.
-fn each_addr<A: ToSocketAddrs, T>(
-    addr: A,
-    mut f: impl FnMut(SocketAddr) -> io::Result<T>,
-) -> io::Result<T> {
-    let mut last = None;
-    for a in addr.to_socket_addrs()? {
-        match f(a) {
-            Ok(t) => return Ok(t),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "could not resolve to any addresses",
-        )
-    }))
 }
 
 impl UdpSocket {
@@ -73,9 +55,7 @@ impl UdpSocket {
     /// Sends `buf` to `addr` (the first resolved address), parking while
     /// the send buffer is full.
     pub fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
-        let target = addr.to_socket_addrs()?.next().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "no addresses to send data to")
-        })?;
+        let target = first_addr(addr)?;
         let deadline = self.inner.write_timeout.deadline();
         self.inner
             .io
@@ -239,5 +219,69 @@ impl std::os::fd::AsRawFd for UdpSocket {
 impl std::os::fd::AsFd for UdpSocket {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.inner.io.get().as_fd()
+    }
+}
+
+// Conversions to std and raw fds.
+
+/// Deregisters the socket and hands it to std, in blocking mode (see
+/// [`crate::net`] on clones: a duplicate fd).
+///
+/// ```
+/// # goro::run(|| {
+/// let socket = goro::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+/// let std_socket = std::net::UdpSocket::from(socket);
+/// assert!(std_socket.local_addr().is_ok());
+/// # });
+/// ```
+///
+/// # Panics
+///
+/// If the process is out of fds (the duplicate cannot be made).
+impl From<UdpSocket> for std::net::UdpSocket {
+    fn from(socket: UdpSocket) -> std::net::UdpSocket {
+        super::detach(socket.inner, |i| i.io.get().as_fd()).into()
+    }
+}
+
+/// The fd, deregistered and in blocking mode (as `From` for std's type).
+///
+/// ```
+/// use std::os::fd::{FromRawFd, IntoRawFd};
+/// # goro::run(|| {
+/// let fd = goro::net::UdpSocket::bind("127.0.0.1:0").unwrap().into_raw_fd();
+/// // SAFETY: `fd` is an open UDP socket that nothing else owns.
+/// let socket = unsafe { goro::net::UdpSocket::from_raw_fd(fd) };
+/// assert!(socket.local_addr().is_ok());
+/// # });
+/// ```
+impl IntoRawFd for UdpSocket {
+    fn into_raw_fd(self) -> RawFd {
+        std::net::UdpSocket::from(self).into_raw_fd()
+    }
+}
+
+/// Takes ownership of a UDP socket's fd as [`UdpSocket::from_std`] does.
+///
+/// ```
+/// use std::os::fd::{FromRawFd, IntoRawFd};
+/// # goro::run(|| {
+/// let fd = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().into_raw_fd();
+/// // SAFETY: `fd` is an open UDP socket that nothing else owns.
+/// let socket = unsafe { goro::net::UdpSocket::from_raw_fd(fd) };
+/// assert!(socket.local_addr().is_ok());
+/// # });
+/// ```
+///
+/// # Panics
+///
+/// If the fd cannot be made non-blocking or registered (`EBADF`, not
+/// pollable); the fd is closed first. `from_std` reports it as an error.
+impl FromRawFd for UdpSocket {
+    unsafe fn from_raw_fd(fd: RawFd) -> UdpSocket {
+        // SAFETY: the caller passes an open socket it owns (this trait's
+        // contract), which is what std's `from_raw_fd` needs.
+        let std = unsafe { std::net::UdpSocket::from_raw_fd(fd) };
+        super::from_raw_fd_or_panic(std, "UdpSocket", UdpSocket::from_std)
     }
 }

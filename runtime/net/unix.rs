@@ -3,7 +3,8 @@
 //!
 //! Like TCP, each socket is a non-blocking mio socket registered with the
 //! reactor once; every would-block parks the goroutine (a plain thread
-//! blocks) and clones from `try_clone` share the registration.
+//! blocks) and clones from `try_clone` share the registration. A
+//! listener's `close` ends every accept waiting on it (`net/listener.rs`).
 //!
 //! A non-blocking `connect` to a listener whose backlog is full fails with
 //! `WouldBlock` and, for Unix sockets, gives no readiness to wait for; goro
@@ -14,17 +15,20 @@
 use std::fmt;
 use std::io;
 use std::net::Shutdown;
+use std::os::fd::{AsFd, FromRawFd, IntoRawFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::listener::{is_closed_error, Listener};
 use super::{AcceptBackoff, Stream, Timeout};
 use crate::io::registration::{Direction, IoSource};
 
-/// A Unix stream socket server.
+/// A Unix stream socket server. Clones from
+/// [`try_clone`](UnixListener::try_clone) share the socket.
 pub struct UnixListener {
-    io: IoSource<mio::net::UnixListener>,
+    inner: Arc<Listener<mio::net::UnixListener>>,
 }
 
 impl UnixListener {
@@ -42,33 +46,38 @@ impl UnixListener {
     pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
         listener.set_nonblocking(true)?;
         Ok(UnixListener {
-            io: IoSource::new(mio::net::UnixListener::from_std(listener))?,
+            inner: Arc::new(Listener::new(mio::net::UnixListener::from_std(listener))?),
         })
     }
 
     /// Waits for a connection: parks the goroutine until one arrives.
+    /// Fails with `NotConnected` once the listener is
+    /// [closed](UnixListener::close).
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        let (stream, peer) = self.io.io(Direction::Read, None, |l| l.accept())?;
+        let (stream, peer) = self.inner.accept(|l| l.accept())?;
         Ok((UnixStream::from_mio(stream)?, peer))
     }
 
-    /// An endless iterator over accepted connections. Backs off before
-    /// yielding EMFILE/ENFILE, like [`crate::net::TcpListener::incoming`].
+    /// An iterator over accepted connections, endless until the listener
+    /// is [closed](UnixListener::close) (then it yields the error once and
+    /// ends). Backs off before yielding EMFILE/ENFILE, like
+    /// [`crate::net::TcpListener::incoming`].
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming {
             listener: self,
             backoff: AcceptBackoff::default(),
+            done: false,
         }
     }
 
     /// The address this listener is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get().local_addr()
+        self.inner.io.get().local_addr()
     }
 
     /// Takes the pending socket error, if any.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.io.get().take_error()
+        self.inner.io.get().take_error()
     }
 }
 
@@ -84,12 +93,19 @@ impl fmt::Debug for UnixListener {
 pub struct Incoming<'a> {
     listener: &'a UnixListener,
     backoff: AcceptBackoff,
+    /// The listener was closed and the error yielded.
+    done: bool,
 }
 
 impl Iterator for Incoming<'_> {
     type Item = io::Result<UnixStream>;
     fn next(&mut self) -> Option<io::Result<UnixStream>> {
-        Some(self.backoff.after(self.listener.accept().map(|(s, _)| s)))
+        if self.done {
+            return None;
+        }
+        let result = self.backoff.after(self.listener.accept().map(|(s, _)| s));
+        self.done = result.as_ref().is_err_and(is_closed_error);
+        Some(result)
     }
 }
 
@@ -351,13 +367,13 @@ impl fmt::Debug for UnixDatagram {
 
 impl std::os::fd::AsRawFd for UnixListener {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        self.io.get().as_raw_fd()
+        self.inner.io.get().as_raw_fd()
     }
 }
 
 impl std::os::fd::AsFd for UnixListener {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.io.get().as_fd()
+        self.inner.io.get().as_fd()
     }
 }
 
@@ -384,3 +400,122 @@ impl std::os::fd::AsFd for UnixDatagram {
         self.inner.io.get().as_fd()
     }
 }
+
+// Closing, clones, conversions to std and raw fds.
+
+impl UnixListener {
+    /// Stops accepting, from any goroutine or thread, as
+    /// [`TcpListener::close`](crate::net::TcpListener::close) does: every
+    /// accept waiting on this listener or its clones, and every later one,
+    /// fails with `ErrorKind::NotConnected` ("listener closed"); new
+    /// connects are refused. The fd (and the socket file) stay until the
+    /// last handle drops. Closing twice fails with the same error.
+    ///
+    /// ```
+    /// # goro::run(|| {
+    /// let path = std::env::temp_dir().join(format!("goro-doc-close-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let listener = goro::net::unix::UnixListener::bind(&path).unwrap();
+    /// listener.close().unwrap();
+    /// let err = listener.accept().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::NotConnected);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # });
+    /// ```
+    pub fn close(&self) -> io::Result<()> {
+        self.inner.close()
+    }
+
+    /// Another handle to the same listener, usable from another goroutine.
+    /// Clones share the socket: [`close`](UnixListener::close) on one
+    /// closes them all.
+    ///
+    /// ```
+    /// # goro::run(|| {
+    /// let path = std::env::temp_dir().join(format!("goro-doc-clone-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let listener = goro::net::unix::UnixListener::bind(&path).unwrap();
+    /// let clone = listener.try_clone().unwrap();
+    /// assert_eq!(clone.local_addr().unwrap().as_pathname(), Some(path.as_path()));
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # });
+    /// ```
+    pub fn try_clone(&self) -> io::Result<UnixListener> {
+        Ok(UnixListener {
+            inner: self.inner.clone(),
+        })
+    }
+}
+
+/// `From`, `IntoRawFd` and `FromRawFd` for a Unix socket type: into std
+/// deregistered and blocking (a duplicate fd, see [`crate::net`]); from a
+/// raw fd as `from_std` does, panicking where that fails.
+macro_rules! unix_fd_conversions {
+    ($t:ident, $std:ty, $make:expr) => {
+        #[doc = concat!("Deregisters the socket and hands it to std, in blocking mode (see\n",
+            "[`crate::net`] on clones: a duplicate fd).\n\n",
+            "```\n",
+            "use std::os::fd::{FromRawFd, IntoRawFd};\n",
+            "# goro::run(|| {\n",
+            $make, "\n",
+            "let std_socket = <", stringify!($std), ">::from(socket);\n",
+            "let fd = std_socket.into_raw_fd();\n",
+            "// SAFETY: `fd` is an open socket that nothing else owns.\n",
+            "let socket = unsafe { goro::net::unix::", stringify!($t), "::from_raw_fd(fd) };\n",
+            "assert!(socket.local_addr().is_ok());\n",
+            "# });\n",
+            "```\n\n",
+            "# Panics\n\n",
+            "If the process is out of fds (the duplicate cannot be made).")]
+        impl From<$t> for $std {
+            fn from(socket: $t) -> $std {
+                super::detach(socket.inner, |i| i.io.get().as_fd()).into()
+            }
+        }
+
+        /// The fd, deregistered and in blocking mode (as `From` for std's
+        /// type; example there).
+        impl IntoRawFd for $t {
+            fn into_raw_fd(self) -> RawFd {
+                <$std>::from(self).into_raw_fd()
+            }
+        }
+
+        /// Takes ownership of a socket's fd as `from_std` does (example at
+        /// `From` for std's type).
+        ///
+        /// # Panics
+        ///
+        /// If the fd cannot be made non-blocking or registered (`EBADF`,
+        /// not pollable); the fd is closed first. `from_std` reports it as
+        /// an error.
+        impl FromRawFd for $t {
+            unsafe fn from_raw_fd(fd: RawFd) -> $t {
+                // SAFETY: the caller passes an open socket it owns (this
+                // trait's contract), which is what std's `from_raw_fd`
+                // needs.
+                let std = unsafe { <$std>::from_raw_fd(fd) };
+                super::from_raw_fd_or_panic(std, stringify!($t), $t::from_std)
+            }
+        }
+    };
+}
+
+unix_fd_conversions!(
+    UnixListener,
+    std::os::unix::net::UnixListener,
+    "use std::os::linux::net::SocketAddrExt;\n\
+     let name = format!(\"goro-doc-{}\", std::process::id());\n\
+     let addr = std::os::unix::net::SocketAddr::from_abstract_name(name).unwrap();\n\
+     let socket = goro::net::unix::UnixListener::bind_addr(&addr).unwrap();"
+);
+unix_fd_conversions!(
+    UnixStream,
+    std::os::unix::net::UnixStream,
+    "let (socket, _peer) = goro::net::unix::UnixStream::pair().unwrap();"
+);
+unix_fd_conversions!(
+    UnixDatagram,
+    std::os::unix::net::UnixDatagram,
+    "let (socket, _peer) = goro::net::unix::UnixDatagram::pair().unwrap();"
+);
