@@ -60,8 +60,8 @@ use crate::scheduler::{self, park, park_until, unparker, watch_io, Unparker};
 pub(crate) struct IoSource<S: Source> {
     source: S,
     sio: Arc<ScheduledIo<Unparker>>,
-    read_deadline: Deadline,
-    write_deadline: Deadline,
+    /// Indexed by `Direction as usize`.
+    deadlines: [Deadline; 2],
 }
 
 impl<S: Source> IoSource<S> {
@@ -70,8 +70,7 @@ impl<S: Source> IoSource<S> {
         Ok(IoSource {
             source,
             sio,
-            read_deadline: Deadline::default(),
-            write_deadline: Deadline::default(),
+            deadlines: Default::default(),
         })
     }
 
@@ -80,11 +79,9 @@ impl<S: Source> IoSource<S> {
         &self.source
     }
 
+    #[inline]
     fn deadline(&self, dir: Direction) -> &Deadline {
-        match dir {
-            Direction::Read => &self.read_deadline,
-            Direction::Write => &self.write_deadline,
-        }
+        &self.deadlines[dir as usize]
     }
 
     /// Sets (or, `None`, clears) the deadline of `dir` for the operations
@@ -152,10 +149,8 @@ impl<S: Source> IoSource<S> {
         crate::scheduler::coop();
         // Go's rule: once the deadline has passed, an operation fails
         // before it tries, even if it would not block.
-        if let Some(at) = self.deadline(dir).get() {
-            if Instant::now() >= at {
-                return Err(deadline_exceeded(dir));
-            }
+        if self.deadline(dir).is_set() {
+            self.check_expiry_now(dir, None)?;
         }
         let mut me: Option<Unparker> = None;
         let mut woken = false;
@@ -223,7 +218,18 @@ impl<S: Source> IoSource<S> {
     /// The error an operation on `dir` ends with now, if its deadline or
     /// its timeout has passed: the one that passed first, a deadline on a
     /// tie. Reads the clock only if either is set.
+    #[inline]
     fn check_expiry(&self, dir: Direction, timeout_at: Option<Instant>) -> io::Result<()> {
+        if timeout_at.is_none() && !self.deadline(dir).is_set() {
+            return Ok(());
+        }
+        self.check_expiry_now(dir, timeout_at)
+    }
+
+    /// [`check_expiry`](Self::check_expiry) once a deadline or timeout is
+    /// set: out of line, so the common case stays small.
+    #[inline(never)]
+    fn check_expiry_now(&self, dir: Direction, timeout_at: Option<Instant>) -> io::Result<()> {
         let deadline = self.deadline(dir).get();
         let Some(first) = earliest(deadline, timeout_at) else {
             return Ok(());
@@ -251,12 +257,14 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 /// with: std's error on Linux, where the kernel's `SO_RCVTIMEO` makes the
 /// call return `EAGAIN` (`ErrorKind::WouldBlock`, "Resource temporarily
 /// unavailable"), so code written for std's timeouts keeps working.
+#[cold]
 fn timeout_error() -> io::Error {
     io::Error::from_raw_os_error(libc::EAGAIN)
 }
 
 /// What an operation fails with once its direction's deadline has passed
 /// (Go's `os.ErrDeadlineExceeded`, std's kind for it: `TimedOut`).
+#[cold]
 fn deadline_exceeded(dir: Direction) -> io::Error {
     let what = match dir {
         Direction::Read => "read",
@@ -283,6 +291,11 @@ impl Deadline {
             nanos.min(u128::from(u64::MAX - 1)) as u64 + 1
         });
         self.0.store(encoded, Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn is_set(&self) -> bool {
+        self.0.load(Ordering::Relaxed) != 0
     }
 
     #[inline]
