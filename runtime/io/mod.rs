@@ -7,6 +7,11 @@
 //! (edge-triggered, readable and writable); reads and writes retry on
 //! readiness, parking the goroutine in between (a plain thread blocks).
 //!
+//! Reads and writes honour std's timeouts (`set_read_timeout`: relative,
+//! failing with `WouldBlock` as std does) and Go's deadlines
+//! (`set_read_deadline`: absolute, failing with `TimedOut`, and reaching
+//! an operation already waiting); `registration.rs` says how.
+//!
 //! This module must never block a worker in a syscall, so it refuses what
 //! epoll cannot watch: regular files and directories fail to register
 //! (`EPERM`). Run file I/O through [`crate::blocking`] instead.

@@ -22,6 +22,18 @@ pub struct PipeWriter(Pollable<OwnedFd>);
 
 /// Creates a pipe: bytes written to the [`PipeWriter`] come out of the
 /// [`PipeReader`]. Both ends park goroutines instead of blocking threads.
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use std::io::{Read, Write};
+/// let (mut r, mut w) = goro::io::pipe()?;
+/// let writer = goro::go!(move || w.write_all(b"through a pipe"));
+/// let mut got = String::new();
+/// r.read_to_string(&mut got)?; // EOF once the writer is dropped
+/// writer.join().unwrap()?;
+/// assert_eq!(got, "through a pipe");
+/// # Ok(()) }
+/// ```
 pub fn pipe() -> io::Result<(PipeReader, PipeWriter)> {
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: `fds` is a valid array of two c_ints that pipe2 fills in.
