@@ -494,3 +494,28 @@ fn pipe_writer_deadline_ends_a_write_waiting_on_a_full_pipe() {
         assert!((&*w).write(b"x").unwrap() == 1);
     });
 }
+
+// ---- timeouts keep std's kinds ------------------------------------------
+
+#[test]
+fn connect_timeout_still_fails_with_timed_out_as_in_std() {
+    use std::os::fd::AsRawFd;
+    alone(|| {
+        // A listener whose accept queue holds one connection and is never
+        // accepted from: later SYNs are dropped, so a connect hangs.
+        let full = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        // SAFETY: listen(2) on a socket this test owns, changing only its
+        // backlog; it touches no memory.
+        assert_eq!(unsafe { libc::listen(full.as_raw_fd(), 0) }, 0);
+        let addr = full.local_addr().unwrap();
+        let mut queued = Vec::new();
+        let err = loop {
+            match TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+                Ok(s) if queued.len() < 16 => queued.push(s),
+                Ok(_) => panic!("16 connections queued on a backlog of one"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+    });
+}
