@@ -15,6 +15,7 @@
 #![cfg(loom)]
 
 #[path = "../runtime/reactor/readiness.rs"]
+#[allow(dead_code)] // `wake_waiters` is modelled in loom_deadline.rs
 mod readiness;
 
 use loom::sync::{Arc, Mutex};

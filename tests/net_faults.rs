@@ -482,7 +482,7 @@ fn binding_a_port_in_use_is_addr_in_use() {
 }
 
 #[test]
-fn read_timeout_is_timed_out_on_goroutines_and_threads() {
+fn read_timeout_is_would_block_on_goroutines_and_threads() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let keep = goro::go!(move || {
@@ -500,14 +500,14 @@ fn read_timeout_is_timed_out_on_goroutines_and_threads() {
     s.set_read_timeout(Some(Duration::from_millis(40))).unwrap();
     assert_eq!(
         (&s).read(&mut [0u8; 4]).unwrap_err().kind(),
-        ErrorKind::TimedOut
+        ErrorKind::WouldBlock
     );
-    assert_eq!(g.join().unwrap(), ErrorKind::TimedOut);
+    assert_eq!(g.join().unwrap(), ErrorKind::WouldBlock);
     keep.join().unwrap();
 }
 
 #[test]
-fn write_timeout_is_timed_out_when_the_peer_never_reads() {
+fn write_timeout_is_would_block_when_the_peer_never_reads() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let h = goro::go!(move || {
@@ -526,6 +526,6 @@ fn write_timeout_is_timed_out_when_the_peer_never_reads() {
     });
     let (_peer, _) = listener.accept().unwrap();
     let (kind, took) = h.join().unwrap();
-    assert_eq!(kind, ErrorKind::TimedOut);
+    assert_eq!(kind, ErrorKind::WouldBlock);
     assert!(took < Duration::from_secs(10));
 }

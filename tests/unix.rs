@@ -118,13 +118,13 @@ fn clones_read_and_write_from_two_goroutines() {
 }
 
 #[test]
-fn read_timeout_expires_with_timed_out() {
+fn read_timeout_expires_with_would_block_as_in_std() {
     let (a, _b) = UnixStream::pair().unwrap();
     let h = goro::go!(move || {
         a.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
         let start = Instant::now();
         let err = (&a).read(&mut [0u8; 8]).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::TimedOut);
+        assert_eq!(err.kind(), ErrorKind::WouldBlock);
         assert!(start.elapsed() >= Duration::from_millis(50));
     });
     h.join().unwrap();
@@ -230,5 +230,5 @@ fn unbound_connected_and_pair_datagrams() {
     g.join().unwrap();
 
     x.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
-    assert_eq!(x.recv(&mut buf).unwrap_err().kind(), ErrorKind::TimedOut);
+    assert_eq!(x.recv(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
 }

@@ -7,6 +7,11 @@
 //! (edge-triggered, readable and writable); reads and writes retry on
 //! readiness, parking the goroutine in between (a plain thread blocks).
 //!
+//! Reads and writes honour std's timeouts (`set_read_timeout`: relative,
+//! failing with `WouldBlock` as std does) and Go's deadlines
+//! (`set_read_deadline`: absolute, failing with `TimedOut`, and reaching
+//! an operation already waiting); `registration.rs` says how.
+//!
 //! This module must never block a worker in a syscall, so it refuses what
 //! epoll cannot watch: regular files and directories fail to register
 //! (`EPERM`). Run file I/O through [`crate::blocking`] instead.
@@ -183,7 +188,20 @@ impl<T: AsFd> Pollable<T> {
     }
 
     /// Runs `op` until it stops failing with `WouldBlock`, parking until
-    /// the fd is readable between tries. Honours the read timeout.
+    /// the fd is readable between tries. Honours the read timeout and the
+    /// read deadline.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::{Read, Write};
+    /// let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
+    /// let a = goro::io::Pollable::new(a)?;
+    /// b.write_all(b"hi")?;
+    /// let mut buf = [0u8; 8];
+    /// let n = a.read_with(|mut s| s.read(&mut buf))?;
+    /// assert_eq!(&buf[..n], b"hi");
+    /// # Ok(()) }
+    /// ```
     pub fn read_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         let mut op = op;
         let deadline = self.read_timeout.deadline();
@@ -191,31 +209,160 @@ impl<T: AsFd> Pollable<T> {
     }
 
     /// Runs `op` until it stops failing with `WouldBlock`, parking until
-    /// the fd is writable between tries. Honours the write timeout.
+    /// the fd is writable between tries. Honours the write timeout and the
+    /// write deadline.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::Write;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let a = goro::io::Pollable::new(a)?;
+    /// let n = a.write_with(|mut s| s.write(b"hi"))?;
+    /// assert_eq!(n, 2);
+    /// # Ok(()) }
+    /// ```
     pub fn write_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         let mut op = op;
         let deadline = self.write_timeout.deadline();
         self.io.io(Direction::Write, deadline, |s| op(&s.0))
     }
 
-    /// Reads fail with `TimedOut` after waiting this long (`None`: never).
+    /// Reads fail after waiting this long (`None`: never; zero is
+    /// `InvalidInput`, as in std), with the error std gives on Linux:
+    /// `ErrorKind::WouldBlock` (`EAGAIN`, "Resource temporarily
+    /// unavailable"). A deadline ([`set_read_deadline`]) fails with
+    /// `TimedOut` instead; with both, the one that passes first decides.
+    ///
+    /// [`set_read_deadline`]: Pollable::set_read_deadline
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::Read;
+    /// use std::time::Duration;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let mut a = goro::io::Pollable::new(a)?;
+    /// a.set_read_timeout(Some(Duration::from_millis(10)))?;
+    /// let err = a.read(&mut [0u8; 8]).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+    /// # Ok(()) }
+    /// ```
     pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         self.read_timeout.set(d)
     }
 
-    /// Writes fail with `TimedOut` after waiting this long (`None`: never).
+    /// Writes fail after waiting this long (`None`: never), with
+    /// `ErrorKind::WouldBlock` as in std (see
+    /// [`set_read_timeout`](Pollable::set_read_timeout)).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let a = goro::io::Pollable::new(a)?;
+    /// a.set_write_timeout(Some(Duration::from_secs(1)))?;
+    /// assert_eq!(a.write_timeout()?, Some(Duration::from_secs(1)));
+    /// # Ok(()) }
+    /// ```
     pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         self.write_timeout.set(d)
     }
 
     /// The read timeout.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let a = goro::io::Pollable::new(a)?;
+    /// assert_eq!(a.read_timeout()?, None);
+    /// # Ok(()) }
+    /// ```
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
         Ok(self.read_timeout.get())
     }
 
     /// The write timeout.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let a = goro::io::Pollable::new(a)?;
+    /// assert_eq!(a.write_timeout()?, None);
+    /// # Ok(()) }
+    /// ```
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
         Ok(self.write_timeout.get())
+    }
+}
+
+// Deadlines
+impl<T: AsFd> Pollable<T> {
+    /// Sets the read and the write deadline (Go's `SetDeadline`): see
+    /// [`set_read_deadline`](Pollable::set_read_deadline).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let a = goro::io::Pollable::new(a)?;
+    /// a.set_deadline(Some(std::time::Instant::now()))?;
+    /// let err = a.write_with(|mut s| std::io::Write::write(&mut s, b"x")).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_deadline(&self, at: Option<Instant>) -> io::Result<()> {
+        self.set_read_deadline(at)?;
+        self.set_write_deadline(at)
+    }
+
+    /// Reads fail with `ErrorKind::TimedOut` once `at` has passed (Go's
+    /// `SetReadDeadline`): one that starts later fails before it tries,
+    /// and one waiting now — in another goroutine or thread — wakes and
+    /// fails when `at` passes, or at once if it already has. Moving the
+    /// deadline later lets a waiting read wait on; `None` clears it. The
+    /// deadline is absolute: it does not restart with each read (unlike
+    /// [`set_read_timeout`](Pollable::set_read_timeout)), and a read that
+    /// timed out may be retried once the deadline is moved or cleared.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::Read;
+    /// use std::time::{Duration, Instant};
+    /// goro::run(|| -> std::io::Result<()> {
+    ///     let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    ///     let a = std::sync::Arc::new(goro::io::Pollable::new(a)?);
+    ///     let reader = a.clone();
+    ///     let waiting = goro::go!(move || (&*reader).read(&mut [0u8; 8]));
+    ///     goro::time::sleep(Duration::from_millis(10));
+    ///     a.set_read_deadline(Some(Instant::now()))?; // ends the waiting read
+    ///     let err = waiting.join().unwrap().unwrap_err();
+    ///     assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
+    pub fn set_read_deadline(&self, at: Option<Instant>) -> io::Result<()> {
+        self.io.set_deadline(Direction::Read, at);
+        Ok(())
+    }
+
+    /// Writes fail with `ErrorKind::TimedOut` once `at` has passed (Go's
+    /// `SetWriteDeadline`), as [`set_read_deadline`] says of reads.
+    ///
+    /// [`set_read_deadline`]: Pollable::set_read_deadline
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::Write;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let mut a = goro::io::Pollable::new(a)?;
+    /// a.set_write_deadline(Some(std::time::Instant::now()))?;
+    /// assert_eq!(a.write(b"x").unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// a.set_write_deadline(None)?;
+    /// assert_eq!(a.write(b"x")?, 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_write_deadline(&self, at: Option<Instant>) -> io::Result<()> {
+        self.io.set_deadline(Direction::Write, at);
+        Ok(())
     }
 }
 

@@ -153,7 +153,7 @@ impl TcpStream {
     fn connect_until(addr: SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
         let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?)?;
         // Writable means the handshake finished, one way or the other.
-        stream.inner.io.io(Direction::Write, deadline, |s| {
+        let connected = stream.inner.io.io(Direction::Write, deadline, |s| {
             if let Some(e) = s.take_error()? {
                 return Err(e);
             }
@@ -164,8 +164,17 @@ impl TcpStream {
                 }
                 Err(e) => Err(e),
             }
-        })?;
-        Ok(stream)
+        });
+        match connected {
+            // The op never lets `WouldBlock` out: this is the timeout, which
+            // std's `connect_timeout` reports as `TimedOut`.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "connection timed out",
+            )),
+            Err(e) => Err(e),
+            Ok(()) => Ok(stream),
+        }
     }
 
     /// The remote address.
@@ -190,13 +199,17 @@ impl TcpStream {
         })
     }
 
-    /// Reads fail with `TimedOut` after waiting this long (`None`: never).
-    /// Shared by all clones.
+    /// Reads fail after waiting this long (`None`: never), with the error
+    /// std gives on Linux: `ErrorKind::WouldBlock` ("Resource temporarily
+    /// unavailable"), not `TimedOut`. Shared by all clones. A deadline
+    /// ([`set_read_deadline`](TcpStream::set_read_deadline)) fails with
+    /// `TimedOut`.
     pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         self.inner.read_timeout.set(d)
     }
 
-    /// Writes fail with `TimedOut` after waiting this long (`None`: never).
+    /// Writes fail after waiting this long (`None`: never), with
+    /// `ErrorKind::WouldBlock` as in std.
     pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         self.inner.write_timeout.set(d)
     }
@@ -631,5 +644,101 @@ impl FromRawFd for TcpStream {
         // contract), which is what std's `from_raw_fd` needs.
         let std = unsafe { std::net::TcpStream::from_raw_fd(fd) };
         super::from_raw_fd_or_panic(std, "TcpStream", TcpStream::from_std)
+    }
+}
+
+// Deadlines
+impl TcpListener {
+    /// Accepts fail with `ErrorKind::TimedOut` once `at` has passed, also
+    /// one already waiting in another goroutine; `None` clears it (Go's
+    /// `TCPListener.SetDeadline`).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let l = goro::net::TcpListener::bind("127.0.0.1:0")?;
+    /// l.set_deadline(Some(std::time::Instant::now()))?;
+    /// assert_eq!(l.accept().unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_deadline(&self, at: Option<Instant>) -> io::Result<()> {
+        self.inner.io.set_deadline(Direction::Read, at);
+        Ok(())
+    }
+}
+
+// Deadlines
+impl TcpStream {
+    /// Sets the read and the write deadline (Go's `SetDeadline`).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::Read;
+    /// let l = goro::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let mut s = goro::net::TcpStream::connect(l.local_addr()?)?;
+    /// s.set_deadline(Some(std::time::Instant::now()))?;
+    /// assert_eq!(s.read(&mut [0u8; 8]).unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_deadline(&self, at: Option<Instant>) -> io::Result<()> {
+        self.set_read_deadline(at)?;
+        self.set_write_deadline(at)
+    }
+
+    /// Reads (and `peek`s) fail with `ErrorKind::TimedOut` once `at` has
+    /// passed (Go's `SetReadDeadline`). A read that starts later fails
+    /// before it tries, even with data waiting; one already waiting — in
+    /// another goroutine or thread, on any clone — wakes and fails when
+    /// `at` passes, or at once if it already has. Moving the deadline later
+    /// lets a waiting read wait on; `None` clears it, and the stream works
+    /// again. Unlike a timeout the deadline is absolute and shared by all
+    /// clones; the write direction has its own, so one goroutine's read
+    /// deadline never ends another's write. With a read timeout set too,
+    /// whichever passes first ends the read: the deadline with `TimedOut`,
+    /// the timeout with `WouldBlock`.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::{Read, Write};
+    /// use std::time::{Duration, Instant};
+    /// goro::run(|| -> std::io::Result<()> {
+    ///     let l = goro::net::TcpListener::bind("127.0.0.1:0")?;
+    ///     let s = goro::net::TcpStream::connect(l.local_addr()?)?;
+    ///     let (mut peer, _) = l.accept()?;
+    ///     let reader = s.try_clone()?;
+    ///     let waiting = goro::go!(move || (&reader).read(&mut [0u8; 8]));
+    ///     goro::time::sleep(Duration::from_millis(10));
+    ///     s.set_read_deadline(Some(Instant::now()))?; // ends the waiting read
+    ///     let err = waiting.join().unwrap().unwrap_err();
+    ///     assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    ///     s.set_read_deadline(None)?;
+    ///     peer.write_all(b"hi")?;
+    ///     assert_eq!((&s).read(&mut [0u8; 8])?, 2);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
+    pub fn set_read_deadline(&self, at: Option<Instant>) -> io::Result<()> {
+        self.inner.io.set_deadline(Direction::Read, at);
+        Ok(())
+    }
+
+    /// Writes fail with `ErrorKind::TimedOut` once `at` has passed, also a
+    /// write already waiting for room (Go's `SetWriteDeadline`; see
+    /// [`set_read_deadline`](TcpStream::set_read_deadline)).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::Write;
+    /// let l = goro::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let mut s = goro::net::TcpStream::connect(l.local_addr()?)?;
+    /// s.set_write_deadline(Some(std::time::Instant::now()))?;
+    /// assert_eq!(s.write(b"x").unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// s.set_write_deadline(None)?;
+    /// assert_eq!(s.write(b"x")?, 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_write_deadline(&self, at: Option<Instant>) -> io::Result<()> {
+        self.inner.io.set_deadline(Direction::Write, at);
+        Ok(())
     }
 }

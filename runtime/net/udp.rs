@@ -120,13 +120,17 @@ impl UdpSocket {
         })
     }
 
-    /// Receives fail with `TimedOut` after waiting this long (`None`:
-    /// never). Shared by all clones.
+    /// Receives fail after waiting this long (`None`: never), with the
+    /// error std gives on Linux: `ErrorKind::WouldBlock` ("Resource
+    /// temporarily unavailable"), not `TimedOut`. Shared by all clones. A
+    /// deadline ([`set_read_deadline`](UdpSocket::set_read_deadline))
+    /// fails with `TimedOut`.
     pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         self.inner.read_timeout.set(d)
     }
 
-    /// Sends fail with `TimedOut` after waiting this long (`None`: never).
+    /// Sends fail after waiting this long (`None`: never), with
+    /// `ErrorKind::WouldBlock` as in std.
     pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         self.inner.write_timeout.set(d)
     }
@@ -283,5 +287,60 @@ impl FromRawFd for UdpSocket {
         // contract), which is what std's `from_raw_fd` needs.
         let std = unsafe { std::net::UdpSocket::from_raw_fd(fd) };
         super::from_raw_fd_or_panic(std, "UdpSocket", UdpSocket::from_std)
+    }
+}
+
+// Deadlines
+impl UdpSocket {
+    /// Sets the read and the write deadline (Go's `SetDeadline`).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let u = goro::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// u.set_deadline(Some(std::time::Instant::now()))?;
+    /// let err = u.recv_from(&mut [0u8; 8]).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_deadline(&self, at: Option<std::time::Instant>) -> io::Result<()> {
+        self.set_read_deadline(at)?;
+        self.set_write_deadline(at)
+    }
+
+    /// Receives (and peeks) fail with `ErrorKind::TimedOut` once `at` has
+    /// passed, also one already waiting in another goroutine; `None`
+    /// clears it (Go's `SetReadDeadline`; the rules are
+    /// [`TcpStream::set_read_deadline`](crate::net::TcpStream::set_read_deadline)'s).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::time::{Duration, Instant};
+    /// let u = goro::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// u.set_read_deadline(Some(Instant::now() + Duration::from_millis(10)))?;
+    /// let err = u.recv_from(&mut [0u8; 8]).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_read_deadline(&self, at: Option<std::time::Instant>) -> io::Result<()> {
+        self.inner.io.set_deadline(Direction::Read, at);
+        Ok(())
+    }
+
+    /// Sends fail with `ErrorKind::TimedOut` once `at` has passed (Go's
+    /// `SetWriteDeadline`); `None` clears it.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let u = goro::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// u.set_write_deadline(Some(std::time::Instant::now()))?;
+    /// let err = u.send_to(b"x", u.local_addr()?).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    /// u.set_write_deadline(None)?;
+    /// assert_eq!(u.send_to(b"x", u.local_addr()?)?, 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_write_deadline(&self, at: Option<std::time::Instant>) -> io::Result<()> {
+        self.inner.io.set_deadline(Direction::Write, at);
+        Ok(())
     }
 }

@@ -183,13 +183,17 @@ impl UnixStream {
         })
     }
 
-    /// Reads fail with `TimedOut` after waiting this long (`None`: never).
-    /// Shared by all clones.
+    /// Reads fail after waiting this long (`None`: never), with the error
+    /// std gives on Linux: `ErrorKind::WouldBlock` ("Resource temporarily
+    /// unavailable"), not `TimedOut`. Shared by all clones. A deadline
+    /// ([`set_read_deadline`](UnixStream::set_read_deadline)) fails with
+    /// `TimedOut`.
     pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         self.inner.read_timeout.set(d)
     }
 
-    /// Writes fail with `TimedOut` after waiting this long (`None`: never).
+    /// Writes fail after waiting this long (`None`: never), with
+    /// `ErrorKind::WouldBlock` as in std.
     pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         self.inner.write_timeout.set(d)
     }
@@ -330,13 +334,17 @@ impl UnixDatagram {
         })
     }
 
-    /// Receives fail with `TimedOut` after waiting this long (`None`:
-    /// never). Shared by all clones.
+    /// Receives fail after waiting this long (`None`: never), with the
+    /// error std gives on Linux: `ErrorKind::WouldBlock` ("Resource
+    /// temporarily unavailable"), not `TimedOut`. Shared by all clones. A
+    /// deadline ([`set_read_deadline`](UnixDatagram::set_read_deadline))
+    /// fails with `TimedOut`.
     pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         self.inner.read_timeout.set(d)
     }
 
-    /// Sends fail with `TimedOut` after waiting this long (`None`: never).
+    /// Sends fail after waiting this long (`None`: never), with
+    /// `ErrorKind::WouldBlock` as in std.
     pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         self.inner.write_timeout.set(d)
     }
@@ -519,3 +527,133 @@ unix_fd_conversions!(
     std::os::unix::net::UnixDatagram,
     "let (socket, _peer) = goro::net::unix::UnixDatagram::pair().unwrap();"
 );
+
+// Deadlines
+impl UnixListener {
+    /// Accepts fail with `ErrorKind::TimedOut` once `at` has passed, also
+    /// one already waiting in another goroutine; `None` clears it (Go's
+    /// `UnixListener.SetDeadline`).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let path = std::env::temp_dir().join(format!("goro-doc-{}.sock", std::process::id()));
+    /// let l = goro::net::unix::UnixListener::bind(&path)?;
+    /// l.set_deadline(Some(std::time::Instant::now()))?;
+    /// assert_eq!(l.accept().unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn set_deadline(&self, at: Option<std::time::Instant>) -> io::Result<()> {
+        self.inner.io.set_deadline(Direction::Read, at);
+        Ok(())
+    }
+}
+
+// Deadlines
+impl UnixStream {
+    /// Sets the read and the write deadline (Go's `SetDeadline`).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::Read;
+    /// let (mut a, _b) = goro::net::unix::UnixStream::pair()?;
+    /// a.set_deadline(Some(std::time::Instant::now()))?;
+    /// assert_eq!(a.read(&mut [0u8; 8]).unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_deadline(&self, at: Option<std::time::Instant>) -> io::Result<()> {
+        self.set_read_deadline(at)?;
+        self.set_write_deadline(at)
+    }
+
+    /// Reads fail with `ErrorKind::TimedOut` once `at` has passed, also
+    /// one already waiting in another goroutine; `None` clears it (Go's
+    /// `SetReadDeadline`; the rules are
+    /// [`TcpStream::set_read_deadline`](crate::net::TcpStream::set_read_deadline)'s).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::{Read, Write};
+    /// use std::time::{Duration, Instant};
+    /// let (mut a, mut b) = goro::net::unix::UnixStream::pair()?;
+    /// a.set_read_deadline(Some(Instant::now() + Duration::from_millis(10)))?;
+    /// assert_eq!(a.read(&mut [0u8; 8]).unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// a.set_read_deadline(None)?;
+    /// b.write_all(b"hi")?;
+    /// assert_eq!(a.read(&mut [0u8; 8])?, 2);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_read_deadline(&self, at: Option<std::time::Instant>) -> io::Result<()> {
+        self.inner.io.set_deadline(Direction::Read, at);
+        Ok(())
+    }
+
+    /// Writes fail with `ErrorKind::TimedOut` once `at` has passed (Go's
+    /// `SetWriteDeadline`); `None` clears it.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::Write;
+    /// let (mut a, _b) = goro::net::unix::UnixStream::pair()?;
+    /// a.set_write_deadline(Some(std::time::Instant::now()))?;
+    /// assert_eq!(a.write(b"x").unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_write_deadline(&self, at: Option<std::time::Instant>) -> io::Result<()> {
+        self.inner.io.set_deadline(Direction::Write, at);
+        Ok(())
+    }
+}
+
+// Deadlines
+impl UnixDatagram {
+    /// Sets the read and the write deadline (Go's `SetDeadline`).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let (a, _b) = goro::net::unix::UnixDatagram::pair()?;
+    /// a.set_deadline(Some(std::time::Instant::now()))?;
+    /// assert_eq!(a.recv(&mut [0u8; 8]).unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_deadline(&self, at: Option<std::time::Instant>) -> io::Result<()> {
+        self.set_read_deadline(at)?;
+        self.set_write_deadline(at)
+    }
+
+    /// Receives fail with `ErrorKind::TimedOut` once `at` has passed, also
+    /// one already waiting in another goroutine; `None` clears it (Go's
+    /// `SetReadDeadline`; the rules are
+    /// [`TcpStream::set_read_deadline`](crate::net::TcpStream::set_read_deadline)'s).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::time::{Duration, Instant};
+    /// let (a, b) = goro::net::unix::UnixDatagram::pair()?;
+    /// a.set_read_deadline(Some(Instant::now() + Duration::from_millis(10)))?;
+    /// assert_eq!(a.recv(&mut [0u8; 8]).unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// a.set_read_deadline(None)?;
+    /// b.send(b"hi")?;
+    /// assert_eq!(a.recv(&mut [0u8; 8])?, 2);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_read_deadline(&self, at: Option<std::time::Instant>) -> io::Result<()> {
+        self.inner.io.set_deadline(Direction::Read, at);
+        Ok(())
+    }
+
+    /// Sends fail with `ErrorKind::TimedOut` once `at` has passed (Go's
+    /// `SetWriteDeadline`); `None` clears it.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let (a, _b) = goro::net::unix::UnixDatagram::pair()?;
+    /// a.set_write_deadline(Some(std::time::Instant::now()))?;
+    /// assert_eq!(a.send(b"x").unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_write_deadline(&self, at: Option<std::time::Instant>) -> io::Result<()> {
+        self.inner.io.set_deadline(Direction::Write, at);
+        Ok(())
+    }
+}

@@ -80,6 +80,14 @@ impl<W> Readiness<W> {
         self.waiters.push(who);
     }
 
+    /// Every waiter goes to `woken` without an edge (`ready` and `tick`
+    /// untouched): something other than readiness changed (a deadline
+    /// moved), and each re-checks it when it runs.
+    #[inline]
+    pub(crate) fn wake_waiters(&mut self, woken: &mut Vec<W>) {
+        woken.append(&mut self.waiters);
+    }
+
     /// After a park: takes the caller's entry out if it is still listed
     /// (woken by its deadline or spuriously).
     #[inline]
