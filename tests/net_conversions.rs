@@ -154,9 +154,12 @@ fn into_std_while_a_clone_lives_stays_nonblocking_for_the_clone() {
 }
 
 /// `into_raw_fd` gives a blocking fd that `from_raw_fd` takes back as a
-/// working non-blocking goro socket, for `T`.
+/// working non-blocking goro socket, for `T`. The only handle hands over
+/// its own fd, not a duplicate (an inherited or passed fd number stays).
 fn raw_round_trip<T: IntoRawFd + FromRawFd + AsRawFd>(socket: T) -> T {
+    let own = socket.as_raw_fd();
     let fd: RawFd = socket.into_raw_fd();
+    assert_eq!(fd, own, "into_raw_fd handed over another fd");
     // SAFETY: F_GETFL only reads the flags of the open fd we now own.
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
     assert!(

@@ -79,6 +79,23 @@ impl<S: Source> IoSource<S> {
         &self.source
     }
 
+    /// Deregisters the source and hands it back, fd and all (the
+    /// conversions to std's types).
+    pub(crate) fn into_inner(self) -> S {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        let fields: &mut IoSource<S> = &mut this;
+        scheduler::reactor().deregister(&mut fields.source, &fields.sio);
+        // SAFETY: `this` is never dropped (ManuallyDrop) nor used again
+        // after these two reads, so each field is moved out exactly once:
+        // `source` to the caller, `sio` dropped here (releasing the
+        // registration's reference to its readiness slot). `deadlines`
+        // holds plain atomics and needs no drop.
+        unsafe {
+            std::ptr::drop_in_place(&mut this.sio);
+            std::ptr::read(&this.source)
+        }
+    }
+
     #[inline]
     fn deadline(&self, dir: Direction) -> &Deadline {
         &self.deadlines[dir as usize]

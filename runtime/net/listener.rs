@@ -16,7 +16,7 @@
 //! This file never closes an fd and never blocks a worker thread.
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::io::registration::{Direction, IoSource};
@@ -104,5 +104,15 @@ impl<S: mio::event::Source + AsRawFd> Listener<S> {
             }
         }
         Ok(())
+    }
+}
+
+impl<S: mio::event::Source + AsFd + Into<OwnedFd>> super::Registered for Listener<S> {
+    type Source = S;
+    fn registration(&self) -> &IoSource<S> {
+        &self.io
+    }
+    fn into_registration(self) -> IoSource<S> {
+        self.io
     }
 }

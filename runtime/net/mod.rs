@@ -36,11 +36,11 @@
 //! Every socket type has `from_std`, `From<goro type> for std type`,
 //! `AsFd`/`AsRawFd`, `IntoRawFd` and `FromRawFd`. Into std: the socket is
 //! deregistered from the reactor and handed over in blocking mode, the
-//! mode std expects. That hands over a duplicate of the fd (`dup(2)`):
-//! the original is closed with its registration. While other goro clones
-//! of the socket (`try_clone`) are alive, the duplicate shares their open
-//! file and stays non-blocking (`O_NONBLOCK` belongs to the open file, and
-//! a blocking one would block their workers in the kernel).
+//! mode std expects, with its own fd (the same number). While other goro
+//! clones of the socket (`try_clone`) are alive, std gets a duplicate of
+//! the fd (`dup(2)`) instead, which shares their open file and stays
+//! non-blocking (`O_NONBLOCK` belongs to the open file, and a blocking
+//! one would block their workers in the kernel).
 
 pub use dns::{lookup_host, ToSocketAddrs};
 pub use tcp::{Incoming, IntoIncoming, TcpListener, TcpStream};
@@ -174,22 +174,46 @@ mod tcp;
 mod udp;
 pub mod unix;
 
+/// The part of a socket handle its clones share: the registration.
+pub(crate) trait Registered {
+    type Source: mio::event::Source + AsFd + Into<OwnedFd>;
+    fn registration(&self) -> &IoSource<Self::Source>;
+    fn into_registration(self) -> IoSource<Self::Source>;
+}
+
+impl<S: mio::event::Source + AsFd + Into<OwnedFd>> Registered for Stream<S> {
+    type Source = S;
+    fn registration(&self) -> &IoSource<S> {
+        &self.io
+    }
+    fn into_registration(self) -> IoSource<S> {
+        self.io
+    }
+}
+
 /// Takes the socket out of a goro handle for std (see the module docs):
-/// a duplicate of its fd; blocking unless other clones still use it.
+/// the last handle deregisters and hands over its own fd, in blocking
+/// mode; while other clones live, a duplicate of the fd, left
+/// non-blocking.
 ///
 /// # Panics
 ///
-/// If the process is out of fds (`dup` fails: `From` cannot fail).
-pub(crate) fn detach<T>(handle: Arc<T>, fd: fn(&T) -> BorrowedFd<'_>) -> OwnedFd {
-    let dup = fd(&handle)
-        .try_clone_to_owned()
-        .unwrap_or_else(|e| panic!("goro: cannot hand a socket over to std: dup failed: {e}"));
-    if let Some(last) = Arc::into_inner(handle) {
-        // Deregisters the socket and closes the original fd.
-        drop(last);
-        set_blocking(dup.as_fd());
+/// If other clones live and the process is out of fds (`dup` fails:
+/// `From` cannot fail).
+pub(crate) fn detach<T: Registered>(handle: Arc<T>) -> OwnedFd {
+    match Arc::try_unwrap(handle) {
+        Ok(last) => {
+            let fd: OwnedFd = last.into_registration().into_inner().into();
+            set_blocking(fd.as_fd());
+            fd
+        }
+        Err(shared) => shared
+            .registration()
+            .get()
+            .as_fd()
+            .try_clone_to_owned()
+            .unwrap_or_else(|e| panic!("goro: cannot hand a socket over to std: dup failed: {e}")),
     }
-    dup
 }
 
 /// Clears `O_NONBLOCK` on `fd`.

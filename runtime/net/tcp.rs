@@ -10,7 +10,7 @@
 use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -531,10 +531,10 @@ impl TcpStream {
 ///
 /// # Panics
 ///
-/// If the process is out of fds (the duplicate cannot be made).
+/// If other clones live and the process is out of fds (the duplicate cannot be made).
 impl From<TcpListener> for std::net::TcpListener {
     fn from(listener: TcpListener) -> std::net::TcpListener {
-        super::detach(listener.inner, |l| l.io.get().as_fd()).into()
+        super::detach(listener.inner).into()
     }
 }
 
@@ -553,10 +553,10 @@ impl From<TcpListener> for std::net::TcpListener {
 ///
 /// # Panics
 ///
-/// If the process is out of fds (the duplicate cannot be made).
+/// If other clones live and the process is out of fds (the duplicate cannot be made).
 impl From<TcpStream> for std::net::TcpStream {
     fn from(stream: TcpStream) -> std::net::TcpStream {
-        super::detach(stream.inner, |s| s.io.get().as_fd()).into()
+        super::detach(stream.inner).into()
     }
 }
 

@@ -13,7 +13,7 @@
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsFd, FromRawFd, IntoRawFd, RawFd};
+use std::os::fd::{FromRawFd, IntoRawFd, RawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +25,16 @@ struct Inner {
     io: IoSource<mio::net::UdpSocket>,
     read_timeout: Timeout,
     write_timeout: Timeout,
+}
+
+impl super::Registered for Inner {
+    type Source = mio::net::UdpSocket;
+    fn registration(&self) -> &IoSource<mio::net::UdpSocket> {
+        &self.io
+    }
+    fn into_registration(self) -> IoSource<mio::net::UdpSocket> {
+        self.io
+    }
 }
 
 /// A UDP socket. Every method takes `&self`; clones from
@@ -241,10 +251,10 @@ impl std::os::fd::AsFd for UdpSocket {
 ///
 /// # Panics
 ///
-/// If the process is out of fds (the duplicate cannot be made).
+/// If other clones live and the process is out of fds (the duplicate cannot be made).
 impl From<UdpSocket> for std::net::UdpSocket {
     fn from(socket: UdpSocket) -> std::net::UdpSocket {
-        super::detach(socket.inner, |i| i.io.get().as_fd()).into()
+        super::detach(socket.inner).into()
     }
 }
 

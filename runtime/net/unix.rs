@@ -15,7 +15,7 @@
 use std::fmt;
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsFd, FromRawFd, IntoRawFd, RawFd};
+use std::os::fd::{FromRawFd, IntoRawFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -229,6 +229,16 @@ struct DatagramInner {
     io: IoSource<mio::net::UnixDatagram>,
     read_timeout: Timeout,
     write_timeout: Timeout,
+}
+
+impl super::Registered for DatagramInner {
+    type Source = mio::net::UnixDatagram;
+    fn registration(&self) -> &IoSource<mio::net::UnixDatagram> {
+        &self.io
+    }
+    fn into_registration(self) -> IoSource<mio::net::UnixDatagram> {
+        self.io
+    }
 }
 
 /// A Unix datagram socket. Every method takes `&self`; clones from
@@ -456,7 +466,7 @@ impl UnixListener {
 }
 
 /// `From`, `IntoRawFd` and `FromRawFd` for a Unix socket type: into std
-/// deregistered and blocking (a duplicate fd, see [`crate::net`]); from a
+/// deregistered and blocking (its own fd; a duplicate while clones live, see [`crate::net`]); from a
 /// raw fd as `from_std` does, panicking where that fails.
 macro_rules! unix_fd_conversions {
     ($t:ident, $std:ty, $make:expr) => {
@@ -474,10 +484,10 @@ macro_rules! unix_fd_conversions {
             "# });\n",
             "```\n\n",
             "# Panics\n\n",
-            "If the process is out of fds (the duplicate cannot be made).")]
+            "If other clones live and the process is out of fds (the duplicate cannot be made).")]
         impl From<$t> for $std {
             fn from(socket: $t) -> $std {
-                super::detach(socket.inner, |i| i.io.get().as_fd()).into()
+                super::detach(socket.inner).into()
             }
         }
 
