@@ -549,3 +549,33 @@ fn sigchld_fallback_child() {
     assert_eq!(open_fds(), fds);
     println!("FALLBACK OK");
 }
+
+#[test]
+fn a_pipe_hands_on_to_another_child_in_blocking_mode() {
+    let _serial = serial();
+    let fds = fds_when_warm();
+    let out = goro::run(|| {
+        // 1 MiB through two children: the second must read a blocking
+        // pipe (a non-blocking one would make `wc` fail with EAGAIN).
+        let mut producer = Command::new("sh")
+            .args(["-c", "sleep 0.1; head -c 1048576 /dev/zero"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let counter = Command::new("wc")
+            .arg("-c")
+            .stdin(producer.stdout.take().unwrap())
+            .output()
+            .unwrap();
+        assert!(producer.wait().unwrap().success());
+        counter
+    });
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1048576");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(open_fds(), fds);
+    assert_no_zombies();
+}

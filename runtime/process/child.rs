@@ -14,7 +14,7 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::process::{ExitStatus, Output};
+use std::process::{ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use super::wait::Process;
@@ -319,3 +319,62 @@ macro_rules! fd_access {
 }
 
 fd_access!(ChildStdin, ChildStdout, ChildStderr);
+
+/// The pipe's fd, handed on to another child (std's `From<ChildStdout>
+/// for Stdio`, for pipelines): a duplicate, put back in blocking mode,
+/// since the child that gets it expects blocking reads and writes; the
+/// registered original is closed.
+fn into_stdio(fd: BorrowedFd<'_>) -> Stdio {
+    let result = fd.try_clone_to_owned().and_then(|dup| {
+        set_blocking(dup.as_raw_fd())?;
+        Ok(dup)
+    });
+    match result {
+        Ok(dup) => Stdio::from(dup),
+        // No fd left to duplicate (EMFILE): the child gets /dev/null
+        // instead, as if the stream had been closed already.
+        Err(_) => Stdio::null(),
+    }
+}
+
+/// Clears `O_NONBLOCK` on `fd`'s open file description.
+fn set_blocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl with F_GETFL/F_SETFL only reads and writes the file
+    // status flags of `fd`, which the caller owns; it touches no memory
+    // of ours.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    // SAFETY: as above.
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+macro_rules! pipe_to_stdio {
+    ($($pipe:ty),*) => {$(
+        impl From<$pipe> for Stdio {
+            /// Hands the pipe to another child, as std's conversion does.
+            /// The fd is duplicated (goro's registration cannot hand the
+            /// original back); in a process out of fds (`EMFILE`) the
+            /// child gets `/dev/null` instead, as if the pipe were closed.
+            ///
+            ///
+            /// ```
+            /// # fn main() -> std::io::Result<()> {
+            /// use goro::process::{Command, Stdio};
+            /// let mut echo = Command::new("echo").arg("hi").stdout(Stdio::piped()).spawn()?;
+            /// let upper = Command::new("tr").args(["a-z", "A-Z"])
+            ///     .stdin(echo.stdout.take().unwrap())
+            ///     .output()?;
+            /// assert_eq!(upper.stdout, b"HI\n");
+            /// echo.wait()?;
+            /// # Ok(()) }
+            /// ```
+            fn from(pipe: $pipe) -> Stdio {
+                into_stdio(pipe.as_fd())
+            }
+        }
+    )*};
+}
+
+pipe_to_stdio!(ChildStdin, ChildStdout, ChildStderr);
