@@ -124,6 +124,15 @@ fn output_reads_a_child_that_fills_stderr_before_writing_stdout() {
     assert_eq!(out.stderr.len(), 1 << 20);
     assert_eq!(out.stdout, b"done\n");
     assert!(out.status.success());
+    // And the other way round, with both pipes full at once.
+    let out = goro::run(|| {
+        Command::new("sh")
+            .args(["-c", "head -c 1048576 /dev/zero & head -c 1048576 /dev/zero >&2; wait"])
+            .output()
+            .unwrap()
+    });
+    assert_eq!((out.stdout.len(), out.stderr.len()), (1 << 20, 1 << 20));
+    assert!(out.status.success());
 }
 
 #[test]

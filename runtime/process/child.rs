@@ -207,15 +207,7 @@ impl Child {
     pub fn wait_with_output(mut self) -> io::Result<Output> {
         drop(self.stdin.take());
         let (stdout, stderr) = match (self.stdout.take(), self.stderr.take()) {
-            (Some(mut out), Some(mut err)) => {
-                // Go's exec does the same: one goroutine per extra pipe.
-                let err_reader = crate::spawn(move || read_all(&mut err));
-                let out = read_all(&mut out);
-                let err = err_reader
-                    .join()
-                    .expect("goro: reading a child's stderr panicked");
-                (out?, err?)
-            }
+            (Some(mut out), Some(mut err)) => super::output::read_both(&mut out, &mut err)?,
             (Some(mut out), None) => (read_all(&mut out)?, Vec::new()),
             (None, Some(mut err)) => (Vec::new(), read_all(&mut err)?),
             (None, None) => (Vec::new(), Vec::new()),

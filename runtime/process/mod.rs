@@ -14,8 +14,9 @@
 //! * its exit is watched through a pidfd registered with the reactor
 //!   (`pidfd_open`, Linux 5.3), or by SIGCHLD where none can be opened
 //!   (`wait.rs` has both);
-//! * [`Command::output`] reads stdout and stderr concurrently (a goroutine
-//!   for stderr), so a child that fills one pipe cannot deadlock it.
+//! * [`Command::output`] reads stdout and stderr concurrently (one wait
+//!   on both pipes, `output.rs`), so a child that fills one pipe cannot
+//!   deadlock it.
 //!
 //! Everything works from plain threads too, which park instead. A `Child`
 //! dropped without a wait is reaped when it exits (std leaves a zombie).
@@ -24,6 +25,7 @@
 //! worker thread.
 
 mod child;
+mod output;
 mod pidfd;
 mod wait;
 
