@@ -25,12 +25,19 @@
 //! trips per second at 100 and 10,000 connections, client and server in
 //! separate processes, runs interleaved.
 //!
+//! Then the `process` section (issue 12's child-process goals; the loads
+//! are in `examples/support/process.rs`): 50 children of `sleep 0.2` and
+//! 1,000 of `true`, by goroutines with `goro::process` and with
+//! `std::process`, by std threads and by tokio tasks (`tokio::process`), with
+//! a ticker's worst gap; and one spawn's time beside parked goroutines.
+//!
 //! ```text
 //! cargo run --release --example report            # every section
 //! cargo run --release --example report -- claims  # the claims only
 //! cargo run --release --example report -- sched   # the sched section only (< 1 min)
 //! cargo run --release --example report -- scale   # the scale section only (~7 min)
 //! cargo run --release --example report -- scale --duration 3 --echo-duration 2 --reps 3
+//! cargo run --release --example report -- process # child processes (< 1 min)
 //! ```
 //!
 //! Every value is the median of several repetitions (the count is printed),
@@ -50,6 +57,8 @@ mod claims;
 mod fd_limit;
 #[path = "support/loadgen.rs"]
 mod loadgen;
+#[path = "support/process.rs"]
+mod process;
 #[path = "support/scale.rs"]
 mod scale;
 #[path = "support/sched.rs"]
@@ -798,6 +807,8 @@ struct Args {
     claims: bool,
     sched: bool,
     scale: bool,
+    /// The process section (`examples/support/process.rs`).
+    process: bool,
     /// The scale section's measured time per sleepers case.
     sleep_time: Duration,
     /// The scale section's time per echo run.
@@ -807,7 +818,7 @@ struct Args {
 }
 
 const USAGE: &str =
-    "usage: report [claims] [sched] [scale] [--duration SECS] [--echo-duration SECS]   \
+    "usage: report [claims] [sched] [scale] [process] [--duration SECS] [--echo-duration SECS]   \
                      (no section: all of them; the durations are the scale section's)";
 
 /// The sections named on the command line (none: all of them) and the
@@ -817,6 +828,7 @@ fn parse_args() -> Args {
         claims: false,
         sched: false,
         scale: false,
+        process: false,
         sleep_time: SCALE_SLEEP_TIME,
         echo_time: SCALE_ECHO_TIME,
         reps: SCALE_REPS,
@@ -836,6 +848,7 @@ fn parse_args() -> Args {
             "claims" => args.claims = true,
             "sched" => args.sched = true,
             "scale" => args.scale = true,
+            "process" => args.process = true,
             "--duration" => args.sleep_time = secs(it.next()),
             "--echo-duration" => args.echo_time = secs(it.next()),
             "--reps" => match it.next().and_then(|v| v.parse().ok()) {
@@ -851,8 +864,8 @@ fn parse_args() -> Args {
             }
         }
     }
-    if !(args.claims || args.sched || args.scale) {
-        (args.claims, args.sched, args.scale) = (true, true, true);
+    if !(args.claims || args.sched || args.scale || args.process) {
+        (args.claims, args.sched, args.scale, args.process) = (true, true, true, true);
     }
     args
 }
@@ -871,6 +884,9 @@ fn main() {
     }
     if args.scale && !scale_section(args.sleep_time, args.echo_time, args.reps) {
         ok = false;
+    }
+    if args.process {
+        process::section();
     }
     if !ok {
         std::process::exit(1);

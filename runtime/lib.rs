@@ -63,6 +63,7 @@ mod coroutine;
 mod fatal;
 pub mod io;
 pub mod net;
+pub mod process;
 mod reactor;
 mod scheduler;
 pub mod signal;
