@@ -127,7 +127,10 @@ fn output_reads_a_child_that_fills_stderr_before_writing_stdout() {
     // And the other way round, with both pipes full at once.
     let out = goro::run(|| {
         Command::new("sh")
-            .args(["-c", "head -c 1048576 /dev/zero & head -c 1048576 /dev/zero >&2; wait"])
+            .args([
+                "-c",
+                "head -c 1048576 /dev/zero & head -c 1048576 /dev/zero >&2; wait",
+            ])
             .output()
             .unwrap()
     });

@@ -91,8 +91,10 @@ impl Process {
                 });
                 match reaped {
                     Ok(status) => Ok(Some(status)),
-                    // Only the deadline says TimedOut: try_wait never does.
-                    Err(e) if e.kind() == io::ErrorKind::TimedOut => Ok(None),
+                    // The timeout, as std's kind for an expired timeout
+                    // (`io` retries the op's own WouldBlock; try_wait's
+                    // errors are never EAGAIN).
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
                     Err(e) => Err(e),
                 }
             }
