@@ -17,7 +17,9 @@
 //! * **Reads** smaller than the buffer fill it in one job and are served
 //!   from it until it is empty; a read at least as large goes straight into
 //!   the caller's buffer (one job, no copy). `read_to_end` and
-//!   `read_to_string` read the whole rest of the file in one job.
+//!   `read_to_string` read the whole rest of the file in one job. Only a
+//!   regular file reads ahead: a FIFO, terminal or device (whose offset
+//!   cannot be moved back over unconsumed bytes) is read one job per call.
 //! * **Writes** smaller than the buffer are copied into it and return at
 //!   once; the buffer is written out in one job when the next write would
 //!   not fit, and before any read, seek, `flush`, `sync_all`, `sync_data`,
@@ -857,6 +859,11 @@ struct Buffer {
     end: usize,
     /// `bytes[..end]` holds pending writes (else read-ahead).
     dirty: bool,
+    /// Whether small reads fill the buffer: only on a regular file, whose
+    /// offset can be moved back over what was not consumed. A FIFO, a
+    /// terminal or a character device is read straight into the caller's
+    /// memory, one job per call (`None`: not known until the first read).
+    reads_ahead: Option<bool>,
 }
 
 impl Buffer {
@@ -916,12 +923,24 @@ impl Buffer {
         if self.unread() > 0 {
             return Ok(self.take_unread(out));
         }
-        if out.len() >= BUFFER_SIZE {
+        if out.len() >= BUFFER_SIZE || self.reads_ahead == Some(false) {
             return blocking(|| (&*file).read(out));
         }
+        let known = self.reads_ahead;
         let storage = self.storage();
-        let filled = blocking(|| (&*file).read(storage))?;
-        (self.start, self.end) = (0, filled);
+        // The first fill also asks what the file is (one `statx` in the
+        // same job): only a regular file can take read-ahead back.
+        let (reads_ahead, read) = blocking(|| {
+            let reads_ahead =
+                known.unwrap_or_else(|| file.metadata().is_ok_and(|m| m.file_type().is_file()));
+            let into = if reads_ahead { storage } else { &mut *out };
+            (reads_ahead, (&*file).read(into))
+        });
+        self.reads_ahead = Some(reads_ahead);
+        if !reads_ahead {
+            return read;
+        }
+        (self.start, self.end) = (0, read?);
         Ok(self.take_unread(out))
     }
 

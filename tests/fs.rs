@@ -568,6 +568,40 @@ fn nothing_leaks_fds() {
     assert_eq!(open_fds(), before);
 }
 
+/// A FIFO has no offset to give read-ahead back to: reading two bytes must
+/// not swallow the rest, and a write after it must not fail on `lseek`.
+#[test]
+fn a_fifo_is_read_without_read_ahead() {
+    let _serial = serial();
+    let dir = Scratch::new("fiforw");
+    let fifo = dir.path("fifo");
+    make_fifo(&fifo);
+    goro::run(move || {
+        // Read-write: the open does not wait for a peer (Linux).
+        let mut f = OpenOptions::new().read(true).write(true).open(&fifo)?;
+        f.write_all(b"ping")?;
+        f.flush()?;
+        let mut two = [0u8; 2];
+        f.read_exact(&mut two)?;
+        assert_eq!(&two, b"pi");
+        f.write_all(b"pong")?;
+        let other = f.try_clone()?;
+        f.flush()?;
+        let mut rest = [0u8; 6];
+        f.read_exact(&mut rest)?;
+        assert_eq!(&rest, b"ngpong");
+        drop(other);
+        std::io::Result::Ok(())
+    })
+    .unwrap();
+}
+
+fn make_fifo(path: &std::path::Path) {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: `c_path` is a valid NUL-terminated path for the call.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+}
+
 // ---- not stalling the worker -------------------------------------------------
 
 /// Opening a FIFO for reading blocks in the kernel until a writer opens it.
@@ -580,9 +614,7 @@ fn opening_a_fifo_parks_the_goroutine_not_the_worker() {
     let _serial = serial();
     let dir = Scratch::new("fifo");
     let fifo = dir.path("fifo");
-    let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: `c_path` is a valid NUL-terminated path for the call.
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    make_fifo(&fifo);
     let previous = goro::gomaxprocs(1);
     let (ticks_while_open, threads_before, threads_after, state, text) = goro::run(move || {
         let stop = Arc::new(AtomicBool::new(false));
