@@ -61,6 +61,7 @@ mod blocking;
 mod chan;
 mod coroutine;
 mod fatal;
+pub mod fs;
 pub mod io;
 pub mod net;
 pub mod process;
