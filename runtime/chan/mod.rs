@@ -443,39 +443,45 @@ impl<T> Receiver<T> {
     fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         scheduler::coop();
         let chan = &*self.chan;
-        loop {
-            let mut st = chan.lock();
-            match st.try_recv() {
-                Ok((v, wake)) => {
-                    drop(st);
-                    if let Some(u) = wake {
-                        u.unpark();
-                    }
-                    return Ok(v);
+        let mut st = chan.lock();
+        match st.try_recv() {
+            Ok((v, wake)) => {
+                drop(st);
+                if let Some(u) = wake {
+                    u.unpark();
                 }
-                Err(RecvFail::Closed) => return Err(RecvTimeoutError::Disconnected),
-                Err(RecvFail::Empty) => {}
+                return Ok(v);
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(RecvTimeoutError::Timeout);
-            }
-            let mut slot: Option<T> = None;
-            let waiter = Waiter::new(unparker(), deadline.is_some());
-            // As in `send_until`: we leave this frame only once the entry is
-            // completed (dequeued by the peer) or aborted and removed.
-            st.push_receiver(&waiter, std::ptr::addr_of_mut!(slot), 0);
-            drop(st);
-            match wait(&waiter, WaitReason::ChanRecv, deadline) {
-                None => {
-                    chan.lock().remove(&waiter);
-                    return Err(RecvTimeoutError::Timeout);
-                }
-                // A dynamic select's send claimed us and backed out.
-                Some(RETRY) => continue,
-                // A sender filled the slot, or a close left it empty.
-                Some(_) => return slot.ok_or(RecvTimeoutError::Disconnected),
-            }
+            Err(RecvFail::Closed) => return Err(RecvTimeoutError::Disconnected),
+            Err(RecvFail::Empty) => {}
         }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(RecvTimeoutError::Timeout);
+        }
+        let mut slot: Option<T> = None;
+        let waiter = Waiter::new(unparker(), deadline.is_some());
+        // As in `send_until`: we leave this frame only once the entry is
+        // completed (dequeued by the peer) or aborted and removed.
+        st.push_receiver(&waiter, std::ptr::addr_of_mut!(slot), 0);
+        drop(st);
+        match wait(&waiter, WaitReason::ChanRecv, deadline) {
+            None => {
+                chan.lock().remove(&waiter);
+                Err(RecvTimeoutError::Timeout)
+            }
+            // A dynamic select's send claimed us and backed out (rare: a
+            // dropped `SelectedOperation`): start over. Out of line, so
+            // the common path keeps its shape.
+            Some(RETRY) => self.recv_again(deadline),
+            // A sender filled the slot, or a close left it empty.
+            Some(_) => slot.ok_or(RecvTimeoutError::Disconnected),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn recv_again(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        self.recv_until(deadline)
     }
 
     /// Iterates over received values until the channel is closed and
