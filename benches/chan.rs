@@ -2,7 +2,8 @@
 //! on crossbeam-channel, on one core and on all cores (the setting is part
 //! of the bench name).
 //!
-//! - `*_ping_pong`: one round trip (A sends to B, B answers) per iteration.
+//! - `*_ping_pong`: one round trip (A sends to B, B answers) per iteration;
+//!   `unbounded_ping_pong` on `goro::unbounded` / crossbeam's `unbounded`.
 //! - `select4`: one `select!` over 4 channels per iteration (a producer
 //!   feeds them round-robin).
 //! - `mutex_contended`: one lock+increment+unlock per iteration, by 4
@@ -31,10 +32,32 @@ fn pin_to_cpu0() {
     }
 }
 
-fn goro_ping_pong(iters: u64, cap: usize) -> Duration {
+/// A channel's capacity: `Some(n)` bounded, `None` unbounded.
+type Cap = Option<usize>;
+
+fn goro_chan(cap: Cap) -> (goro::Sender<u64>, goro::Receiver<u64>) {
+    match cap {
+        Some(n) => goro::chan(n),
+        None => goro::unbounded(),
+    }
+}
+
+fn crossbeam_chan(
+    cap: Cap,
+) -> (
+    crossbeam_channel::Sender<u64>,
+    crossbeam_channel::Receiver<u64>,
+) {
+    match cap {
+        Some(n) => crossbeam_channel::bounded(n),
+        None => crossbeam_channel::unbounded(),
+    }
+}
+
+fn goro_ping_pong(iters: u64, cap: Cap) -> Duration {
     goro::run(move || {
-        let (to_b, from_a) = goro::chan::<u64>(cap);
-        let (to_a, from_b) = goro::chan::<u64>(cap);
+        let (to_b, from_a) = goro_chan(cap);
+        let (to_a, from_b) = goro_chan(cap);
         let b = goro::go!(move || {
             for v in &from_a {
                 if to_a.send(v).is_err() {
@@ -54,9 +77,9 @@ fn goro_ping_pong(iters: u64, cap: usize) -> Duration {
     })
 }
 
-fn thread_ping_pong(iters: u64, cap: usize, pin: bool) -> Duration {
-    let (to_b, from_a) = crossbeam_channel::bounded::<u64>(cap);
-    let (to_a, from_b) = crossbeam_channel::bounded::<u64>(cap);
+fn thread_ping_pong(iters: u64, cap: Cap, pin: bool) -> Duration {
+    let (to_b, from_a) = crossbeam_chan(cap);
+    let (to_a, from_b) = crossbeam_chan(cap);
     let b = std::thread::spawn(move || {
         if pin {
             pin_to_cpu0();
@@ -84,7 +107,11 @@ fn thread_ping_pong(iters: u64, cap: usize, pin: bool) -> Duration {
 }
 
 fn ping_pong(c: &mut Criterion) {
-    for (name, cap) in [("unbuffered_ping_pong", 0), ("buffered_ping_pong", 1)] {
+    for (name, cap) in [
+        ("unbuffered_ping_pong", Some(0)),
+        ("buffered_ping_pong", Some(1)),
+        ("unbounded_ping_pong", None),
+    ] {
         let mut group = c.benchmark_group(name);
         for (label, procs) in settings() {
             goro::gomaxprocs(procs);

@@ -76,8 +76,9 @@ pub use blocking::blocking;
 #[doc(hidden)]
 pub use chan::select as __select;
 pub use chan::{
-    chan, IntoIter, Iter, Receiver, RecvError, RecvTimeoutError, SendError, SendTimeoutError,
-    Sender, TryIter, TryRecvError, TrySendError,
+    chan, never, unbounded, IntoIter, Iter, ReadyTimeoutError, Receiver, RecvError,
+    RecvTimeoutError, Select, SelectTimeoutError, SelectedOperation, SendError, SendTimeoutError,
+    Sender, TryIter, TryReadyError, TryRecvError, TrySelectError, TrySendError,
 };
 pub use coroutine::stack::set_default_stack_size;
 pub use coroutine::{current, dump, num_goroutine, Dump, Goroutine};

@@ -46,6 +46,13 @@ fn scenario(name: &str) {
             });
             println!("received {got}");
         }
+        "never" => {
+            goro::run(|| {
+                // Go's `<-nilChan` in main: blocked for good, and reported.
+                let _ = goro::never::<u8>().recv();
+            });
+            println!("unreachable: the deadlock was not reported");
+        }
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -124,5 +131,17 @@ fn main() {
     assert_eq!(code, 0, "stderr: {stderr}");
     assert!(stdout.contains("received 9"), "{stdout}");
     println!("no_report_while_a_timer_is_armed ... ok");
-    println!("4 passed, 0 failed");
+
+    let (code, stdout, stderr) = run_child("never");
+    assert_eq!(code, 2, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        stderr.contains("fatal error: all goroutines are asleep - deadlock!"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("(main) [blocked: chan receive]"),
+        "{stderr}"
+    );
+    println!("receive_on_never_is_reported_as_a_deadlock ... ok");
+    println!("5 passed, 0 failed");
 }

@@ -13,7 +13,11 @@
 //!   loom `UnsafeCell`: a loser writing it, or a write not ordered before
 //!   the owner's read, fails the model);
 //! * after the owner saw DONE or won the abort and removed its entries, no
-//!   peer touches the frame (`Frame::alive`).
+//!   peer touches the frame (`Frame::alive`);
+//! * a peer that claims and then backs out (a dynamic select's chosen send
+//!   dropped before its value came: it completes with `RETRY` after
+//!   unlocking and locking again) leaves the slot empty and the owner sees
+//!   `RETRY`, also when the owner's deadline races the claim.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test --release --test
 //! loom_chan_waiter` (see README); `LOOM_MAX_PREEMPTIONS` bounds the search.
@@ -88,8 +92,10 @@ impl Chan {
 unsafe impl Sync for Chan {}
 
 /// Peer `arm`: under the channel lock, take the entry, claim, move the
-/// value, complete; unpark after unlocking.
-fn peer(frame: &Frame, chan: &Chan) {
+/// value, complete; unpark after unlocking. With `back_out`, the peer
+/// claims, unlocks, and later (under the lock again) completes with
+/// `RETRY` without moving anything.
+fn peer(frame: &Frame, chan: &Chan, back_out: bool) {
     let wake = chan.take_entry(|entry| {
         let index = entry?;
         frame
@@ -98,11 +104,26 @@ fn peer(frame: &Frame, chan: &Chan) {
         if !frame.waiter.try_claim() {
             return None; // dead entry: dropped
         }
+        if back_out {
+            return Some(None);
+        }
         // SAFETY (model): loom checks this write is exclusive.
         frame.slot.with_mut(|s| unsafe { *s = Some(index) });
         frame.completed.fetch_add(1, Ordering::Relaxed);
-        Some(frame.waiter.complete(index))
+        Some(Some(frame.waiter.complete(index)))
     });
+    let wake = match wake {
+        None => None,
+        Some(Some(wake)) => Some(wake),
+        // Claimed, lock released: now back out under the lock.
+        Some(None) => chan.take_entry(|_| {
+            frame
+                .alive
+                .with(|a| assert!(unsafe { *a }, "a backing-out peer touched a freed frame"));
+            frame.completed.fetch_add(1, Ordering::Relaxed);
+            Some(frame.waiter.complete(waiter::RETRY))
+        }),
+    };
     if let Some(wake) = wake {
         wake.unpark();
     }
@@ -129,13 +150,22 @@ fn owner(frame: &Frame, chans: &[Arc<Chan>], abort: bool) {
         }
     }
     let value = frame.slot.with_mut(|s| unsafe { (*s).take() });
-    assert_eq!(value, done, "the owner got a value not from its winner");
+    if done == Some(waiter::RETRY) {
+        assert_eq!(value, None, "a backed-out peer moved a value");
+    } else {
+        assert_eq!(value, done, "the owner got a value not from its winner");
+    }
     frame.alive.with_mut(|a| unsafe { *a = false });
 }
 
 /// An owner waiting on `arms` channels, a peer on each; `contended` as in
 /// `Waiter::new`; `abort`: the owner's deadline fires at once.
 fn model(arms: usize, contended: bool, abort: bool) {
+    model_with(arms, contended, abort, false)
+}
+
+/// [`model`], where with `back_out` the first peer backs out.
+fn model_with(arms: usize, contended: bool, abort: bool, back_out: bool) {
     loom::model(move || {
         let frame = Arc::new(Frame {
             waiter: Waiter::new(thread::current(), contended),
@@ -146,9 +176,10 @@ fn model(arms: usize, contended: bool, abort: bool) {
         let chans: Vec<Arc<Chan>> = (0..arms).map(|i| Arc::new(Chan::new(i))).collect();
         let peers: Vec<_> = chans
             .iter()
-            .map(|chan| {
+            .enumerate()
+            .map(|(i, chan)| {
                 let (frame, chan) = (frame.clone(), chan.clone());
-                thread::spawn(move || peer(&frame, &chan))
+                thread::spawn(move || peer(&frame, &chan, back_out && i == 0))
             })
             .collect();
         owner(&frame, &chans, abort);
@@ -182,4 +213,14 @@ fn deadline_abort_races_with_the_claim() {
 #[test]
 fn deadline_abort_races_with_select_claims() {
     model(2, true, true);
+}
+
+#[test]
+fn a_peer_backing_out_leaves_the_slot_empty() {
+    model_with(1, false, false, true);
+}
+
+#[test]
+fn a_peer_backing_out_races_the_deadline_and_another_arm() {
+    model_with(2, true, true, true);
 }

@@ -1,6 +1,7 @@
 //! The channel itself (Go's `hchan`): a ring buffer of `cap` values and two
 //! wait queues, all behind one lock, for buffered and unbuffered channels
-//! alike.
+//! alike, unbounded ones (`cap` = [`UNBOUNDED`]: the buffer grows, so a
+//! send never waits) and `never()`'s (no sender, and it cannot be closed).
 //!
 //! Go's algorithm, unchanged:
 //!
@@ -15,13 +16,20 @@
 //!   sender completes with its value still in its slot (it reports
 //!   `SendError(value)`).
 //!
-//! One flavour covers capacity zero and capacity `n` because the only
-//! difference is the buffer size: a lock-free array flavour (crossbeam's)
+//! One flavour covers capacity zero, capacity `n` and unbounded because
+//! the only difference is the buffer size (a `VecDeque` grows; the bounded
+//! send's `len < limit` test is the same instruction whatever the limit): a lock-free array flavour (crossbeam's)
 //! would need a second wake-up protocol for select, and the lock here is
 //! uncontended in the ping-pong case that matters most. Wait queues hold
 //! [`Entry`]s whose waiters may already be claimed elsewhere (a select that
 //! won on another channel) or aborted (a timeout): such entries are dead and
 //! dropped when met.
+//!
+//! An entry whose slot is null is a *watcher* (`select_dynamic.rs`: a
+//! [`Select`](crate::Select) send arm waiting for room or a receiver, or
+//! `Select::ready`): it moves no value and only wants to look again. A peer
+//! that meets one in [`State::claim_first`] wakes it and goes on to the
+//! next entry.
 //!
 //! Every function that returns an [`Unparker`] expects the caller to call
 //! it *after* releasing the lock. Nothing here parks: `mod.rs` and
@@ -37,11 +45,18 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use super::waiter::{Entry, Waiter};
 use crate::scheduler::Unparker;
 
+/// The capacity of an unbounded channel: the buffer never counts as full
+/// (memory runs out long before `usize::MAX` values).
+pub(crate) const UNBOUNDED: usize = usize::MAX;
+
 /// Shared by every `Sender` and `Receiver` of one channel.
 pub(crate) struct Chan<T> {
     lock: RawMutex,
     state: UnsafeCell<State<T>>,
     cap: usize,
+    /// False only for `never()`'s channel, which stays open whatever its
+    /// receivers do (Go's nil channel cannot be closed either).
+    closable: bool,
     /// Mirrors `State::closed` for lock-free reads (`is_closed`).
     closed: AtomicBool,
     pub(crate) senders: AtomicUsize,
@@ -58,6 +73,10 @@ unsafe impl<T: Send> Send for Chan<T> {}
 /// What is behind the lock.
 pub(crate) struct State<T> {
     buf: VecDeque<T>,
+    /// How many values the buffer may hold now: the capacity, less the
+    /// slots a [`Select`](crate::Select) reserved for sends it chose but
+    /// whose value it has not been given yet (`reserve_send`).
+    limit: usize,
     closed: bool,
     sendq: VecDeque<Entry<T>>,
     recvq: VecDeque<Entry<T>>,
@@ -77,6 +96,17 @@ pub(crate) enum SendFail<T> {
 pub(crate) enum RecvFail {
     Empty,
     Closed,
+}
+
+/// What a dynamic select's chosen send arm holds until it is given the
+/// value (`select_dynamic.rs`).
+pub(crate) enum SendReservation<T> {
+    /// The channel was closed: the send will fail.
+    Closed,
+    /// A receiver, claimed and dequeued: it waits for the value.
+    Receiver(Entry<T>),
+    /// One buffer slot, taken off `limit`.
+    Room,
 }
 
 /// The locked channel. Unlocks on drop.
@@ -109,20 +139,35 @@ impl<T> Drop for Guard<'_, T> {
 }
 
 impl<T> Chan<T> {
+    /// A channel of capacity `cap` ([`UNBOUNDED`]: no limit).
     pub(crate) fn new(cap: usize) -> Self {
+        let buffered = if cap == UNBOUNDED { 0 } else { cap.min(1024) };
         Chan {
             lock: RawMutex::INIT,
             state: UnsafeCell::new(State {
-                buf: VecDeque::with_capacity(cap.min(1024)),
+                buf: VecDeque::with_capacity(buffered),
+                limit: cap,
                 closed: false,
                 sendq: VecDeque::new(),
                 recvq: VecDeque::new(),
                 on_abandon: None,
             }),
             cap,
+            closable: true,
             closed: AtomicBool::new(false),
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
+        }
+    }
+
+    /// `never()`'s channel: unbuffered, no sender (none can be made: only
+    /// a `Receiver` is handed out), and closing it is refused, so nothing
+    /// ever completes a receive on it.
+    pub(crate) fn never() -> Self {
+        Chan {
+            closable: false,
+            senders: AtomicUsize::new(0),
+            ..Chan::new(0)
         }
     }
 
@@ -171,8 +216,12 @@ impl<T> Chan<T> {
         self.closed.load(Ordering::Acquire)
     }
 
-    /// Closes the channel. Returns false if it was closed already.
+    /// Closes the channel. Returns false if it was closed already, or is
+    /// `never()`'s.
     pub(crate) fn close(&self) -> bool {
+        if !self.closable {
+            return false;
+        }
         let mut wake = Vec::new();
         {
             let mut st = self.lock();
@@ -219,13 +268,25 @@ impl<T> State<T> {
     }
 
     /// The first waiter in `q` that this caller managed to claim; dead
-    /// entries in front of it are dropped.
+    /// entries in front of it are dropped, watchers are woken and dropped.
     #[inline]
     fn claim_first(q: &mut VecDeque<Entry<T>>) -> Option<Entry<T>> {
         while let Some(e) = q.pop_front() {
             // SAFETY: the caller holds the lock (State is only reachable
             // through it) and `e` was in the queue.
-            if unsafe { e.waiter() }.try_claim() {
+            let waiter = unsafe { e.waiter() };
+            if waiter.try_claim() {
+                if e.slot.is_null() {
+                    // A watcher: it will look again once woken. Woken
+                    // under the lock, unlike every other wake here (they
+                    // are handed back to the caller), to keep the hot
+                    // paths' return types one `Option<Unparker>`; unpark
+                    // only queues a goroutine or unparks a thread and
+                    // never takes a channel lock, so this cannot deadlock,
+                    // and watchers are rare (dynamic selects only).
+                    waiter.complete(e.index).unpark();
+                    continue;
+                }
                 return Some(e);
             }
         }
@@ -234,11 +295,7 @@ impl<T> State<T> {
 
     /// Non-blocking send. On success, returns the receiver to wake.
     #[inline]
-    pub(crate) fn try_send(
-        &mut self,
-        cap: usize,
-        value: T,
-    ) -> Result<Option<Unparker>, SendFail<T>> {
+    pub(crate) fn try_send(&mut self, value: T) -> Result<Option<Unparker>, SendFail<T>> {
         if self.closed {
             return Err(SendFail::Closed(value));
         }
@@ -249,7 +306,7 @@ impl<T> State<T> {
             // SAFETY: lock held, entry claimed by us.
             return Ok(Some(unsafe { e.waiter() }.complete(e.index)));
         }
-        if self.buf.len() < cap {
+        if self.buf.len() < self.limit {
             self.buf.push_back(value);
             return Ok(None);
         }
@@ -301,6 +358,70 @@ impl<T> State<T> {
             slot,
             index,
         });
+    }
+
+    /// Whether a receive would complete now (a value, a waiting sender, or
+    /// closed), without doing it: `Select::ready`.
+    pub(crate) fn recv_ready(&self) -> bool {
+        !self.buf.is_empty() || self.closed || Self::any_live(&self.sendq)
+    }
+
+    /// Whether a send would complete now (room, a waiting receiver, or
+    /// closed: the send fails at once), without doing it.
+    pub(crate) fn send_ready(&self) -> bool {
+        self.closed || self.buf.len() < self.limit || Self::any_live(&self.recvq)
+    }
+
+    /// Whether `q` holds an entry that is not a watcher and not claimed.
+    fn any_live(q: &VecDeque<Entry<T>>) -> bool {
+        q.iter().any(|e| {
+            // SAFETY: the caller holds the lock and `e` is in the queue.
+            !e.slot.is_null() && unsafe { e.waiter() }.is_waiting()
+        })
+    }
+
+    /// Chooses a send whose value comes later (`SelectedOperation::send`):
+    /// reserves what will let it complete without waiting, or `None` if
+    /// a send would wait now.
+    pub(crate) fn reserve_send(&mut self) -> Option<SendReservation<T>> {
+        if self.closed {
+            return Some(SendReservation::Closed);
+        }
+        if let Some(e) = Self::claim_first(&mut self.recvq) {
+            return Some(SendReservation::Receiver(e));
+        }
+        if self.buf.len() < self.limit {
+            self.limit -= 1;
+            return Some(SendReservation::Room);
+        }
+        None
+    }
+
+    /// Sends `value` into the slot [`State::reserve_send`] reserved
+    /// (`Room`). Fails only if the channel was closed since.
+    pub(crate) fn send_reserved(&mut self, value: T) -> Result<Option<Unparker>, T> {
+        self.limit += 1;
+        match self.try_send(value) {
+            Ok(wake) => Ok(wake),
+            Err(SendFail::Closed(v)) => Err(v),
+            // While the slot was reserved nobody could fill the buffer past
+            // `limit - 1`, so with the slot given back there is room.
+            Err(SendFail::Full(_)) => unreachable!("a reserved buffer slot was taken"),
+        }
+    }
+
+    /// Gives back a slot reserved by [`State::reserve_send`] that will not
+    /// be used; a sender that queued because the buffer looked full takes
+    /// it. Returns the sender to wake.
+    pub(crate) fn release_reserved(&mut self) -> Option<Unparker> {
+        self.limit += 1;
+        let e = Self::claim_first(&mut self.sendq)?;
+        // SAFETY: claimed under the lock: the slot is ours until completion;
+        // a queued sender's slot holds its value.
+        let moved = unsafe { (*e.slot).take() };
+        self.buf.extend(moved);
+        // SAFETY: lock held, entry claimed by us.
+        Some(unsafe { e.waiter() }.complete(e.index))
     }
 
     /// Removes every entry of `waiter` from both queues.

@@ -2,19 +2,45 @@
 //! ("disconnected" is Go's "closed"). Every error that refuses a value hands
 //! it back: nothing sent is ever dropped silently.
 //!
+//! The errors that hold a value are `Debug` for every `T` (printing the
+//! variant, not the value, as std's and crossbeam's do), so `.unwrap()`
+//! works on a send of anything.
+//!
 //! This file holds plain data types only; it never touches a channel.
 
 use std::error::Error;
 use std::fmt;
 
 /// A send on a closed channel. Holds the value that was not sent.
-#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+///
+/// ```
+/// struct NotDebug;
+/// let (tx, rx) = goro::chan::<NotDebug>(1);
+/// drop(rx);
+/// let err = tx.send(NotDebug).unwrap_err(); // `Debug` without `T: Debug`
+/// assert_eq!(format!("{err:?}"), "SendError(..)");
+/// assert_eq!(err.to_string(), "sending on a closed channel");
+/// let _value: NotDebug = err.into_inner();
+/// ```
+#[derive(PartialEq, Eq, Clone, Copy)]
 pub struct SendError<T>(pub T);
 
 impl<T> SendError<T> {
     /// The value that was not sent.
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan::<u32>(0);
+    /// drop(rx);
+    /// assert_eq!(tx.send(3).unwrap_err().into_inner(), 3);
+    /// ```
     pub fn into_inner(self) -> T {
         self.0
+    }
+}
+
+impl<T> fmt::Debug for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SendError(..)")
     }
 }
 
@@ -24,7 +50,7 @@ impl<T> fmt::Display for SendError<T> {
     }
 }
 
-impl<T: fmt::Debug> Error for SendError<T> {}
+impl<T> Error for SendError<T> {}
 
 /// A receive on a closed and drained channel.
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]
@@ -39,7 +65,15 @@ impl fmt::Display for RecvError {
 impl Error for RecvError {}
 
 /// Why [`Sender::try_send`](crate::Sender::try_send) failed. Holds the value.
-#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+///
+/// ```
+/// struct Job;
+/// let (tx, _rx) = goro::chan::<Job>(0);
+/// let err = tx.try_send(Job).unwrap_err(); // no receiver waits
+/// assert!(err.is_full());
+/// assert_eq!(format!("{err:?}"), "Full(..)");
+/// ```
+#[derive(PartialEq, Eq, Clone, Copy)]
 pub enum TrySendError<T> {
     /// The buffer is full (or, unbuffered, no receiver is waiting).
     Full(T),
@@ -66,6 +100,15 @@ impl<T> TrySendError<T> {
     }
 }
 
+impl<T> fmt::Debug for TrySendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySendError::Full(_) => f.write_str("Full(..)"),
+            TrySendError::Disconnected(_) => f.write_str("Disconnected(..)"),
+        }
+    }
+}
+
 impl<T> fmt::Display for TrySendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -75,7 +118,7 @@ impl<T> fmt::Display for TrySendError<T> {
     }
 }
 
-impl<T: fmt::Debug> Error for TrySendError<T> {}
+impl<T> Error for TrySendError<T> {}
 
 impl<T> From<SendError<T>> for TrySendError<T> {
     fn from(e: SendError<T>) -> Self {
@@ -85,7 +128,16 @@ impl<T> From<SendError<T>> for TrySendError<T> {
 
 /// Why [`Sender::send_timeout`](crate::Sender::send_timeout) failed. Holds
 /// the value.
-#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+///
+/// ```
+/// use std::time::Duration;
+/// struct Job;
+/// let (tx, _rx) = goro::chan::<Job>(0);
+/// let err = tx.send_timeout(Job, Duration::from_millis(1)).unwrap_err();
+/// assert!(err.is_timeout());
+/// assert_eq!(format!("{err:?}"), "Timeout(..)");
+/// ```
+#[derive(PartialEq, Eq, Clone, Copy)]
 pub enum SendTimeoutError<T> {
     /// No room or no receiver before the timeout.
     Timeout(T),
@@ -112,6 +164,15 @@ impl<T> SendTimeoutError<T> {
     }
 }
 
+impl<T> fmt::Debug for SendTimeoutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendTimeoutError::Timeout(_) => f.write_str("Timeout(..)"),
+            SendTimeoutError::Disconnected(_) => f.write_str("Disconnected(..)"),
+        }
+    }
+}
+
 impl<T> fmt::Display for SendTimeoutError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -121,7 +182,7 @@ impl<T> fmt::Display for SendTimeoutError<T> {
     }
 }
 
-impl<T: fmt::Debug> Error for SendTimeoutError<T> {}
+impl<T> Error for SendTimeoutError<T> {}
 
 impl<T> From<SendError<T>> for SendTimeoutError<T> {
     fn from(e: SendError<T>) -> Self {
@@ -206,3 +267,85 @@ impl From<RecvError> for RecvTimeoutError {
         RecvTimeoutError::Disconnected
     }
 }
+
+/// [`Select::try_select`](crate::Select::try_select) found no operation
+/// ready.
+///
+/// ```
+/// let (_tx, rx) = goro::chan::<u32>(0);
+/// let mut sel = goro::Select::new();
+/// sel.recv(&rx);
+/// assert!(sel.try_select().is_err());
+/// ```
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub struct TrySelectError;
+
+impl fmt::Display for TrySelectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("all operations in select would block")
+    }
+}
+
+impl Error for TrySelectError {}
+
+/// [`Select::select_timeout`](crate::Select::select_timeout) found no
+/// operation ready before the timeout.
+///
+/// ```
+/// use std::time::Duration;
+/// let (_tx, rx) = goro::chan::<u32>(0);
+/// let mut sel = goro::Select::new();
+/// sel.recv(&rx);
+/// assert!(sel.select_timeout(Duration::from_millis(1)).is_err());
+/// ```
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub struct SelectTimeoutError;
+
+impl fmt::Display for SelectTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timed out waiting on select")
+    }
+}
+
+impl Error for SelectTimeoutError {}
+
+/// [`Select::try_ready`](crate::Select::try_ready) found no operation
+/// ready.
+///
+/// ```
+/// let (_tx, rx) = goro::chan::<u32>(0);
+/// let mut sel = goro::Select::new();
+/// sel.recv(&rx);
+/// assert_eq!(sel.try_ready(), Err(goro::TryReadyError));
+/// ```
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub struct TryReadyError;
+
+impl fmt::Display for TryReadyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("all operations in select would block")
+    }
+}
+
+impl Error for TryReadyError {}
+
+/// [`Select::ready_timeout`](crate::Select::ready_timeout) found no
+/// operation ready before the timeout.
+///
+/// ```
+/// use std::time::Duration;
+/// let (_tx, rx) = goro::chan::<u32>(0);
+/// let mut sel = goro::Select::new();
+/// sel.recv(&rx);
+/// assert_eq!(sel.ready_timeout(Duration::from_millis(1)), Err(goro::ReadyTimeoutError));
+/// ```
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub struct ReadyTimeoutError;
+
+impl fmt::Display for ReadyTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timed out waiting on select")
+    }
+}
+
+impl Error for ReadyTimeoutError {}

@@ -14,8 +14,14 @@
 //! h.join().unwrap();
 //! ```
 //!
+//! [`unbounded`] makes a channel whose sends never wait; [`never`] a
+//! receiver that never receives (Go's nil channel). [`select!`](crate::select!)
+//! and [`Select`] wait on several operations at once.
+//!
 //! # Closing
 //!
+//! (The public copy of these rules is on [`chan`], [`Sender`] and
+//! [`Receiver`]; this module is private.)
 //! [`Sender::close`] or [`Receiver::close`] closes the channel (Go's
 //! `close(ch)`), and so does dropping every `Sender` or every `Receiver`
 //! (nobody could ever send, or receive, again). Receivers then drain what
@@ -38,6 +44,8 @@
 //! * `waiter.rs`: the record a blocked operation leaves in wait queues
 //!   (Go's sudog), and the one atomic state that decides who completes it.
 //! * `select.rs`: `select!`, which waits on many channels with one waiter.
+//! * `select_dynamic.rs`: [`Select`], the same machinery over arms known
+//!   only at run time.
 //! * `error.rs`: the error types.
 //!
 //! This module only parks through the runtime's one park/unpark path; it
@@ -47,26 +55,112 @@
 mod channel;
 mod error;
 pub mod select;
+mod select_dynamic;
 mod waiter;
 
 use std::fmt;
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::coroutine::WaitReason;
 use crate::scheduler::{self, park, park_until, unparker};
-use channel::{Chan, RecvFail, SendFail};
-use waiter::Waiter;
+use channel::{Chan, RecvFail, SendFail, UNBOUNDED};
+use waiter::{Waiter, RETRY};
 
 pub use error::{
-    RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
+    ReadyTimeoutError, RecvError, RecvTimeoutError, SelectTimeoutError, SendError,
+    SendTimeoutError, TryReadyError, TryRecvError, TrySelectError, TrySendError,
 };
+pub use select_dynamic::{Select, SelectedOperation};
 
-/// Makes a channel that holds up to `cap` values (0: unbuffered) and
-/// returns its sending and receiving ends.
+/// Makes a channel that holds up to `cap` values (0: unbuffered, Go's
+/// `make(chan T)`) and returns its sending and receiving ends.
+///
+/// # Closing rules
+///
+/// * **Who closes.** Either end may close the channel ([`Sender::close`],
+///   [`Receiver::close`]: Go's `close(ch)`), and dropping every `Sender`,
+///   or every `Receiver`, closes it too (nobody could send, or receive,
+///   again). Closing twice is harmless: `close` returns false.
+/// * **Send on a closed channel** fails at once and hands the value back
+///   in `Err(SendError(value))` (Go panics instead). A send blocked when
+///   the channel closes fails the same way.
+/// * **Receive after close** drains what is buffered first, in order; once
+///   the buffer is empty every receive gets `Err(RecvError)` at once (Go's
+///   zero value with `ok == false`), and [`Receiver::iter`] ends.
+/// * **Dropping the last `Receiver`** drops the values still buffered:
+///   nobody can receive them.
+///
+/// ```
+/// let (tx, rx) = goro::chan::<u32>(2);
+/// tx.send(1).unwrap();
+/// tx.send(2).unwrap();
+/// tx.close();
+/// assert_eq!(tx.send(3).unwrap_err().into_inner(), 3); // refused
+/// assert_eq!(rx.iter().collect::<Vec<_>>(), [1, 2]);   // drained
+/// assert_eq!(rx.recv(), Err(goro::RecvError));         // then closed
+///
+/// let (tx, rx) = goro::chan::<String>(4);
+/// tx.send("never received".to_string()).unwrap();
+/// drop(rx); // closes, and drops the buffered string
+/// assert_eq!(tx.send("late".to_string()).unwrap_err().0, "late");
+/// ```
 pub fn chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
-    let chan = Arc::new(Chan::new(cap));
+    from_chan(Chan::new(cap))
+}
+
+/// Makes a channel without a capacity limit: a send never blocks (the
+/// buffer grows), so a `send` arm of [`select!`](crate::select!) on it is
+/// always ready. The ends are the same [`Sender`] and [`Receiver`] as
+/// [`chan`]'s, with the same closing rules; [`Sender::capacity`] says
+/// `usize::MAX`. crossbeam-channel's `unbounded`.
+///
+/// ```
+/// let (tx, rx) = goro::unbounded::<u32>();
+/// for i in 0..10_000 {
+///     tx.send(i).unwrap(); // never waits for a receiver
+/// }
+/// drop(tx);
+/// assert_eq!(rx.iter().count(), 10_000);
+/// ```
+pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
+    from_chan(Chan::new(UNBOUNDED))
+}
+
+/// A receiver that never receives and is never closed (Go's nil channel,
+/// crossbeam-channel's `never`): [`Receiver::recv`] on it blocks forever,
+/// [`Receiver::try_recv`] says `Empty`, [`Receiver::close`] is refused
+/// (returns false), and its arm in [`select!`](crate::select!) or
+/// [`Select`] is never chosen, which switches that arm off.
+///
+/// A goroutine blocked on it for good is a blocked goroutine like any
+/// other: if nothing else can run, goro reports the deadlock.
+///
+/// ```
+/// use std::time::Duration;
+/// let (tx, rx) = goro::chan::<u32>(1);
+/// tx.send(5).unwrap();
+/// // Switch the first arm off without changing the select.
+/// let input = if true { goro::never() } else { rx.clone() };
+/// let got = goro::select! {
+///     recv(input) -> v => v.unwrap(),
+///     recv(rx) -> v => v.unwrap() * 10,
+/// };
+/// assert_eq!(got, 50);
+/// assert!(goro::never::<u32>().try_recv().unwrap_err().is_empty());
+/// assert!(goro::never::<u32>().recv_timeout(Duration::from_millis(1)).is_err());
+/// ```
+pub fn never<T>() -> Receiver<T> {
+    Receiver {
+        chan: Arc::new(Chan::never()),
+    }
+}
+
+/// Hands out the two ends of `chan` (its counts start at one each).
+fn from_chan<T>(chan: Chan<T>) -> (Sender<T>, Receiver<T>) {
+    let chan = Arc::new(chan);
     (
         Sender {
             chan: Arc::clone(&chan),
@@ -75,16 +169,63 @@ pub fn chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     )
 }
 
-/// The sending end of a channel. Clone it for more senders.
+/// The sending end of a channel. Clone it for more senders; it may move to
+/// and be used from any goroutine or thread.
+///
+/// Closing (see [`chan`] for all the rules): [`Sender::close`] closes the
+/// channel for everyone, and so does dropping the last `Sender`; a send on
+/// a closed channel, or one blocked when it closes, returns its value in
+/// `Err(SendError(value))`; receivers still drain what was buffered.
+///
+/// ```
+/// let (tx, rx) = goro::chan::<&str>(1);
+/// let tx2 = tx.clone();
+/// goro::go!(move || tx2.send("hello").unwrap()).join().unwrap();
+/// drop(tx); // the last sender: closes the channel
+/// assert_eq!(rx.recv(), Ok("hello")); // drained first
+/// assert!(rx.recv().is_err());        // then closed
+/// ```
 pub struct Sender<T> {
     pub(crate) chan: Arc<Chan<T>>,
 }
 
 /// The receiving end of a channel. Clone it for more receivers (each value
-/// goes to one of them).
+/// goes to one of them); it may move to and be used from any goroutine or
+/// thread.
+///
+/// Closing (see [`chan`] for all the rules): receives drain the buffered
+/// values, then fail with [`RecvError`] once the channel is closed (by
+/// either end's `close`, or the last `Sender` dropped). [`Receiver::close`]
+/// closes it from this side; dropping the last `Receiver` closes it too
+/// and drops what was still buffered, and senders get their values back.
+///
+/// ```
+/// let (tx, rx) = goro::chan::<u32>(0);
+/// goro::go!(move || {
+///     for i in 1..=3 {
+///         tx.send(i).unwrap();
+///     }
+/// }); // tx dropped at the end: closed
+/// assert_eq!(rx.iter().sum::<u32>(), 6);
+/// ```
 pub struct Receiver<T> {
     pub(crate) chan: Arc<Chan<T>>,
 }
+
+// Why not automatic: `Chan` holds its state in an `UnsafeCell` (and raw
+// pointers in its queues), which makes `Arc<Chan<T>>` neither `UnwindSafe`
+// nor `RefUnwindSafe`. Asserting both is sound in the sense these traits
+// mean (no broken invariant is observable after a caught panic): every
+// change to the state happens under the channel lock, and no user code runs
+// while it is held (values are only moved under it; they are dropped, and
+// wakes delivered, after unlocking), so a panic can never unwind out of
+// the middle of a channel operation. A value is either still with its
+// sender, in the channel, or with a receiver. std's and crossbeam's
+// channels make the same promise.
+impl<T> UnwindSafe for Sender<T> {}
+impl<T> RefUnwindSafe for Sender<T> {}
+impl<T> UnwindSafe for Receiver<T> {}
+impl<T> RefUnwindSafe for Receiver<T> {}
 
 /// Parks until a peer completes `waiter` (returns `Some(entry index)`) or
 /// the deadline passes first (returns `None`; the waiter is then aborted
@@ -112,18 +253,34 @@ fn wait(waiter: &Waiter, why: WaitReason, mut deadline: Option<Instant>) -> Opti
 
 impl<T> Sender<T> {
     /// Sends `value`, blocking while the channel is full (unbuffered: until
-    /// a receiver takes it). Fails, handing the value back, if the channel
-    /// is closed, or gets closed while this send waits.
+    /// a receiver takes it; unbounded: never). Fails, handing the value
+    /// back, if the channel is closed, or gets closed while this send waits.
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan::<u32>(1);
+    /// tx.send(1).unwrap();
+    /// drop(rx);
+    /// assert_eq!(tx.send(2), Err(goro::SendError(2)));
+    /// ```
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         self.send_until(value, None)
             .map_err(|e| SendError(e.into_inner()))
     }
 
     /// Sends without blocking.
+    ///
+    /// ```
+    /// use goro::TrySendError;
+    /// let (tx, rx) = goro::chan::<u32>(1);
+    /// assert_eq!(tx.try_send(1), Ok(()));
+    /// assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
+    /// rx.close();
+    /// assert_eq!(tx.try_send(3), Err(TrySendError::Disconnected(3)));
+    /// ```
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         scheduler::coop();
         let mut st = self.chan.lock();
-        match st.try_send(self.chan.cap(), value) {
+        match st.try_send(value) {
             Ok(wake) => {
                 drop(st);
                 if let Some(u) = wake {
@@ -150,7 +307,7 @@ impl<T> Sender<T> {
         scheduler::coop();
         let chan = &*self.chan;
         let mut st = chan.lock();
-        let value = match st.try_send(chan.cap(), value) {
+        let value = match st.try_send(value) {
             Ok(wake) => {
                 drop(st);
                 if let Some(u) = wake {
@@ -184,7 +341,17 @@ impl<T> Sender<T> {
     }
 
     /// Closes the channel (Go's `close(ch)`). Returns false if it was
-    /// already closed. Receivers drain buffered values, then get errors.
+    /// already closed. Receivers drain buffered values, then get errors;
+    /// blocked and later sends fail with their value.
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan::<u32>(1);
+    /// tx.send(1).unwrap();
+    /// assert!(tx.close());
+    /// assert!(!tx.close()); // already closed
+    /// assert_eq!(rx.recv(), Ok(1));
+    /// assert!(rx.recv().is_err());
+    /// ```
     pub fn close(&self) -> bool {
         self.chan.close()
     }
@@ -204,7 +371,13 @@ impl<T> Sender<T> {
         self.len() == 0
     }
 
-    /// The buffer size given to [`chan`] (Go's `cap(ch)`).
+    /// The buffer size given to [`chan`] (Go's `cap(ch)`); `usize::MAX`
+    /// for an [`unbounded`] channel.
+    ///
+    /// ```
+    /// assert_eq!(goro::chan::<u8>(3).0.capacity(), 3);
+    /// assert_eq!(goro::unbounded::<u8>().0.capacity(), usize::MAX);
+    /// ```
     pub fn capacity(&self) -> usize {
         self.chan.cap()
     }
@@ -223,6 +396,13 @@ impl<T> Sender<T> {
 impl<T> Receiver<T> {
     /// Receives a value, blocking until one is there. Fails once the
     /// channel is closed and drained.
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan::<u32>(0);
+    /// goro::go!(move || tx.send(9).unwrap());
+    /// assert_eq!(rx.recv(), Ok(9));
+    /// assert_eq!(rx.recv(), Err(goro::RecvError)); // the sender is gone
+    /// ```
     pub fn recv(&self) -> Result<T, RecvError> {
         self.recv_until(None).map_err(|_| RecvError)
     }
@@ -284,12 +464,24 @@ impl<T> Receiver<T> {
         // completed (dequeued by the peer) or aborted and removed.
         st.push_receiver(&waiter, std::ptr::addr_of_mut!(slot), 0);
         drop(st);
-        if wait(&waiter, WaitReason::ChanRecv, deadline).is_none() {
-            chan.lock().remove(&waiter);
-            return Err(RecvTimeoutError::Timeout);
+        match wait(&waiter, WaitReason::ChanRecv, deadline) {
+            None => {
+                chan.lock().remove(&waiter);
+                Err(RecvTimeoutError::Timeout)
+            }
+            // A dynamic select's send claimed us and backed out (rare: a
+            // dropped `SelectedOperation`): start over. Out of line, so
+            // the common path keeps its shape.
+            Some(RETRY) => self.recv_again(deadline),
+            // A sender filled the slot, or a close left it empty.
+            Some(_) => slot.ok_or(RecvTimeoutError::Disconnected),
         }
-        // A sender filled the slot, or a close left it empty.
-        slot.ok_or(RecvTimeoutError::Disconnected)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn recv_again(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        self.recv_until(deadline)
     }
 
     /// Iterates over received values until the channel is closed and
@@ -304,8 +496,18 @@ impl<T> Receiver<T> {
     }
 
     /// Closes the channel (Go's `close(ch)`, from the receiving side).
-    /// Returns false if it was already closed. Blocked and later senders
-    /// get their values back in `SendError`.
+    /// Returns false if it was already closed (or is [`never`]'s, which
+    /// stays open). Blocked and later senders get their values back in
+    /// `SendError`; buffered values can still be received.
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan::<u32>(1);
+    /// tx.send(1).unwrap();
+    /// assert!(rx.close());
+    /// assert!(tx.send(2).is_err());
+    /// assert_eq!(rx.recv(), Ok(1)); // drains first
+    /// assert!(!goro::never::<u32>().close());
+    /// ```
     pub fn close(&self) -> bool {
         self.chan.close()
     }
@@ -325,7 +527,13 @@ impl<T> Receiver<T> {
         self.len() == 0
     }
 
-    /// The buffer size given to [`chan`] (Go's `cap(ch)`).
+    /// The buffer size given to [`chan`] (Go's `cap(ch)`); `usize::MAX`
+    /// for an [`unbounded`] channel, 0 for [`never`]'s.
+    ///
+    /// ```
+    /// assert_eq!(goro::chan::<u8>(0).1.capacity(), 0);
+    /// assert_eq!(goro::unbounded::<u8>().1.capacity(), usize::MAX);
+    /// ```
     pub fn capacity(&self) -> usize {
         self.chan.cap()
     }

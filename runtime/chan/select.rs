@@ -14,7 +14,12 @@
 //!    (one compare-exchange, `waiter.rs`) completes its arm; the others
 //!    find it claimed and skip it.
 //! 5. Woken: remove the remaining entries from every channel, so an arm
-//!    that lost never takes a value sent later.
+//!    that lost never takes a value sent later. Woken to look again (a
+//!    dynamic select's watcher arm, or a peer that backed out: `RETRY`,
+//!    `waiter.rs`): start over at 1.
+//!
+//! [`Select`](crate::Select) (`select_dynamic.rs`) runs the same [`run`]
+//! over arms it owns in a `Vec`; its send arms reserve instead of sending.
 //!
 //! No goroutine or thread is spawned per arm, and nothing is allocated per
 //! select with up to 32 arms (the waiter and the value slots live on this
@@ -27,7 +32,7 @@
 use std::time::{Duration, Instant};
 
 use super::channel::{Chan, RecvFail, SendFail};
-use super::waiter::Waiter;
+use super::waiter::{Waiter, RETRY};
 use super::{wait, RecvError, SendError};
 use crate::coroutine::WaitReason;
 use crate::scheduler::{unparker, Unparker};
@@ -55,12 +60,30 @@ pub(crate) trait Case {
     unsafe fn enqueue(&mut self, waiter: &Waiter, index: usize);
     /// Removes `waiter`'s entries from the channel (takes the lock).
     fn dequeue(&mut self, waiter: &Waiter);
-    /// The waiter completed through this arm: record the outcome.
-    fn finish(&mut self);
+    /// The waiter completed through this arm: record the outcome and
+    /// return true, or return false if the arm was only a watcher (woken to
+    /// look again: the select starts over).
+    fn finish(&mut self) -> bool;
+}
+
+/// What [`run`] needs of a list of arms: each one's [`Case`].
+pub(crate) trait AsCase {
+    fn case(&self) -> &dyn Case;
+    fn case_mut(&mut self) -> &mut dyn Case;
 }
 
 /// A type-erased arm, as the macro passes it to [`select`].
 pub struct Arm<'a>(&'a mut (dyn Case + 'a));
+
+impl AsCase for Arm<'_> {
+    fn case(&self) -> &dyn Case {
+        &*self.0
+    }
+
+    fn case_mut(&mut self) -> &mut dyn Case {
+        &mut *self.0
+    }
+}
 
 /// A `recv(rx) -> res` arm.
 pub struct RecvCase<'a, T> {
@@ -76,6 +99,11 @@ impl<'a, T> RecvCase<'a, T> {
             slot: None,
             result: None,
         }
+    }
+
+    /// The channel this arm receives from.
+    pub(crate) fn chan(&self) -> &'a Chan<T> {
+        self.chan
     }
 
     /// This arm, for [`select`].
@@ -130,8 +158,9 @@ impl<T> Case for RecvCase<'_, T> {
         self.chan.lock().remove(waiter);
     }
 
-    fn finish(&mut self) {
+    fn finish(&mut self) -> bool {
         self.result = Some(self.slot.take().ok_or(RecvError));
+        true
     }
 }
 
@@ -180,7 +209,7 @@ impl<T> Case for SendCase<'_, T> {
         // SAFETY: the caller holds the lock (trait contract).
         let st = unsafe { self.chan.locked() };
         let value = self.slot.take()?;
-        match st.try_send(self.chan.cap(), value) {
+        match st.try_send(value) {
             Ok(wake) => {
                 self.result = Some(Ok(()));
                 Some(wake)
@@ -206,11 +235,12 @@ impl<T> Case for SendCase<'_, T> {
         self.chan.lock().remove(waiter);
     }
 
-    fn finish(&mut self) {
+    fn finish(&mut self) -> bool {
         self.result = Some(match self.slot.take() {
             None => Ok(()),
             Some(v) => Err(SendError(v)),
         });
+        true
     }
 }
 
@@ -223,29 +253,39 @@ pub fn select(arms: &mut [Arm<'_>]) {
 /// Completes an arm that is ready now, if any; returns whether one was.
 pub fn try_select(arms: &mut [Arm<'_>]) -> bool {
     crate::scheduler::coop();
-    run(arms, Mode::Try)
+    run(arms, Mode::Try).is_some()
 }
 
 /// Blocks at most `timeout` for an arm; returns whether one completed.
 pub fn select_timeout(arms: &mut [Arm<'_>], timeout: Duration) -> bool {
     crate::scheduler::coop();
-    match Instant::now().checked_add(timeout) {
-        Some(deadline) => run(arms, Mode::Until(deadline)),
-        None => run(arms, Mode::Block),
-    }
+    run(arms, Mode::within(timeout)).is_some()
 }
 
+/// How long [`run`] may wait.
 #[derive(Clone, Copy)]
-enum Mode {
+pub(crate) enum Mode {
     Block,
     Try,
     Until(Instant),
 }
 
+impl Mode {
+    /// Wait at most `timeout` (forever if the deadline would overflow).
+    pub(crate) fn within(timeout: Duration) -> Mode {
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => Mode::Until(deadline),
+            None => Mode::Block,
+        }
+    }
+}
+
 /// Index buffers up to this many arms live on the stack.
 const INLINE: usize = 32;
 
-fn run(arms: &mut [Arm<'_>], mode: Mode) -> bool {
+/// Selects over `arms` (the algorithm in the module docs). Returns the
+/// chosen arm, or `None` if none was ready (`Try`) or got ready in time.
+pub(crate) fn run<A: AsCase>(arms: &mut [A], mode: Mode) -> Option<usize> {
     let n = arms.len();
     let (mut lock_buf, mut poll_buf) = ([0usize; INLINE], [0usize; INLINE]);
     let (mut lock_heap, mut poll_heap) = (Vec::new(), Vec::new());
@@ -256,90 +296,105 @@ fn run(arms: &mut [Arm<'_>], mode: Mode) -> bool {
         poll_heap.resize(n, 0);
         (&mut lock_heap, &mut poll_heap)
     };
-    for (i, (l, p)) in lock_order.iter_mut().zip(poll_order.iter_mut()).enumerate() {
+    for (i, l) in lock_order.iter_mut().enumerate() {
         *l = i;
+    }
+    if n <= INLINE {
+        // Insertion sort: selects have a handful of arms (std's sort costs
+        // ~110 instructions more per 4-arm select, measured with callgrind).
+        for i in 1..n {
+            let mut j = i;
+            while j > 0 && arms[lock_order[j - 1]].case().addr() > arms[lock_order[j]].case().addr()
+            {
+                lock_order.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+    } else {
+        // A dynamic select over thousands of channels needs the n log n.
+        lock_order.sort_unstable_by_key(|&i| arms[i].case().addr());
+    }
+    for (i, p) in poll_order.iter_mut().enumerate() {
         *p = i;
     }
-    // Insertion sort: selects have a handful of arms.
-    for i in 1..n {
-        let mut j = i;
-        while j > 0 && arms[lock_order[j - 1]].0.addr() > arms[lock_order[j]].0.addr() {
-            lock_order.swap(j - 1, j);
-            j -= 1;
-        }
-    }
-    // Fisher-Yates.
+    // Fisher-Yates, once: a select that starts over (woken to look again)
+    // keeps its order, which was uniformly random.
     for i in (1..n).rev() {
         let j = (random() % (i as u64 + 1)) as usize;
         poll_order.swap(i, j);
     }
-
-    lock_all(arms, lock_order);
-    for &i in poll_order.iter() {
-        // SAFETY: every channel of `arms` is locked by `lock_all`.
-        if let Some(wake) = unsafe { arms[i].0.try_complete() } {
-            // SAFETY: locked by `lock_all` just above.
-            unsafe { unlock_all(arms, lock_order) };
-            if let Some(u) = wake {
-                u.unpark();
+    loop {
+        lock_all(arms, lock_order);
+        for &i in poll_order.iter() {
+            // SAFETY: every channel of `arms` is locked by `lock_all`.
+            if let Some(wake) = unsafe { arms[i].case_mut().try_complete() } {
+                // SAFETY: locked by `lock_all` just above.
+                unsafe { unlock_all(arms, lock_order) };
+                if let Some(u) = wake {
+                    u.unpark();
+                }
+                return Some(i);
             }
-            return true;
         }
-    }
-    let deadline = match mode {
-        Mode::Try => {
-            // SAFETY: locked by `lock_all` above.
-            unsafe { unlock_all(arms, lock_order) };
-            return false;
-        }
-        Mode::Block => None,
-        Mode::Until(d) if Instant::now() >= d => {
-            // SAFETY: locked by `lock_all` above.
-            unsafe { unlock_all(arms, lock_order) };
-            return false;
-        }
-        Mode::Until(d) => Some(d),
-    };
+        let deadline = match mode {
+            Mode::Try => {
+                // SAFETY: locked by `lock_all` above.
+                unsafe { unlock_all(arms, lock_order) };
+                return None;
+            }
+            Mode::Block => None,
+            Mode::Until(d) if Instant::now() >= d => {
+                // SAFETY: locked by `lock_all` above.
+                unsafe { unlock_all(arms, lock_order) };
+                return None;
+            }
+            Mode::Until(d) => Some(d),
+        };
 
-    let waiter = Waiter::new(unparker(), true);
-    // Queue the arms in the order they were tried, not in source order: a
-    // peer completes the first live entry it meets in a channel's queue,
-    // so with two arms on one channel the first queued always wins. The
-    // fresh random order shares those wins fairly (Go's selectgo queues
-    // in its lock order, a heap sort of its shuffled order, which leaves
-    // one channel's arms in random order too).
-    for &i in poll_order.iter() {
-        // SAFETY: the channels are locked; `waiter` and the arms stay in
-        // place until every arm is dequeued below, before this returns.
-        unsafe { arms[i].0.enqueue(&waiter, i) };
-    }
-    // SAFETY: locked by `lock_all` above.
-    unsafe { unlock_all(arms, lock_order) };
-    let chosen = wait(&waiter, WaitReason::Select, deadline);
-    // Remove the entries the losing arms (or all arms, on timeout) left.
-    let mut last = None;
-    for &i in lock_order.iter() {
-        let addr = arms[i].0.addr();
-        if last != Some(addr) {
-            arms[i].0.dequeue(&waiter);
-            last = Some(addr);
+        let waiter = Waiter::new(unparker(), true);
+        // Queue the arms in the order they were tried, not in source order: a
+        // peer completes the first live entry it meets in a channel's queue,
+        // so with two arms on one channel the first queued always wins. The
+        // fresh random order shares those wins fairly (Go's selectgo queues
+        // in its lock order, a heap sort of its shuffled order, which leaves
+        // one channel's arms in random order too).
+        for &i in poll_order.iter() {
+            // SAFETY: the channels are locked; `waiter` and the arms stay in
+            // place until every arm is dequeued below, before this returns.
+            unsafe { arms[i].case_mut().enqueue(&waiter, i) };
         }
-    }
-    match chosen {
-        Some(i) => {
-            arms[i].0.finish();
-            true
+        // SAFETY: locked by `lock_all` above.
+        unsafe { unlock_all(arms, lock_order) };
+        let chosen = wait(&waiter, WaitReason::Select, deadline);
+        // Remove the entries the losing arms (or all arms, on timeout) left.
+        let mut last = None;
+        for &i in lock_order.iter() {
+            let addr = arms[i].case().addr();
+            if last != Some(addr) {
+                arms[i].case_mut().dequeue(&waiter);
+                last = Some(addr);
+            }
         }
-        None => false,
+        match chosen {
+            None => return None,
+            // A peer claimed an arm and backed out: nothing moved.
+            Some(RETRY) => continue,
+            Some(i) => {
+                if arms[i].case_mut().finish() {
+                    return Some(i);
+                }
+                // A watcher: something changed on its channel; look again.
+            }
+        }
     }
 }
 
-fn lock_all(arms: &[Arm<'_>], order: &[usize]) {
+fn lock_all<A: AsCase>(arms: &[A], order: &[usize]) {
     let mut last = None;
     for &i in order {
-        let addr = arms[i].0.addr();
+        let addr = arms[i].case().addr();
         if last != Some(addr) {
-            arms[i].0.lock();
+            arms[i].case().lock();
             last = Some(addr);
         }
     }
@@ -348,13 +403,13 @@ fn lock_all(arms: &[Arm<'_>], order: &[usize]) {
 /// # Safety
 ///
 /// The channels were locked by `lock_all(arms, order)`.
-unsafe fn unlock_all(arms: &[Arm<'_>], order: &[usize]) {
+unsafe fn unlock_all<A: AsCase>(arms: &[A], order: &[usize]) {
     let mut last = None;
     for &i in order {
-        let addr = arms[i].0.addr();
+        let addr = arms[i].case().addr();
         if last != Some(addr) {
             // SAFETY: locked by `lock_all` with the same order (contract).
-            unsafe { arms[i].0.unlock() };
+            unsafe { arms[i].case().unlock() };
             last = Some(addr);
         }
     }
@@ -397,10 +452,17 @@ fn random() -> u64 {
 ///   once the channel is closed and drained);
 /// * `send(tx, value) -> res => expr`: `res` is `Result<(), SendError<T>>`
 ///   (the value comes back if the channel is closed);
-/// * `default => expr`: run when no arm is ready now (a non-blocking
-///   select);
+/// * `default => expr` (or `default() => expr`): run when no arm is ready
+///   now (a non-blocking select);
 /// * `default(duration) => expr`: run when no arm got ready within
 ///   `duration`.
+///
+/// crossbeam-channel's spellings work too: a trailing comma inside an
+/// arm's parentheses (`recv(rx,)`, `send(tx, v,)`, `default(d,)`), and no
+/// comma after an arm whose body is a block. A [`never`](crate::never)
+/// receiver's arm is never ready: it switches an arm off, like a nil
+/// channel in Go. For a number of arms known only at run time, use
+/// [`Select`](crate::Select).
 ///
 /// The channel and value expressions are evaluated once, before waiting,
 /// in source order, so `recv(goro::time::after(d))` works as in Go. Their
@@ -423,6 +485,15 @@ fn random() -> u64 {
 ///     default => 0,
 /// };
 /// assert_eq!(v, 7);
+///
+/// // crossbeam's spellings; an arm switched off with `never`.
+/// let off = goro::never::<u32>();
+/// let r = goro::select! {
+///     recv(off,) -> _ => "never",
+///     send(tx, 8,) -> _ => { "sent" }
+///     default() => "full",
+/// };
+/// assert_eq!(r, "sent");
 /// ```
 #[macro_export]
 macro_rules! select {
@@ -431,27 +502,27 @@ macro_rules! select {
         $crate::select!(@emit [$($arms)*] [$($def)*])
     };
     (@parse [$($arms:tt)*] [$($def:tt)*]
-        recv($r:expr) -> $p:pat => $body:expr, $($rest:tt)*) => {
+        recv($r:expr $(,)?) -> $p:pat => $body:expr, $($rest:tt)*) => {
         $crate::select!(@parse [$($arms)* (recv __arm (($r)) ($p) ($body))] [$($def)*] $($rest)*)
     };
     (@parse [$($arms:tt)*] [$($def:tt)*]
-        recv($r:expr) -> $p:pat => $body:block $($rest:tt)*) => {
+        recv($r:expr $(,)?) -> $p:pat => $body:block $($rest:tt)*) => {
         $crate::select!(@parse [$($arms)* (recv __arm (($r)) ($p) ($body))] [$($def)*] $($rest)*)
     };
     (@parse [$($arms:tt)*] [$($def:tt)*]
-        recv($r:expr) -> $p:pat => $body:expr) => {
+        recv($r:expr $(,)?) -> $p:pat => $body:expr) => {
         $crate::select!(@parse [$($arms)* (recv __arm (($r)) ($p) ($body))] [$($def)*])
     };
     (@parse [$($arms:tt)*] [$($def:tt)*]
-        send($s:expr, $v:expr) -> $p:pat => $body:expr, $($rest:tt)*) => {
+        send($s:expr, $v:expr $(,)?) -> $p:pat => $body:expr, $($rest:tt)*) => {
         $crate::select!(@parse [$($arms)* (send __arm (($s) ($v)) ($p) ($body))] [$($def)*] $($rest)*)
     };
     (@parse [$($arms:tt)*] [$($def:tt)*]
-        send($s:expr, $v:expr) -> $p:pat => $body:block $($rest:tt)*) => {
+        send($s:expr, $v:expr $(,)?) -> $p:pat => $body:block $($rest:tt)*) => {
         $crate::select!(@parse [$($arms)* (send __arm (($s) ($v)) ($p) ($body))] [$($def)*] $($rest)*)
     };
     (@parse [$($arms:tt)*] [$($def:tt)*]
-        send($s:expr, $v:expr) -> $p:pat => $body:expr) => {
+        send($s:expr, $v:expr $(,)?) -> $p:pat => $body:expr) => {
         $crate::select!(@parse [$($arms)* (send __arm (($s) ($v)) ($p) ($body))] [$($def)*])
     };
     (@parse [$($arms:tt)*] []
@@ -467,15 +538,27 @@ macro_rules! select {
         $crate::select!(@parse [$($arms)*] [(now ($body))])
     };
     (@parse [$($arms:tt)*] []
-        default($d:expr) => $body:expr, $($rest:tt)*) => {
+        default() => $body:expr, $($rest:tt)*) => {
+        $crate::select!(@parse [$($arms)*] [(now ($body))] $($rest)*)
+    };
+    (@parse [$($arms:tt)*] []
+        default() => $body:block $($rest:tt)*) => {
+        $crate::select!(@parse [$($arms)*] [(now ($body))] $($rest)*)
+    };
+    (@parse [$($arms:tt)*] []
+        default() => $body:expr) => {
+        $crate::select!(@parse [$($arms)*] [(now ($body))])
+    };
+    (@parse [$($arms:tt)*] []
+        default($d:expr $(,)?) => $body:expr, $($rest:tt)*) => {
         $crate::select!(@parse [$($arms)*] [(within ($d) ($body))] $($rest)*)
     };
     (@parse [$($arms:tt)*] []
-        default($d:expr) => $body:block $($rest:tt)*) => {
+        default($d:expr $(,)?) => $body:block $($rest:tt)*) => {
         $crate::select!(@parse [$($arms)*] [(within ($d) ($body))] $($rest)*)
     };
     (@parse [$($arms:tt)*] []
-        default($d:expr) => $body:expr) => {
+        default($d:expr $(,)?) => $body:expr) => {
         $crate::select!(@parse [$($arms)*] [(within ($d) ($body))])
     };
     (@parse [$($arms:tt)*] [$($def:tt)+] default $($rest:tt)*) => {
@@ -484,7 +567,7 @@ macro_rules! select {
     (@parse [$($arms:tt)*] [$($def:tt)*] $($rest:tt)+) => {
         ::core::compile_error!(
             "select! arms are `recv(rx) -> v => expr,`, `send(tx, value) -> res => expr,`, \
-             `default => expr,` or `default(duration) => expr,`"
+             `default => expr,` (or `default() => expr,`) or `default(duration) => expr,`"
         )
     };
 

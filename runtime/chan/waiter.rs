@@ -14,6 +14,10 @@
 //!   WAITING --abort (CAS, by the owner: timeout)----------------> ABORTED
 //! ```
 //!
+//! A peer that claimed a receiver but then backs out (a dynamic select's
+//! chosen send, dropped before it was given its value) completes it with
+//! [`RETRY`]: the owner then starts its operation again from the top.
+//!
 //! A peer that fails the claim skips (and drops) the entry: it is dead. So
 //! an arm that lost a select never receives or sends anything, and the
 //! owner removes its remaining entries, under each channel's lock, before
@@ -76,6 +80,9 @@ const CLAIMED: usize = 1;
 const ABORTED: usize = 2;
 /// `DONE + i`: completed through the entry with index `i`.
 const DONE: usize = 3;
+/// The index a backed-out peer completes a waiter with: nothing moved, the
+/// owner must try its operation again (`DONE + RETRY` is `usize::MAX`).
+pub(crate) const RETRY: usize = usize::MAX - DONE;
 
 /// One blocked operation: a state word and who to wake.
 pub(crate) struct Waiter {
@@ -141,6 +148,12 @@ impl Waiter {
         self.state
             .compare_exchange(WAITING, ABORTED, Ordering::Acquire, Ordering::Acquire)
             .is_ok()
+    }
+
+    /// Whether no peer has claimed the waiter and its owner has not given
+    /// up: a snapshot, for readiness probes under the channel lock.
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.state.load(Ordering::Acquire) == WAITING
     }
 
     /// Owner side: the index of the entry that completed the operation, if
