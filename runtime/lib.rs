@@ -31,6 +31,9 @@
 //!
 //! `spawn` requires `Send + 'static` closures, which rules most of this out
 //! at compile time; thread-locals are the case the compiler cannot see.
+//! For per-goroutine state, use [`goroutine_local!`] instead of
+//! `thread_local!`: its values belong to the goroutine and follow it from
+//! thread to thread, so holding them across a blocking point is safe.
 //! goro itself never caches a thread-local address across a switch: its
 //! accessors are non-inlined functions.
 //!
@@ -77,6 +80,7 @@ pub use chan::{
     chan, IntoIter, Iter, Receiver, RecvError, RecvTimeoutError, SendError, SendTimeoutError,
     Sender, TryIter, TryRecvError, TrySendError,
 };
+pub use coroutine::local::LocalKey;
 pub use coroutine::stack::set_default_stack_size;
 pub use coroutine::{current, dump, num_goroutine, Dump, Goroutine};
 pub use scheduler::{gomaxprocs, lock_os_thread, num_cpu, unlock_os_thread};
@@ -112,7 +116,8 @@ use spawn::Goexit;
 /// ```
 ///
 /// Read the crate's *migration rules* before holding thread-locals or
-/// `!Send` values in a goroutine.
+/// `!Send` values in a goroutine; [`goroutine_local!`] is the safe
+/// replacement for thread-locals there.
 #[macro_export]
 macro_rules! go {
     (move | $($rest:tt)*) => { $crate::spawn(move | $($rest)*) };

@@ -4,7 +4,9 @@
 //! The goroutine's closure runs under `catch_unwind`; its outcome (value,
 //! panic payload, or `goexit`) goes into a shared slot that `join` waits on
 //! through the one park/unpark path, so `join` works from goroutines and
-//! plain threads alike.
+//! plain threads alike. The goroutine's `goroutine_local!` values are
+//! dropped after its closure and before its result is published, so a
+//! `join` that returns has seen them dropped.
 
 use parking_lot::Mutex;
 use std::any::Any;
@@ -231,18 +233,25 @@ impl Builder {
         });
         let theirs = packet.clone();
         let body = move || {
-            let outcome = catch_unwind(AssertUnwindSafe(f));
-            let result = outcome.map_err(|payload| {
-                let g = current_g().expect("a goroutine body runs on its goroutine");
-                JoinError {
-                    id: g.id,
-                    name: g.name.clone(),
-                    repr: if payload.is::<Goexit>() {
-                        Repr::Exited
-                    } else {
-                        Repr::Panicked(payload)
-                    },
+            let mut outcome = catch_unwind(AssertUnwindSafe(f));
+            let g = current_g().expect("a goroutine body runs on its goroutine");
+            if g.has_locals() {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| g.drop_locals())) {
+                    // A destructor of a goroutine-local value panicked: the
+                    // goroutine's own panic, unless it had one already.
+                    if outcome.is_ok() {
+                        outcome = Err(payload);
+                    }
                 }
+            }
+            let result = outcome.map_err(|payload| JoinError {
+                id: g.id,
+                name: g.name.clone(),
+                repr: if payload.is::<Goexit>() {
+                    Repr::Exited
+                } else {
+                    Repr::Panicked(payload)
+                },
             });
             theirs.complete(result);
         };
