@@ -68,6 +68,7 @@ pub mod io;
 pub mod net;
 mod reactor;
 mod scheduler;
+mod scope;
 pub mod signal;
 mod spawn;
 pub mod sync;
@@ -84,6 +85,7 @@ pub use coroutine::local::LocalKey;
 pub use coroutine::stack::set_default_stack_size;
 pub use coroutine::{current, dump, num_goroutine, Dump, Goroutine};
 pub use scheduler::{gomaxprocs, lock_os_thread, num_cpu, unlock_os_thread};
+pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use spawn::{spawn, Builder, JoinError, JoinHandle};
 
 use coroutine::{current_g, G};

@@ -134,6 +134,20 @@ fn plain_threads_have_their_own_value() {
 }
 
 #[test]
+fn scoped_goroutines_have_their_own_value() {
+    COUNTER.with(|c| c.set(9));
+    let seen = goro::scope(|s| {
+        let h = s.spawn(|| {
+            COUNTER.with(|c| c.set(c.get() + 2));
+            COUNTER.with(Cell::get)
+        });
+        h.join().unwrap()
+    });
+    assert_eq!(seen, 2);
+    assert_eq!(COUNTER.with(Cell::get), 9);
+}
+
+#[test]
 fn nested_with_on_the_same_key_sees_the_same_value() {
     let lens = goro::go!(|| {
         TRAIL.with(|outer| {
