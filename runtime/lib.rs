@@ -63,6 +63,7 @@
 mod blocking;
 mod chan;
 mod coroutine;
+mod entry;
 mod fatal;
 pub mod io;
 pub mod net;
@@ -84,6 +85,10 @@ pub use chan::{
 pub use coroutine::local::LocalKey;
 pub use coroutine::stack::set_default_stack_size;
 pub use coroutine::{current, dump, num_goroutine, Dump, Goroutine};
+#[cfg(feature = "macros")]
+pub use entry::{main, test};
+#[doc(hidden)]
+pub use entry::{run_main as __run_main, run_test as __run_test};
 pub use scheduler::{gomaxprocs, lock_os_thread, num_cpu, unlock_os_thread};
 pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use spawn::{spawn, Builder, JoinError, JoinHandle};
@@ -167,11 +172,11 @@ pub fn goexit() -> ! {
 }
 
 /// Stack size of the main goroutine started by [`run`] and [`main`].
-const MAIN_STACK_SIZE: usize = 8 << 20;
+pub(crate) const MAIN_STACK_SIZE: usize = 8 << 20;
 
 /// Starts the main goroutine of [`run`] and [`main`]: named "main", with an
 /// 8 MiB stack.
-fn spawn_main<F, T>(f: F) -> JoinHandle<T>
+pub(crate) fn spawn_main<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,

@@ -170,18 +170,37 @@ impl<T> JoinHandle<T> {
     /// Waits for the goroutine to finish: its value, or why there is none.
     /// Parks a calling goroutine; blocks a calling plain thread.
     pub fn join(self) -> Result<T, JoinError> {
+        match self.join_with(|| {
+            park(WaitReason::Join);
+            true
+        }) {
+            Ok(result) => result,
+            Err(_) => unreachable!("join waits until the goroutine is done"),
+        }
+    }
+
+    /// [`join`](JoinHandle::join) that waits with `wait` (one park, which
+    /// may return early: the caller's unparker is registered for the
+    /// goroutine's end) and gives up, handing the handle back, when `wait`
+    /// returns false.
+    pub(crate) fn join_with(
+        self,
+        mut wait: impl FnMut() -> bool,
+    ) -> Result<Result<T, JoinError>, JoinHandle<T>> {
         let mut me: Option<Unparker> = None;
         loop {
             let mut slot = self.packet.slot.lock();
             if slot.done {
-                return slot
+                return Ok(slot
                     .result
                     .take()
-                    .expect("a goroutine result is taken once");
+                    .expect("a goroutine result is taken once"));
             }
             slot.waiter = Some(me.get_or_insert_with(unparker).clone());
             drop(slot);
-            park(WaitReason::Join);
+            if !wait() {
+                return Err(self);
+            }
         }
     }
 
