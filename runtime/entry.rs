@@ -43,12 +43,19 @@
 pub use goro_macros::main;
 /// Runs a test's body in a goroutine (an attribute, used instead of
 /// `#[test]`), so it may use goroutines and every goro wait as a program's
-/// `main` does. Its panic fails the test as usual (`#[should_panic]` and
-/// `Result` returns work). Two faults fail the test instead of hanging the
+/// `main` does. Its panic fails the test as usual (`#[should_panic]`
+/// works), and so does an `Err` when it returns `Result<(), E>` with
+/// `E: Debug` (a `!Send` `E` too). Two faults fail the test instead of hanging the
 /// harness: running past `#[goro::test(timeout = "5s")]` (also `"500ms"`,
 /// `"2m"`; the failure lists every goroutine, as [`dump`](crate::dump) does), and a
 /// deadlock (every goroutine asleep, nothing that can wake one), reported
 /// with Go's message and the goroutine dump.
+///
+/// A test's failure (its panic message, its `Err`) lands in the test's
+/// captured output as usual. What its goroutines print with `println!`
+/// does not: worker threads serve every test and keep the output capture
+/// of the thread that started the runtime, so run with `--nocapture` to
+/// see it.
 ///
 /// ```
 /// #[goro::test(timeout = "5s")]
@@ -66,6 +73,7 @@ pub use goro_macros::main;
 #[cfg(feature = "macros")]
 pub use goro_macros::test;
 
+use std::fmt;
 use std::panic::resume_unwind;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -144,7 +152,42 @@ where
     };
     match result {
         Ok(value) => value,
-        Err(e) if e.is_panic() => resume_unwind(e.into_panic()),
+        Err(e) if e.is_panic() => {
+            // Into the test's captured output (goro's panic report went to
+            // stderr from the worker thread); the payload goes on as it was.
+            eprintln!("{e}");
+            resume_unwind(e.into_panic())
+        }
         Err(e) => panic!("{e}: the test's goroutine returned no value"),
+    }
+}
+
+/// What a `#[goro::test]` function may return besides `()`: a `Result`
+/// whose error is `Debug` (std's tests take any `Termination`; these are
+/// the ones whose failure can be told from the goroutine).
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "a #[goro::test] function returns () or Result<(), E> with E: Debug, not `{Self}`"
+)]
+pub trait TestReturn {
+    /// The failure, as libtest should print it, if this is one. Runs in
+    /// the test's goroutine: the error itself (maybe `!Send`) stays there.
+    fn failure(self) -> Option<TestFailure>;
+}
+
+impl<E: fmt::Debug> TestReturn for Result<(), E> {
+    fn failure(self) -> Option<TestFailure> {
+        self.err().map(|e| TestFailure(format!("{e:?}")))
+    }
+}
+
+/// A failed `#[goro::test]`'s error, as its `Debug` text: libtest prints
+/// `Error: ` and this, as for the error itself.
+#[doc(hidden)]
+pub struct TestFailure(String);
+
+impl fmt::Debug for TestFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }

@@ -88,7 +88,10 @@ pub use coroutine::{current, dump, num_goroutine, Dump, Goroutine};
 #[cfg(feature = "macros")]
 pub use entry::{main, test};
 #[doc(hidden)]
-pub use entry::{run_main as __run_main, run_test as __run_test};
+pub use entry::{
+    run_main as __run_main, run_test as __run_test, TestFailure as __TestFailure,
+    TestReturn as __TestReturn,
+};
 pub use scheduler::{gomaxprocs, lock_os_thread, num_cpu, unlock_os_thread};
 pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use spawn::{spawn, Builder, JoinError, JoinHandle};

@@ -65,12 +65,17 @@ fn early_return_leaves_the_body() {
 }
 
 /// Runs the child tests whose names start with `filter` in this test
-/// binary, one at a time; kills them after 60 s. Exit code and the output
-/// of both streams.
+/// binary, one at a time, their output not captured; kills them after
+/// 60 s. Exit code and the output of both streams.
 fn run_children(filter: &str) -> (Option<i32>, String, Duration) {
+    run_children_with(&[filter, "--nocapture"])
+}
+
+fn run_children_with(args: &[&str]) -> (Option<i32>, String, Duration) {
     let start = Instant::now();
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([filter, "--ignored", "--test-threads=1", "--nocapture"])
+        .args(["--ignored", "--test-threads=1"])
+        .args(args)
         .env(CHILD, "1")
         .env("RUST_BACKTRACE", "0")
         .stdout(Stdio::piped())
@@ -146,14 +151,28 @@ fn a_deadlock_fails_the_test_with_gos_report() {
 }
 
 #[test]
-fn an_err_result_fails_the_test_with_stds_report() {
-    let (code, output, _) = run_children("child_err_");
+fn an_err_result_fails_the_test_with_stds_report_in_its_own_output() {
+    // Captured output, and the runtime started by an earlier test: the
+    // report must still land in the failing test's section.
+    let (code, output, _) = run_children_with(&["child_err_"]);
     assert_eq!(code, Some(101), "{output}");
-    assert!(output.contains("Error: \"not a number\""), "{output}");
+    assert!(
+        output.contains("child_err_a_passing_test_starts_the_runtime ... ok"),
+        "{output}"
+    );
     assert!(
         output.contains("child_err_returns_err ... FAILED"),
         "{output}"
     );
+    assert!(
+        output.contains("---- child_err_returns_err stdout ----\nError: \"not a number\""),
+        "{output}"
+    );
+    assert!(
+        output.contains(") panicked: child boom"),
+        "the panic is not in the test's output:\n{output}"
+    );
+    assert!(output.contains("1 passed; 2 failed"), "{output}");
 }
 
 #[test]
@@ -239,7 +258,19 @@ fn child_deadlock_with_a_timeout_is_still_a_deadlock() {
 fn child_deadlock_then_passes() {}
 
 #[goro::test]
-#[ignore = "run by an_err_result_fails_the_test_with_stds_report"]
+#[ignore = "run by an_err_result_fails_the_test_with_stds_report_in_its_own_output"]
+fn child_err_a_passing_test_starts_the_runtime() {}
+
+#[goro::test]
+#[ignore = "run by an_err_result_fails_the_test_with_stds_report_in_its_own_output"]
+fn child_err_panics() {
+    if in_child() {
+        panic!("child boom");
+    }
+}
+
+#[goro::test]
+#[ignore = "run by an_err_result_fails_the_test_with_stds_report_in_its_own_output"]
 fn child_err_returns_err() -> Result<(), String> {
     if !in_child() {
         return Ok(());

@@ -6,9 +6,10 @@
 //! into an inner `fn` so that `return` and `?` keep their meaning, to the
 //! runtime (`goro::__run_main`, `goro::__run_test`, in goro's
 //! `runtime/entry.rs`). The body's return value may be `!Send` (a
-//! `Result<(), Box<dyn Error>>`): it is turned into a `std::process::ExitCode`
-//! (std's `Termination::report`, which prints an `Err` as std does) inside
-//! the goroutine, and only that code crosses back.
+//! `Result<(), Box<dyn Error>>`): inside the goroutine, main's becomes a
+//! `std::process::ExitCode` (std's `Termination::report`, which prints an
+//! `Err` as std does) and a test's `Err` its `Debug` text; only that
+//! crosses back.
 //!
 //! Bad arguments are `syn::Error`s pointing at the offending tokens; this
 //! crate never panics on user input.
@@ -194,16 +195,24 @@ fn expand(kind: Kind, args: TokenStream2, item: TokenStream2) -> syn::Result<Tok
         ReturnType::Default => true,
         ReturnType::Type(_, ty) => matches!(&**ty, Type::Tuple(t) if t.elems.is_empty()),
     };
-    // The value that crosses back from the goroutine: `()` as it is,
-    // anything else as the exit code std's `Termination` makes of it.
-    let (outer_output, in_goroutine) = if returns_unit && kind == Kind::Test {
-        (quote!(), quote!(#body_fn()))
-    } else {
-        let span = output.span();
-        (
+    // The value that crosses back from the goroutine: `()` as it is; for
+    // main, anything else as the exit code std's `Termination` makes of it
+    // (printing an `Err` there, as std does); for a test, an `Err` as its
+    // `Debug` text, which the test thread returns for libtest to print
+    // (into the test's captured output: a worker thread's would not be).
+    let span = output.span();
+    let (outer_output, in_goroutine, on_test_thread) = match (kind, returns_unit) {
+        (Kind::Test, true) => (quote!(), quote!(#body_fn()), quote!()),
+        (Kind::Test, false) => (
+            quote!(-> ::core::result::Result<(), ::goro::__TestFailure>),
+            quote_spanned!(span=> ::goro::__TestReturn::failure(#body_fn())),
+            quote!(.map_or(::core::result::Result::Ok(()), ::core::result::Result::Err)),
+        ),
+        (Kind::Main, _) => (
             quote!(-> ::std::process::ExitCode),
             quote_spanned!(span=> ::std::process::Termination::report(#body_fn())),
-        )
+            quote!(),
+        ),
     };
     let inner = quote! {
         fn #body_fn() #output #block
@@ -229,7 +238,7 @@ fn expand(kind: Kind, args: TokenStream2, item: TokenStream2) -> syn::Result<Tok
                 #(#attrs)*
                 #vis fn #name() #outer_output {
                     #inner
-                    ::goro::__run_test(#timeout, || #in_goroutine)
+                    ::goro::__run_test(#timeout, || #in_goroutine) #on_test_thread
                 }
             }
         }
@@ -379,6 +388,24 @@ mod tests {
             "{test}"
         );
         assert!(test.contains("Duration :: from_millis (2000u64)"), "{test}");
-        assert!(!test.contains("ExitCode"), "a unit test returns (): {test}");
+        assert!(
+            !test.contains("__TestFailure"),
+            "a unit test returns (): {test}"
+        );
+        let result = expand(
+            Kind::Test,
+            quote!(),
+            quote!(
+                fn t() -> Result<(), E> {
+                    Ok(())
+                }
+            ),
+        )
+        .unwrap()
+        .to_string();
+        assert!(
+            result.contains(":: goro :: __TestReturn :: failure"),
+            "{result}"
+        );
     }
 }
