@@ -31,6 +31,9 @@
 //!
 //! `spawn` requires `Send + 'static` closures, which rules most of this out
 //! at compile time; thread-locals are the case the compiler cannot see.
+//! For per-goroutine state, use [`goroutine_local!`] instead of
+//! `thread_local!`: its values belong to the goroutine and follow it from
+//! thread to thread, so holding them across a blocking point is safe.
 //! goro itself never caches a thread-local address across a switch: its
 //! accessors are non-inlined functions.
 //!
@@ -60,6 +63,7 @@
 mod blocking;
 mod chan;
 mod coroutine;
+mod entry;
 mod fatal;
 pub mod fs;
 pub mod io;
@@ -67,6 +71,7 @@ pub mod net;
 pub mod process;
 mod reactor;
 mod scheduler;
+mod scope;
 pub mod signal;
 mod spawn;
 pub mod sync;
@@ -80,9 +85,18 @@ pub use chan::{
     RecvTimeoutError, Select, SelectTimeoutError, SelectedOperation, SendError, SendTimeoutError,
     Sender, TryIter, TryReadyError, TryRecvError, TrySelectError, TrySendError,
 };
+pub use coroutine::local::LocalKey;
 pub use coroutine::stack::set_default_stack_size;
 pub use coroutine::{current, dump, num_goroutine, Dump, Goroutine};
+#[cfg(feature = "macros")]
+pub use entry::{main, test};
+#[doc(hidden)]
+pub use entry::{
+    run_main as __run_main, run_test as __run_test, TestFailure as __TestFailure,
+    TestReturn as __TestReturn,
+};
 pub use scheduler::{gomaxprocs, lock_os_thread, num_cpu, unlock_os_thread};
+pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use spawn::{spawn, Builder, JoinError, JoinHandle};
 
 use coroutine::{current_g, G};
@@ -115,7 +129,8 @@ use spawn::Goexit;
 /// ```
 ///
 /// Read the crate's *migration rules* before holding thread-locals or
-/// `!Send` values in a goroutine.
+/// `!Send` values in a goroutine; [`goroutine_local!`] is the safe
+/// replacement for thread-locals there.
 #[macro_export]
 macro_rules! go {
     (move | $($rest:tt)*) => { $crate::spawn(move | $($rest)*) };
@@ -163,11 +178,11 @@ pub fn goexit() -> ! {
 }
 
 /// Stack size of the main goroutine started by [`run`] and [`main`].
-const MAIN_STACK_SIZE: usize = 8 << 20;
+pub(crate) const MAIN_STACK_SIZE: usize = 8 << 20;
 
 /// Starts the main goroutine of [`run`] and [`main`]: named "main", with an
 /// 8 MiB stack.
-fn spawn_main<F, T>(f: F) -> JoinHandle<T>
+pub(crate) fn spawn_main<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,

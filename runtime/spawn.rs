@@ -4,7 +4,13 @@
 //! The goroutine's closure runs under `catch_unwind`; its outcome (value,
 //! panic payload, or `goexit`) goes into a shared slot that `join` waits on
 //! through the one park/unpark path, so `join` works from goroutines and
-//! plain threads alike.
+//! plain threads alike. The goroutine's `goroutine_local!` values are
+//! dropped after its closure and before its result is published, so a
+//! `join` that returns has seen them dropped.
+//!
+//! [`Builder::spawn_unchecked`] is the same spawn for closures that borrow
+//! (`scope.rs` is its one user, and argues why that is sound there), with
+//! a last call once the goroutine is done.
 
 use parking_lot::Mutex;
 use std::any::Any;
@@ -110,6 +116,9 @@ impl std::error::Error for JoinError {}
 struct Slot<T> {
     result: Option<Result<T, JoinError>>,
     done: bool,
+    /// The handle gave the result up ([`JoinHandle::abandon`]): the
+    /// goroutine keeps its result instead of publishing it.
+    abandoned: bool,
     waiter: Option<Unparker>,
 }
 
@@ -118,15 +127,35 @@ struct Packet<T> {
 }
 
 impl<T> Packet<T> {
-    fn complete(&self, result: Result<T, JoinError>) {
+    /// A fresh packet: one reference for the handle, one for the goroutine.
+    fn pair() -> (Arc<Packet<T>>, Arc<Packet<T>>) {
+        let packet = Arc::new(Packet {
+            slot: Mutex::new(Slot {
+                result: None,
+                done: false,
+                abandoned: false,
+                waiter: None,
+            }),
+        });
+        let theirs = packet.clone();
+        (packet, theirs)
+    }
+
+    /// Publishes the goroutine's result and wakes the joiner; hands the
+    /// result back if the handle abandoned it.
+    fn complete(&self, result: Result<T, JoinError>) -> Option<Result<T, JoinError>> {
         let mut slot = self.slot.lock();
-        slot.result = Some(result);
         slot.done = true;
+        if slot.abandoned {
+            return Some(result);
+        }
+        slot.result = Some(result);
         let waiter = slot.waiter.take();
         drop(slot);
         if let Some(w) = waiter {
             w.unpark();
         }
+        None
     }
 }
 
@@ -141,18 +170,37 @@ impl<T> JoinHandle<T> {
     /// Waits for the goroutine to finish: its value, or why there is none.
     /// Parks a calling goroutine; blocks a calling plain thread.
     pub fn join(self) -> Result<T, JoinError> {
+        match self.join_with(|| {
+            park(WaitReason::Join);
+            true
+        }) {
+            Ok(result) => result,
+            Err(_) => unreachable!("join waits until the goroutine is done"),
+        }
+    }
+
+    /// [`join`](JoinHandle::join) that waits with `wait` (one park, which
+    /// may return early: the caller's unparker is registered for the
+    /// goroutine's end) and gives up, handing the handle back, when `wait`
+    /// returns false.
+    pub(crate) fn join_with(
+        self,
+        mut wait: impl FnMut() -> bool,
+    ) -> Result<Result<T, JoinError>, JoinHandle<T>> {
         let mut me: Option<Unparker> = None;
         loop {
             let mut slot = self.packet.slot.lock();
             if slot.done {
-                return slot
+                return Ok(slot
                     .result
                     .take()
-                    .expect("a goroutine result is taken once");
+                    .expect("a goroutine result is taken once"));
             }
             slot.waiter = Some(me.get_or_insert_with(unparker).clone());
             drop(slot);
-            park(WaitReason::Join);
+            if !wait() {
+                return Err(self);
+            }
         }
     }
 
@@ -164,6 +212,15 @@ impl<T> JoinHandle<T> {
     /// Whether the goroutine has finished (returned, panicked or exited).
     pub fn is_finished(&self) -> bool {
         self.packet.slot.lock().done
+    }
+
+    /// Gives the result up: returns it if the goroutine is done, else the
+    /// goroutine hands it to its `on_done` instead of publishing it
+    /// ([`Builder::spawn_unchecked`]). Either way exactly one side gets it.
+    pub(crate) fn abandon(&self) -> Option<Result<T, JoinError>> {
+        let mut slot = self.packet.slot.lock();
+        slot.abandoned = true;
+        slot.result.take()
     }
 }
 
@@ -209,6 +266,46 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        let (packet, theirs) = Packet::pair();
+        self.launch(packet, run_body(f, theirs, drop))
+    }
+
+    /// [`spawn`](Builder::spawn) for a closure and result that may borrow
+    /// (live for `'a` only). `on_done` runs last in the goroutine, after
+    /// everything else it owned was dropped, with the goroutine's result
+    /// if the handle [abandoned](JoinHandle::abandon) it first.
+    ///
+    /// # Safety
+    ///
+    /// The caller must not let `'a` end before `on_done` has returned, and
+    /// must not drop the handle's result after `'a` (it is a `T: 'a`).
+    pub(crate) unsafe fn spawn_unchecked<'a, F, T, D>(
+        self,
+        f: F,
+        on_done: D,
+    ) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'a,
+        T: Send + 'a,
+        D: FnOnce(Option<Result<T, JoinError>>) + Send + 'a,
+    {
+        let (packet, theirs) = Packet::pair();
+        let body: Box<dyn FnOnce() + Send + 'a> = Box::new(run_body(f, theirs, on_done));
+        // SAFETY: only the lifetime changes (the same trait object, so the
+        // same layout). The goroutine runs `body` to its end, `on_done`
+        // last, and the caller keeps everything `'a` borrows alive until
+        // `on_done` returned (this function's contract), so nothing `body`
+        // borrows dies while it may still be used.
+        let body: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(body) };
+        self.launch(packet, body)
+    }
+
+    /// Takes a stack, creates the goroutine running `body` and queues it.
+    fn launch<T>(
+        self,
+        packet: Arc<Packet<T>>,
+        body: impl FnOnce() + Send + 'static,
+    ) -> io::Result<JoinHandle<T>> {
         scheduler::coop();
         let size = match self.stack_size {
             Some(s) => stack::checked_size(s)?,
@@ -222,34 +319,47 @@ impl Builder {
             let _no_preempt = scheduler::NoPreempt::enter();
             scheduler::with_stack_cache(|cache| stack::acquire(size, cache))?
         };
-        let packet = Arc::new(Packet {
-            slot: Mutex::new(Slot {
-                result: None,
-                done: false,
-                waiter: None,
-            }),
-        });
-        let theirs = packet.clone();
-        let body = move || {
-            let outcome = catch_unwind(AssertUnwindSafe(f));
-            let result = outcome.map_err(|payload| {
-                let g = current_g().expect("a goroutine body runs on its goroutine");
-                JoinError {
-                    id: g.id,
-                    name: g.name.clone(),
-                    repr: if payload.is::<Goexit>() {
-                        Repr::Exited
-                    } else {
-                        Repr::Panicked(payload)
-                    },
-                }
-            });
-            theirs.complete(result);
-        };
         let g = G::new(self.name, stack, body);
         let id = g.id;
         scheduler::schedule(g, true);
         Ok(JoinHandle { id, packet })
+    }
+}
+
+/// A goroutine's whole body: runs `f`, then drops the goroutine's local
+/// values (a panic in either becomes the goroutine's panic), publishes the
+/// outcome and, last, calls `on_done` with the outcome if the handle
+/// abandoned it.
+fn run_body<F, T, D>(f: F, theirs: Arc<Packet<T>>, on_done: D) -> impl FnOnce() + Send
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+    D: FnOnce(Option<Result<T, JoinError>>) + Send,
+{
+    move || {
+        let mut outcome = catch_unwind(AssertUnwindSafe(f));
+        let g = current_g().expect("a goroutine body runs on its goroutine");
+        if g.has_locals() {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| g.drop_locals())) {
+                // A destructor of a goroutine-local value panicked: the
+                // goroutine's own panic, unless it had one already.
+                if outcome.is_ok() {
+                    outcome = Err(payload);
+                }
+            }
+        }
+        let result = outcome.map_err(|payload| JoinError {
+            id: g.id,
+            name: g.name.clone(),
+            repr: if payload.is::<Goexit>() {
+                Repr::Exited
+            } else {
+                Repr::Panicked(payload)
+            },
+        });
+        let unclaimed = theirs.complete(result);
+        drop(theirs);
+        on_done(unclaimed);
     }
 }
 

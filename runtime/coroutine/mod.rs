@@ -7,6 +7,7 @@
 //! only code that resumes a coroutine or changes `state` outside the park
 //! protocol documented on [`G::state`].
 
+pub(crate) mod local;
 pub(crate) mod overflow;
 pub(crate) mod stack;
 pub(crate) mod state;
@@ -20,6 +21,7 @@ use std::sync::atomic::{
 };
 use std::sync::Arc;
 
+use self::local::Locals;
 use self::stack::{Stack, StackBounds};
 use self::state::State;
 
@@ -136,10 +138,14 @@ pub(crate) struct G {
     /// keeps the panic count per thread); unlocked at its next park that
     /// is not unwinding.
     pub(crate) unwind_locked: AtomicBool,
+    /// Its `goroutine_local!` values (`local.rs`); only the goroutine
+    /// itself touches them.
+    locals: Locals,
 }
 
-// SAFETY: `co` and `yielder` are only touched by the one thread that runs
-// the goroutine at a time. Every hand-over between threads is a
+// SAFETY: `co`, `yielder` and `locals` are only touched by the one thread
+// that runs the goroutine at a time (`locals` only by the goroutine's own
+// code). Every hand-over between threads is a
 // happens-before edge: the run queues' push/pop (crossbeam-deque, the
 // runnext swap) for a queued goroutine, and the state word's
 // acquire/release transitions for a parked one. So there is never
@@ -148,7 +154,8 @@ unsafe impl Sync for G {}
 // SAFETY: moving a G moves a suspended coroutine to another thread. What
 // the compiler checks: the closure's captures and result are `Send`
 // (`spawn` requires it), and `Yielder` pointers never leave the stack.
-// What it cannot check: the coroutine's *locals* at a blocking point. A
+// `locals` holds `Send` values only (`LocalKey<T: Send>`). What it cannot
+// check: the coroutine's *stack variables* at a blocking point. A
 // goroutine that holds an `Rc`, a `std::sync::MutexGuard` or a reference
 // into a `thread_local!` across a blocking point and then resumes on
 // another thread breaks thread-safety in safe code. Stackful coroutines on
@@ -233,6 +240,7 @@ impl G {
             bound: AtomicUsize::new(0),
             lock_count: AtomicU32::new(0),
             unwind_locked: AtomicBool::new(false),
+            locals: Locals::new(),
         });
         let co = Coro::with_stack(stack, move |yielder: &Yielder<(), Yield>, ()| {
             let me = current_g().expect("a goroutine runs on a worker");

@@ -34,6 +34,7 @@
 //! it and must be seen by sysmon pushes its counts down here
 //! (`count_own_thread`, `count_outside_job`) rather than being asked.
 
+pub(crate) mod deadlock;
 mod netpoll;
 mod park;
 mod pause;
