@@ -11,10 +11,12 @@
 //! The primitives mirror Go's `sync` package with std's shapes:
 //! * [`Mutex`] / [`MutexGuard`]: no poisoning; no waiter starves (after
 //!   1 ms the lock is handed to the longest waiter, like Go's starvation
-//!   mode).
+//!   mode); `try_lock_for`/`try_lock_until` wait with a deadline.
 //! * [`RwLock`]: a waiting writer blocks new readers; a writer's unlock
-//!   lets every waiting reader in, so neither side starves.
-//! * [`WaitGroup`]: `add`/`done`/`wait`; a negative counter panics.
+//!   lets every waiting reader in, so neither side starves;
+//!   `try_read_for`/`try_write_for` (and `_until`) wait with a deadline.
+//! * [`WaitGroup`]: `add`/`done`/`wait`, and `go` (Go 1.25's `wg.Go`); a
+//!   negative counter panics.
 //! * [`Semaphore`]: FIFO-fair permits with a guard ([`SemaphorePermit`]),
 //!   `try_acquire` and `acquire_timeout`.
 //! * [`Once`]: exactly one run; a panicking closure counts as done (Go's
@@ -27,8 +29,11 @@
 //! migrate to another worker while holding one, and unlock there. They are
 //! therefore `Send` when the protected data allows it. Holding a *std*
 //! guard across a goro wait is still wrong (see the crate's migration
-//! rules). Nothing in this module blocks a worker thread, and nothing here
-//! knows about channels or the scheduler beyond park/unpark.
+//! rules). A waiter that times out leaves the queue under the queue lock,
+//! where wakers give their verdicts, so a hand-off that raced with its
+//! timeout is kept (or passed on), never lost. Nothing in this module
+//! blocks a worker thread, and nothing here knows about channels or the
+//! scheduler beyond park/unpark (and timers, through it).
 
 mod barrier;
 mod condvar;
