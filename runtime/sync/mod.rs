@@ -21,6 +21,9 @@
 //!   `try_acquire` and `acquire_timeout`.
 //! * [`Once`]: exactly one run; a panicking closure counts as done (Go's
 //!   rule, not std's poisoning).
+//! * [`OnceLock`]: std's write-once cell; callers that arrive while it is
+//!   being initialised park; a panicking initialiser leaves it empty
+//!   (std's rule).
 //! * [`Condvar`]: works with goro's [`Mutex`]; `wait`, `wait_timeout`,
 //!   `notify_one`, `notify_all`.
 //! * [`Barrier`]: reusable across generations; one leader per generation.
@@ -40,6 +43,7 @@ mod condvar;
 mod mutex;
 mod mutex_state;
 mod once;
+mod once_lock;
 mod rwlock;
 mod semaphore;
 mod wait_group;
@@ -49,6 +53,7 @@ pub use barrier::{Barrier, BarrierWaitResult};
 pub use condvar::{Condvar, WaitTimeoutResult};
 pub use mutex::{Mutex, MutexGuard};
 pub use once::Once;
+pub use once_lock::OnceLock;
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::{Semaphore, SemaphorePermit};
 pub use wait_group::WaitGroup;
