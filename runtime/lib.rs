@@ -59,6 +59,7 @@
 
 mod blocking;
 mod chan;
+pub mod context;
 mod coroutine;
 mod fatal;
 pub mod io;
