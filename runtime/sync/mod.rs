@@ -17,6 +17,8 @@
 //!   `try_read_for`/`try_write_for` (and `_until`) wait with a deadline.
 //! * [`WaitGroup`]: `add`/`done`/`wait`, and `go` (Go 1.25's `wg.Go`); a
 //!   negative counter panics.
+//! * [`ErrGroup`]: Go's `errgroup`: goroutines that return `Result`, the
+//!   first error, a context cancelled on failure, `set_limit`.
 //! * [`Semaphore`]: FIFO-fair permits with a guard ([`SemaphorePermit`]),
 //!   `try_acquire` and `acquire_timeout`.
 //! * [`Once`]: exactly one run; a panicking closure counts as done (Go's
@@ -36,10 +38,12 @@
 //! where wakers give their verdicts, so a hand-off that raced with its
 //! timeout is kept (or passed on), never lost. Nothing in this module
 //! blocks a worker thread, and nothing here knows about channels or the
-//! scheduler beyond park/unpark (and timers, through it).
+//! scheduler beyond park/unpark (and timers, through it); `ErrGroup`
+//! spawns goroutines and uses `context`.
 
 mod barrier;
 mod condvar;
+mod err_group;
 mod mutex;
 mod mutex_state;
 mod once;
@@ -51,6 +55,7 @@ mod waiter;
 
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use condvar::{Condvar, WaitTimeoutResult};
+pub use err_group::ErrGroup;
 pub use mutex::{Mutex, MutexGuard};
 pub use once::Once;
 pub use once_lock::OnceLock;
