@@ -62,6 +62,7 @@
 
 mod blocking;
 mod chan;
+pub mod context;
 mod coroutine;
 mod entry;
 mod fatal;

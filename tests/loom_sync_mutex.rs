@@ -27,7 +27,7 @@ use loom::sync::atomic::{AtomicU32, Ordering};
 use loom::sync::{Arc, Mutex, MutexGuard};
 use loom::thread;
 
-use mutex_state::MutexState;
+use mutex_state::{MutexState, Waited};
 
 /// Verdicts, as in `mutex.rs`.
 const HANDOFF: u32 = 1;
@@ -55,7 +55,7 @@ unsafe impl Sync for Lock {}
 unsafe impl Send for Lock {}
 
 /// `sync::waiter::wait`: queue, unlock the queue, park until a verdict.
-fn wait(mut q: MutexGuard<'_, Queue>, front: bool) -> bool {
+fn wait(mut q: MutexGuard<'_, Queue>, front: bool) -> Waited {
     let node = Arc::new(Node {
         verdict: AtomicU32::new(0),
         thread: thread::current(),
@@ -70,7 +70,8 @@ fn wait(mut q: MutexGuard<'_, Queue>, front: bool) -> bool {
         // Acquire: pairs with the Release of the verdict.
         match node.verdict.load(Ordering::Acquire) {
             0 => thread::park(),
-            v => return v == HANDOFF,
+            HANDOFF => return Waited::Owned,
+            _ => return Waited::Retry,
         }
     }
 }
@@ -78,8 +79,10 @@ fn wait(mut q: MutexGuard<'_, Queue>, front: bool) -> bool {
 impl Lock {
     fn lock(&self) {
         if !self.state.lock_fast() {
-            self.state
+            let owned = self
+                .state
                 .lock_contended(|| self.queue.lock().unwrap(), wait);
+            assert!(owned, "a wait without a deadline gave up");
         }
     }
 

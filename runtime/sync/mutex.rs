@@ -23,6 +23,14 @@
 //! directly to the head. So no waiter waits much longer than 1 ms plus the
 //! critical sections of the waiters queued before it.
 //!
+//! `try_lock_for`/`try_lock_until` wait with a deadline (a timer on the
+//! one park path, `park_until`). A waiter whose deadline passes takes its
+//! node out of the queue under the queue lock, where every verdict is
+//! given, so a hand-off that raced with the timeout is seen and kept, and
+//! a "compete again" wake-up makes it try the lock once more before it
+//! gives up: nobody queued behind it is left waiting for a wake-up it
+//! swallowed.
+//!
 //! The lock is not thread-affine: a guard taken on one worker may be
 //! dropped on another after the goroutine migrated. There is no poisoning.
 //! This file must never park while holding the queue lock, and never let
@@ -34,9 +42,9 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
-use super::mutex_state::MutexState;
+use super::mutex_state::{MutexState, Waited};
 use crate::coroutine::WaitReason;
-use crate::sync::waiter::{wait, End, WaitQueue};
+use crate::sync::waiter::{wait_until, End, Wait, WaitQueue};
 
 /// Verdict: the unlocker handed us the lock; we own it.
 const HANDOFF: u32 = 1;
@@ -106,6 +114,54 @@ impl<T: ?Sized> Mutex<T> {
         }
     }
 
+    /// Locks, waiting at most `timeout`; `None` if the lock did not come
+    /// in time (parking_lot's name). A timeout too large for an `Instant`
+    /// waits for ever, as [`lock`](Mutex::lock).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let m = goro::sync::Mutex::new(0);
+    /// let held = m.lock();
+    /// assert!(m.try_lock_for(Duration::from_millis(5)).is_none());
+    /// drop(held);
+    /// *m.try_lock_for(Duration::from_millis(5)).unwrap() += 1;
+    /// assert_eq!(*m.lock(), 1);
+    /// ```
+    pub fn try_lock_for(&self, timeout: Duration) -> Option<MutexGuard<'_, T>> {
+        // A free lock costs no clock read.
+        if self.state.lock_fast() {
+            crate::scheduler::coop();
+            return Some(MutexGuard {
+                mutex: self,
+                _marker: PhantomData,
+            });
+        }
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.try_lock_until(deadline),
+            None => Some(self.lock()),
+        }
+    }
+
+    /// Locks, waiting until `deadline` at the latest; `None` if the lock
+    /// did not come in time. A deadline already past still takes a free
+    /// lock.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let m = goro::sync::Mutex::new(());
+    /// let _held = m.lock();
+    /// let deadline = Instant::now() + Duration::from_millis(5);
+    /// assert!(m.try_lock_until(deadline).is_none());
+    /// assert!(Instant::now() >= deadline);
+    /// ```
+    pub fn try_lock_until(&self, deadline: Instant) -> Option<MutexGuard<'_, T>> {
+        crate::scheduler::coop();
+        (self.state.lock_fast() || self.lock_slow(Some(deadline))).then(|| MutexGuard {
+            mutex: self,
+            _marker: PhantomData,
+        })
+    }
+
     /// Locks if the lock is free right now.
     #[inline]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
@@ -131,7 +187,8 @@ impl<T: ?Sized> Mutex<T> {
     #[inline]
     pub(crate) fn lock_raw(&self) {
         if !self.state.lock_fast() {
-            self.lock_slow();
+            let owned = self.lock_slow(None);
+            debug_assert!(owned, "a lock without a deadline gave up");
         }
     }
 
@@ -143,17 +200,26 @@ impl<T: ?Sized> Mutex<T> {
         }
     }
 
+    /// Waits for the lock until `deadline` (for ever if `None`); whether
+    /// it is ours.
     #[cold]
-    fn lock_slow(&self) {
+    fn lock_slow(&self, deadline: Option<Instant>) -> bool {
         let mut first_queued: Option<Instant> = None;
         self.state.lock_contended(
             || self.queue.lock(),
             |q, front| {
                 let since = *first_queued.get_or_insert_with(Instant::now);
                 let end = if front { End::Front } else { End::Back };
-                wait(q, since, end, WaitReason::Mutex) == HANDOFF
+                // A timed-out waiter leaves `PARKED` set even if the queue
+                // is empty now: the next unlock takes the slow path, finds
+                // nobody and clears it.
+                match wait_until(q, since, end, WaitReason::Mutex, deadline, || (), |_| ()) {
+                    Wait::Woken(HANDOFF) => Waited::Owned,
+                    Wait::Woken(_) => Waited::Retry,
+                    Wait::TimedOut => Waited::GaveUp,
+                }
             },
-        );
+        )
     }
 
     #[cold]

@@ -31,6 +31,17 @@ const PARKED: u8 = 2;
 /// Spin rounds before queueing (each twice as long as the last).
 const SPIN_ROUNDS: u32 = 4;
 
+/// How one wait in [`MutexState::lock_contended`] ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Waited {
+    /// The unlocker handed the lock over: it is ours.
+    Owned,
+    /// The lock was released and we were woken to compete for it.
+    Retry,
+    /// The deadline passed while we were queued; we left the queue.
+    GaveUp,
+}
+
 /// The state byte of one `Mutex`.
 pub(crate) struct MutexState(AtomicU8);
 
@@ -96,13 +107,16 @@ impl MutexState {
     /// owns the lock. `lock_queue` locks the wait queue; `wait(queue,
     /// front)` queues the caller (at the front if `front`: a woken waiter
     /// that lost keeps its seniority), unlocks the queue, parks until
-    /// woken, and returns whether the lock was handed over (so it is ours).
+    /// woken or its deadline, and says how it ended. Returns whether the
+    /// lock is ours: false only after [`Waited::GaveUp`], which `wait`
+    /// reports only once it has left the queue with no verdict, so no
+    /// hand-off and no wake-up was meant for it.
     #[inline]
     pub(crate) fn lock_contended<Q>(
         &self,
         mut lock_queue: impl FnMut() -> Q,
-        mut wait: impl FnMut(Q, bool) -> bool,
-    ) {
+        mut wait: impl FnMut(Q, bool) -> Waited,
+    ) -> bool {
         let mut front = false;
         let mut spins = 0;
         loop {
@@ -114,7 +128,7 @@ impl MutexState {
                     .compare_exchange_weak(s, s | LOCKED, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
                 {
-                    return;
+                    return true;
                 }
                 continue;
             }
@@ -131,12 +145,17 @@ impl MutexState {
             if !self.announce_waiter() {
                 continue;
             }
-            if wait(q, front) {
-                return;
+            match wait(q, front) {
+                Waited::Owned => return true,
+                Waited::GaveUp => return false,
+                // Woken to compete: the loop tries the lock at once (even
+                // past a deadline: the unlocker woke nobody else); if we
+                // lose, we requeue at the front.
+                Waited::Retry => {
+                    front = true;
+                    spins = 0;
+                }
             }
-            // Woken to compete; if we lose, we requeue at the front.
-            front = true;
-            spins = 0;
         }
     }
 

@@ -20,6 +20,13 @@
 //! unlocks, the readers that waited for it all go in, and the next writer
 //! waits for them). So neither side starves.
 //!
+//! `try_read_for`/`try_write_for` (and `_until`) wait with a deadline. A
+//! waiter that times out leaves the queue under the queue lock, where
+//! every grant is made, so a grant that raced with the timeout is seen and
+//! kept; and having left, it grants the lock again on the queue's new
+//! terms (a writer that gave up no longer holds back the readers queued
+//! behind it, nor new ones).
+//!
 //! Readers that re-lock while holding a read lock can deadlock against a
 //! waiting writer, exactly as in Go; don't. No poisoning; guards may be
 //! released on any thread. This file must never park while holding the
@@ -30,10 +37,11 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::coroutine::WaitReason;
 use crate::scheduler::Unparker;
-use crate::sync::waiter::{wait, End, WaitQueue};
+use crate::sync::waiter::{wait_until, End, Wait, WaitQueue};
 
 const WRITER: usize = 1;
 const PARKED: usize = 2;
@@ -100,12 +108,53 @@ impl<T: ?Sized> RwLock<T> {
                 .compare_exchange_weak(s, s + ONE_READER, Ordering::Acquire, Ordering::Relaxed)
                 .is_err()
         {
-            self.read_slow();
+            self.read_slow(None);
         }
         RwLockReadGuard {
             lock: self,
             _marker: PhantomData,
         }
+    }
+
+    /// Locks for reading, waiting at most `timeout`; `None` if the lock
+    /// did not come in time. A timeout too large for an `Instant` waits
+    /// for ever.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let l = goro::sync::RwLock::new(1);
+    /// let w = l.write();
+    /// assert!(l.try_read_for(Duration::from_millis(5)).is_none());
+    /// drop(w);
+    /// assert_eq!(*l.try_read_for(Duration::from_millis(5)).unwrap(), 1);
+    /// ```
+    pub fn try_read_for(&self, timeout: Duration) -> Option<RwLockReadGuard<'_, T>> {
+        // A free lock costs no clock read.
+        if let Some(guard) = self.try_read() {
+            return Some(guard);
+        }
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.try_read_until(deadline),
+            None => Some(self.read()),
+        }
+    }
+
+    /// Locks for reading, waiting until `deadline` at the latest.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let l = goro::sync::RwLock::new(());
+    /// let _w = l.write();
+    /// assert!(l.try_read_until(Instant::now() + Duration::from_millis(5)).is_none());
+    /// ```
+    pub fn try_read_until(&self, deadline: Instant) -> Option<RwLockReadGuard<'_, T>> {
+        if let Some(guard) = self.try_read() {
+            return Some(guard);
+        }
+        self.read_slow(Some(deadline)).then(|| RwLockReadGuard {
+            lock: self,
+            _marker: PhantomData,
+        })
     }
 
     /// Locks for reading if no writer holds or waits for the lock now.
@@ -144,12 +193,55 @@ impl<T: ?Sized> RwLock<T> {
             .compare_exchange(0, WRITER, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
-            self.write_slow();
+            self.write_slow(None);
         }
         RwLockWriteGuard {
             lock: self,
             _marker: PhantomData,
         }
+    }
+
+    /// Locks for writing, waiting at most `timeout`; `None` if the lock
+    /// did not come in time. While it waits, new readers wait too (writer
+    /// preference); once it gives up they go in. A timeout too large for an
+    /// `Instant` waits for ever.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let l = goro::sync::RwLock::new(1);
+    /// let r = l.read();
+    /// assert!(l.try_write_for(Duration::from_millis(5)).is_none());
+    /// drop(r);
+    /// *l.try_write_for(Duration::from_millis(5)).unwrap() += 1;
+    /// assert_eq!(*l.read(), 2);
+    /// ```
+    pub fn try_write_for(&self, timeout: Duration) -> Option<RwLockWriteGuard<'_, T>> {
+        // A free lock costs no clock read.
+        if let Some(guard) = self.try_write() {
+            return Some(guard);
+        }
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.try_write_until(deadline),
+            None => Some(self.write()),
+        }
+    }
+
+    /// Locks for writing, waiting until `deadline` at the latest.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let l = goro::sync::RwLock::new(());
+    /// let _r = l.read();
+    /// assert!(l.try_write_until(Instant::now() + Duration::from_millis(5)).is_none());
+    /// ```
+    pub fn try_write_until(&self, deadline: Instant) -> Option<RwLockWriteGuard<'_, T>> {
+        if let Some(guard) = self.try_write() {
+            return Some(guard);
+        }
+        self.write_slow(Some(deadline)).then(|| RwLockWriteGuard {
+            lock: self,
+            _marker: PhantomData,
+        })
     }
 
     /// Locks for writing if nobody holds the lock now.
@@ -183,8 +275,10 @@ impl<T: ?Sized> RwLock<T> {
         self.data.get_mut()
     }
 
+    /// Waits for a read lock until `deadline` (for ever if `None`);
+    /// whether it is ours.
     #[cold]
-    fn read_slow(&self) {
+    fn read_slow(&self, deadline: Option<Instant>) -> bool {
         loop {
             let s = self.state.load(Ordering::Relaxed);
             if s & (WRITER | WRITER_PARKED) == 0 {
@@ -194,7 +288,7 @@ impl<T: ?Sized> RwLock<T> {
                     .compare_exchange_weak(s, s + ONE_READER, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
                 {
-                    return;
+                    return true;
                 }
                 continue;
             }
@@ -205,14 +299,14 @@ impl<T: ?Sized> RwLock<T> {
             if s & (WRITER | WRITER_PARKED) == 0 || !self.set_flags(s, PARKED) {
                 continue;
             }
-            if wait(q, false, End::Back, WaitReason::RwLock) == GRANTED {
-                return;
-            }
+            return self.wait_for_grant(q, false, deadline);
         }
     }
 
+    /// Waits for a write lock until `deadline` (for ever if `None`);
+    /// whether it is ours.
     #[cold]
-    fn write_slow(&self) {
+    fn write_slow(&self, deadline: Option<Instant>) -> bool {
         loop {
             let s = self.state.load(Ordering::Relaxed);
             if s & (WRITER | READERS) == 0 {
@@ -222,7 +316,7 @@ impl<T: ?Sized> RwLock<T> {
                     .compare_exchange_weak(s, s | WRITER, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
                 {
-                    return;
+                    return true;
                 }
                 continue;
             }
@@ -231,9 +325,39 @@ impl<T: ?Sized> RwLock<T> {
             if s & (WRITER | READERS) == 0 || !self.set_flags(s, PARKED | WRITER_PARKED) {
                 continue;
             }
-            if wait(q, true, End::Back, WaitReason::RwLock) == GRANTED {
-                return;
+            return self.wait_for_grant(q, true, deadline);
+        }
+    }
+
+    /// Queues the caller (flags already announced) and parks until the
+    /// lock is granted (true) or `deadline` passes (false). Waiters are
+    /// only ever woken with a grant, so a wake-up is ownership. A waiter
+    /// that times out has left the queue, and grants again under the same
+    /// lock: the flags it set (`WRITER_PARKED`) may no longer hold, and
+    /// the readers it held back may go in now.
+    fn wait_for_grant(
+        &self,
+        q: parking_lot::MutexGuard<'_, WaitQueue<IsWriter>>,
+        writer: IsWriter,
+        deadline: Option<Instant>,
+    ) -> bool {
+        let mut woken = Vec::new();
+        let waited = wait_until(
+            q,
+            writer,
+            End::Back,
+            WaitReason::RwLock,
+            deadline,
+            || (),
+            |q| self.grant(q, &mut woken),
+        );
+        woken.into_iter().for_each(Unparker::unpark);
+        match waited {
+            Wait::Woken(verdict) => {
+                debug_assert_eq!(verdict, GRANTED);
+                true
             }
+            Wait::TimedOut => false,
         }
     }
 

@@ -96,8 +96,24 @@ impl Semaphore {
         }
     }
 
-    /// Takes a permit, waiting at most `timeout`; `None` if none came.
+    /// Takes a permit, waiting at most `timeout`; `None` if none came. A
+    /// waiter that times out just as a permit is handed to it keeps the
+    /// permit (it is never lost). A timeout too large for an `Instant`
+    /// waits for ever.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let s = goro::sync::Semaphore::new(1);
+    /// let p = s.acquire();
+    /// assert!(s.acquire_timeout(Duration::from_millis(5)).is_none());
+    /// drop(p);
+    /// assert!(s.acquire_timeout(Duration::from_millis(5)).is_some());
+    /// ```
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphorePermit<'_>> {
+        // A free permit costs no clock read.
+        if self.try_take() {
+            return Some(SemaphorePermit { sem: self });
+        }
         match Instant::now().checked_add(timeout) {
             Some(deadline) => self.acquire_deadline(deadline),
             None => Some(self.acquire()),
@@ -105,6 +121,14 @@ impl Semaphore {
     }
 
     /// Takes a permit, waiting until `deadline` at the latest.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let s = goro::sync::Semaphore::new(0);
+    /// assert!(s.acquire_deadline(Instant::now() + Duration::from_millis(5)).is_none());
+    /// s.add_permits(1);
+    /// assert!(s.acquire_deadline(Instant::now()).is_some());
+    /// ```
     pub fn acquire_deadline(&self, deadline: Instant) -> Option<SemaphorePermit<'_>> {
         if self.try_take() || self.acquire_slow(Some(deadline)) {
             Some(SemaphorePermit { sem: self })

@@ -96,6 +96,48 @@ impl WaitGroup {
         }
     }
 
+    /// Runs `f` in a new goroutine counted by this group (Go 1.25's
+    /// `wg.Go`): adds one, spawns, and counts it done when `f` returns,
+    /// panics or calls [`goexit`](crate::goexit). A panic in `f` is
+    /// reported by goro's panic hook and ends only that goroutine; `wait`
+    /// returns all the same.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::sync::Arc;
+    /// let wg = goro::sync::WaitGroup::new();
+    /// let hits = Arc::new(AtomicU32::new(0));
+    /// for _ in 0..4 {
+    ///     let hits = hits.clone();
+    ///     wg.go(move || {
+    ///         hits.fetch_add(1, Ordering::Relaxed);
+    ///     });
+    /// }
+    /// wg.go(|| panic!("counted down all the same"));
+    /// wg.wait();
+    /// assert_eq!(hits.load(Ordering::Relaxed), 4);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the goroutine cannot be started (no memory for its stack); the
+    /// counter is left as it was.
+    pub fn go<F>(&self, f: F)
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.add(1);
+        let done = DoneOnDrop(self.clone());
+        let spawned = crate::Builder::new().spawn(move || {
+            let _done = done;
+            f()
+        });
+        // On failure the closure, and `done` with it, was dropped: counted.
+        if let Err(e) = spawned {
+            panic!("goro: WaitGroup::go cannot spawn a goroutine: {e}");
+        }
+    }
+
     /// The counter's current value (a racy snapshot).
     pub fn count(&self) -> isize {
         self.inner.count.load(Ordering::Relaxed)
@@ -110,6 +152,16 @@ impl WaitGroup {
         for u in woken {
             u.unpark();
         }
+    }
+}
+
+/// Counts one goroutine of [`WaitGroup::go`] done when dropped: when its
+/// closure returns, and while it unwinds (a panic, `goexit`).
+struct DoneOnDrop(WaitGroup);
+
+impl Drop for DoneOnDrop {
+    fn drop(&mut self) {
+        self.0.done();
     }
 }
 
