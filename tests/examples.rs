@@ -2,7 +2,8 @@
 //! their stdout is a pipe nobody reads any more (`| head -1` after `head`
 //! quit). `hello` prints from a destructor while a goroutine unwinds
 //! (`goexit`), where a panicking print aborts the process. The echo and
-//! HTTP servers shut down gracefully on SIGTERM.
+//! HTTP servers shut down gracefully on SIGTERM; the chat example delivers
+//! every line and its server stops on SIGTERM.
 //!
 //! Runs the example binaries themselves, built here with the profile of
 //! this test (a no-op after `cargo test`, which builds the examples).
@@ -178,4 +179,55 @@ fn http_server_closes_keep_alive_after_the_response_and_ends_after_the_grace() {
     assert!(rest.contains("connections served, 1 still open"), "{rest}");
     assert!(took >= Duration::from_millis(300), "exited after {took:?}");
     drop(idle);
+}
+
+#[test]
+fn chat_delivers_every_line_and_its_server_stops_on_sigterm() {
+    let dir = build_examples(&["chat"]);
+    // The demo: a server and 8 clients in one process.
+    let demo = Command::new(dir.join("chat")).output().unwrap();
+    let text = String::from_utf8_lossy(&demo.stdout);
+    assert!(demo.status.success(), "{}", demo.status);
+    assert!(text.contains("280 of 280 lines delivered"), "{text}");
+    assert!(
+        text.contains("hub stopped: 8 joined, 40 lines said, 280 delivered, 0 dropped"),
+        "{text}"
+    );
+    // Server and clients apart; the server stops on SIGTERM.
+    let mut server = Command::new(dir.join("chat"))
+        .args(["serve", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(server.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .trim_start_matches("chat server on ")
+        .to_string();
+    let clients = Command::new(dir.join("chat"))
+        .args(["client", &addr, "20", "5"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&clients.stdout);
+    assert!(clients.status.success(), "{}", clients.status);
+    assert!(text.contains("1900 of 1900 lines delivered"), "{text}");
+    // A bad number names the argument and the value.
+    let bad = Command::new(dir.join("chat"))
+        .args(["client", &addr, "many", "5"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("CLIENTS must be a positive number, not \"many\""),
+        "{err}"
+    );
+    sigterm(&server);
+    let (rest, _) = finish(server, out, Duration::from_secs(20));
+    assert!(
+        rest.contains("hub stopped: 20 joined, 100 lines said, 1900 delivered"),
+        "{rest}"
+    );
 }
