@@ -156,6 +156,16 @@ macro_rules! go {
 
 /// Yields: the calling goroutine goes to the global run queue so others run
 /// first (Go's `runtime.Gosched`). On a plain thread, yields the thread.
+///
+/// ```
+/// goro::run(|| {
+///     let h = goro::go!(|| 7);
+///     while !h.is_finished() {
+///         goro::gosched(); // let the other goroutine run
+///     }
+///     assert_eq!(h.join().unwrap(), 7);
+/// });
+/// ```
 pub fn gosched() {
     scheduler::gosched();
 }
@@ -171,6 +181,15 @@ pub fn gosched() {
 ///
 /// On a plain thread (outside any goroutine), since a thread cannot be
 /// ended this way.
+///
+/// ```
+/// let h = goro::go!(|| {
+///     goro::goexit();
+/// });
+/// let err = h.join().unwrap_err();
+/// assert!(err.is_goexit());
+/// assert!(!err.is_panic());
+/// ```
 pub fn goexit() -> ! {
     if current_g().is_none() {
         panic!("goro::goexit called outside a goroutine");
@@ -201,6 +220,14 @@ where
 /// # Panics
 ///
 /// If the main goroutine panics (the same payload) or calls [`goexit`].
+///
+/// ```
+/// let name = goro::run(|| goro::current().unwrap().name().map(String::from));
+/// assert_eq!(name.as_deref(), Some("main"));
+///
+/// let caught = std::panic::catch_unwind(|| goro::run(|| panic!("boom")));
+/// assert!(caught.is_err());
+/// ```
 pub fn run<F, T>(f: F) -> T
 where
     F: FnOnce() -> T + Send + 'static,

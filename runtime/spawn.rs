@@ -26,6 +26,13 @@ use crate::scheduler::{self, park, unparker, Unparker};
 pub(crate) struct Goexit;
 
 /// Why a goroutine did not return a value.
+///
+/// ```
+/// let err = goro::go!(|| panic!("boom")).join().unwrap_err();
+/// assert!(err.is_panic());
+/// assert_eq!(err.panic_message(), Some("boom"));
+/// assert!(err.to_string().ends_with("panicked: boom"));
+/// ```
 pub struct JoinError {
     id: u64,
     name: Option<Box<str>>,
@@ -39,21 +46,48 @@ enum Repr {
 
 impl JoinError {
     /// Whether the goroutine panicked.
+    ///
+    /// ```
+    /// let err = goro::go!(|| panic!("boom")).join().unwrap_err();
+    /// assert!(err.is_panic());
+    /// assert!(!err.is_goexit());
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self.repr, Repr::Panicked(_))
     }
 
     /// Whether the goroutine ended itself with [`goexit`](crate::goexit).
+    ///
+    /// ```
+    /// let err = goro::go!(|| goro::goexit()).join().unwrap_err();
+    /// assert!(err.is_goexit());
+    /// assert!(err.to_string().ends_with("called goexit"));
+    /// ```
     pub fn is_goexit(&self) -> bool {
         matches!(self.repr, Repr::Exited)
     }
 
     /// The id of the goroutine that failed.
+    ///
+    /// ```
+    /// let h = goro::go!(|| panic!("boom"));
+    /// let id = h.id();
+    /// assert_eq!(h.join().unwrap_err().id(), id);
+    /// ```
     pub fn id(&self) -> u64 {
         self.id
     }
 
     /// The panic payload, or the error back if the goroutine exited.
+    ///
+    /// ```
+    /// let err = goro::go!(|| std::panic::panic_any(7u32)).join().unwrap_err();
+    /// let payload = err.try_into_panic().unwrap();
+    /// assert_eq!(payload.downcast_ref::<u32>(), Some(&7));
+    ///
+    /// let err = goro::go!(|| goro::goexit()).join().unwrap_err();
+    /// assert!(err.try_into_panic().unwrap_err().is_goexit());
+    /// ```
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self.repr {
             Repr::Panicked(p) => Ok(p),
@@ -62,12 +96,35 @@ impl JoinError {
     }
 
     /// The panic payload. Panics if the goroutine exited via `goexit`.
+    ///
+    /// ```
+    /// let err = goro::go!(|| panic!("boom")).join().unwrap_err();
+    /// let payload = err.into_panic();
+    /// assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
+    /// ```
+    ///
+    /// A caller that rethrows a goroutine's panic in its own thread:
+    ///
+    /// ```should_panic
+    /// let h = goro::go!(|| -> () { panic!("boom") });
+    /// if let Err(e) = h.join() {
+    ///     std::panic::resume_unwind(e.into_panic());
+    /// }
+    /// ```
     pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
         self.try_into_panic()
             .expect("the goroutine called goexit; it did not panic")
     }
 
     /// The panic message, when the payload is a string.
+    ///
+    /// ```
+    /// let err = goro::go!(|| panic!("code {}", 7)).join().unwrap_err();
+    /// assert_eq!(err.panic_message(), Some("code 7"));
+    ///
+    /// let err = goro::go!(|| std::panic::panic_any(7u32)).join().unwrap_err();
+    /// assert_eq!(err.panic_message(), None); // not a string
+    /// ```
     pub fn panic_message(&self) -> Option<&str> {
         match &self.repr {
             Repr::Panicked(p) => p
@@ -161,6 +218,12 @@ impl<T> Packet<T> {
 
 /// An owned permission to wait for a goroutine's result. Dropping it
 /// detaches the goroutine (it keeps running; its result is dropped).
+///
+/// ```
+/// let handles: Vec<goro::JoinHandle<u64>> = (0..4).map(|i| goro::go!(move || i * i)).collect();
+/// let sum: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+/// assert_eq!(sum, 14);
+/// ```
 pub struct JoinHandle<T> {
     id: u64,
     packet: Arc<Packet<T>>,
@@ -169,6 +232,13 @@ pub struct JoinHandle<T> {
 impl<T> JoinHandle<T> {
     /// Waits for the goroutine to finish: its value, or why there is none.
     /// Parks a calling goroutine; blocks a calling plain thread.
+    ///
+    /// ```
+    /// assert_eq!(goro::go!(|| "done").join().unwrap(), "done");
+    ///
+    /// let err = goro::go!(|| -> () { panic!("boom") }).join().unwrap_err();
+    /// assert!(err.is_panic());
+    /// ```
     pub fn join(self) -> Result<T, JoinError> {
         match self.join_with(|| {
             park(WaitReason::Join);
@@ -205,11 +275,28 @@ impl<T> JoinHandle<T> {
     }
 
     /// The goroutine's id.
+    ///
+    /// ```
+    /// let h = goro::go!(|| goro::current().unwrap().id());
+    /// let id = h.id();
+    /// assert_eq!(h.join().unwrap(), id);
+    /// ```
     pub fn id(&self) -> u64 {
         self.id
     }
 
     /// Whether the goroutine has finished (returned, panicked or exited).
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan::<()>(0);
+    /// let h = goro::go!(move || rx.recv().unwrap());
+    /// assert!(!h.is_finished()); // waiting for the send
+    /// tx.send(()).unwrap();
+    /// while !h.is_finished() {
+    ///     goro::gosched();
+    /// }
+    /// h.join().unwrap();
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.packet.slot.lock().done
     }
@@ -231,6 +318,15 @@ impl<T> fmt::Debug for JoinHandle<T> {
 }
 
 /// Configures a goroutine before spawning it: name and stack size.
+///
+/// ```
+/// let h = goro::Builder::new()
+///     .name("worker".to_string())
+///     .stack_size(64 * 1024)
+///     .spawn(|| goro::current().unwrap().name().map(String::from))
+///     .unwrap();
+/// assert_eq!(h.join().unwrap().as_deref(), Some("worker"));
+/// ```
 #[derive(Debug, Default)]
 pub struct Builder {
     name: Option<String>,
@@ -241,12 +337,26 @@ impl Builder {
     /// A builder with no name and the default stack size (256 KiB unless
     /// changed by [`set_default_stack_size`](crate::set_default_stack_size)
     /// or `GORO_STACK_SIZE`).
+    ///
+    /// ```
+    /// let h = goro::Builder::new().spawn(|| 1 + 1).unwrap();
+    /// assert_eq!(h.join().unwrap(), 2);
+    /// ```
     pub fn new() -> Builder {
         Builder::default()
     }
 
     /// Names the goroutine: shown by `dump()`, panic messages, overflow
     /// reports and [`Goroutine::name`](crate::Goroutine::name).
+    ///
+    /// ```
+    /// let h = goro::Builder::new()
+    ///     .name("reader".to_string())
+    ///     .spawn(|| panic!("oops"))
+    ///     .unwrap();
+    /// let err: goro::JoinError = h.join().unwrap_err();
+    /// assert!(err.to_string().contains("(reader) panicked: oops"));
+    /// ```
     pub fn name(mut self, name: String) -> Builder {
         self.name = Some(name);
         self
@@ -254,6 +364,14 @@ impl Builder {
 
     /// Sets the usable stack size in bytes (rounded up to whole pages;
     /// 16 KiB to 1 GiB).
+    ///
+    /// ```
+    /// let h = goro::Builder::new().stack_size(1 << 20).spawn(|| {
+    ///     let big = [1u8; 512 * 1024]; // fits in 1 MiB
+    ///     big.iter().map(|&b| b as u32).sum::<u32>()
+    /// });
+    /// assert_eq!(h.unwrap().join().unwrap(), 512 * 1024);
+    /// ```
     pub fn stack_size(mut self, size: usize) -> Builder {
         self.stack_size = Some(size);
         self
@@ -261,6 +379,16 @@ impl Builder {
 
     /// Spawns the goroutine. Fails with `InvalidInput` for an unusable
     /// stack size, or with the OS error when stack memory cannot be mapped.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    ///
+    /// let h = goro::Builder::new().spawn(|| 42).unwrap();
+    /// assert_eq!(h.join().unwrap(), 42);
+    ///
+    /// let err = goro::Builder::new().stack_size(1024).spawn(|| ()).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidInput); // under 16 KiB
+    /// ```
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -366,6 +494,13 @@ where
 /// Spawns a goroutine running `f` and returns its handle: the function form
 /// of [`go!`](crate::go). Panics if stack memory cannot be mapped (use
 /// [`Builder::spawn`] to handle that as an error).
+///
+/// ```
+/// let (tx, rx) = goro::chan(1);
+/// let h = goro::spawn(move || tx.send("hello").unwrap());
+/// assert_eq!(rx.recv(), Ok("hello"));
+/// h.join().unwrap();
+/// ```
 pub fn spawn<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,

@@ -358,6 +358,19 @@ pub(crate) fn set_current_g(g: *const G) {
 /// Number of goroutines that exist now (spawned and not yet finished).
 /// While goroutines start and end it is a snapshot of a moving count, as in
 /// Go.
+///
+/// ```
+/// let (tx, rx) = goro::chan::<()>(0);
+/// let before = goro::num_goroutine();
+/// let h = goro::go!(move || rx.recv());
+/// assert_eq!(goro::num_goroutine(), before + 1); // alive until it receives
+/// drop(tx); // closes the channel: the receive fails and the goroutine ends
+/// assert!(h.join().unwrap().is_err());
+/// // `join` returns once the result is out; the count drops a moment later.
+/// while goro::num_goroutine() > before {
+///     goro::gosched();
+/// }
+/// ```
 pub fn num_goroutine() -> usize {
     let live: isize = REGISTRY
         .iter()
@@ -369,6 +382,16 @@ pub fn num_goroutine() -> usize {
 }
 
 /// A goroutine, as seen from user code: its id and name.
+///
+/// ```
+/// let h = goro::Builder::new()
+///     .name("job".to_string())
+///     .spawn(|| goro::current().unwrap())
+///     .unwrap();
+/// let id = h.id();
+/// let g: goro::Goroutine = h.join().unwrap();
+/// assert_eq!((g.id(), g.name()), (id, Some("job")));
+/// ```
 #[derive(Clone)]
 pub struct Goroutine {
     g: GRef,
@@ -380,11 +403,26 @@ impl Goroutine {
     }
 
     /// The goroutine's id: unique for the life of the process, starting at 1.
+    ///
+    /// ```
+    /// let a = goro::go!(|| goro::current().unwrap().id()).join().unwrap();
+    /// let b = goro::go!(|| goro::current().unwrap().id()).join().unwrap();
+    /// assert!(a >= 1 && b >= 1 && a != b);
+    /// ```
     pub fn id(&self) -> u64 {
         self.g.id
     }
 
     /// The name given with [`Builder::name`](crate::Builder::name), if any.
+    ///
+    /// ```
+    /// let named = goro::Builder::new().name("db".to_string());
+    /// let name = named.spawn(|| goro::current().unwrap().name().map(String::from));
+    /// assert_eq!(name.unwrap().join().unwrap().as_deref(), Some("db"));
+    ///
+    /// let unnamed = goro::go!(|| goro::current().unwrap().name().map(String::from));
+    /// assert_eq!(unnamed.join().unwrap(), None);
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.g.name.as_deref()
     }
@@ -400,6 +438,12 @@ impl fmt::Debug for Goroutine {
 }
 
 /// The running goroutine, or `None` on a plain thread.
+///
+/// ```
+/// assert!(goro::current().is_none()); // a doc test's main thread
+/// let inside = goro::go!(|| goro::current().is_some());
+/// assert!(inside.join().unwrap());
+/// ```
 pub fn current() -> Option<Goroutine> {
     let g: *const G = current_g()?;
     // SAFETY: `g` is the `Arc::as_ptr` of the `GRef` the worker holds for
@@ -415,6 +459,17 @@ pub fn current() -> Option<Goroutine> {
 
 /// A snapshot of every live goroutine: id, name, state and what it waits
 /// on. `Display` prints one line per goroutine, Go's traceback header style.
+///
+/// ```
+/// let (tx, rx) = goro::chan::<()>(0);
+/// let h = goro::Builder::new().name("waiter".to_string()).spawn(move || rx.recv());
+/// // Once it has parked, the dump shows what it waits on.
+/// while !goro::dump().to_string().contains("(waiter) [blocked: chan receive]") {
+///     goro::gosched();
+/// }
+/// drop(tx);
+/// h.unwrap().join().unwrap().unwrap_err();
+/// ```
 pub struct Dump {
     lines: Vec<DumpLine>,
 }
@@ -427,6 +482,13 @@ struct DumpLine {
 }
 
 /// Lists every live goroutine (the debug dump).
+///
+/// ```
+/// let h = goro::Builder::new().name("reporter".to_string()).spawn(|| goro::dump().to_string());
+/// let text = h.unwrap().join().unwrap();
+/// // e.g. "goroutine 1 (reporter) [running]"
+/// assert!(text.lines().any(|l| l.contains("(reporter) [running]")));
+/// ```
 pub fn dump() -> Dump {
     let mut lines = Vec::new();
     for shard in &REGISTRY {
@@ -450,11 +512,21 @@ pub fn dump() -> Dump {
 
 impl Dump {
     /// Number of goroutines in the snapshot.
+    ///
+    /// ```
+    /// let n = goro::go!(|| goro::dump().len()).join().unwrap();
+    /// assert!(n >= 1); // at least the goroutine that took it
+    /// ```
     pub fn len(&self) -> usize {
         self.lines.len()
     }
 
     /// Whether the snapshot lists no goroutine.
+    ///
+    /// ```
+    /// let empty = goro::go!(|| goro::dump().is_empty()).join().unwrap();
+    /// assert!(!empty); // the calling goroutine is live
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.lines.is_empty()
     }

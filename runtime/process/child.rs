@@ -260,15 +260,53 @@ impl fmt::Debug for Child {
 
 /// The child's stdin: [`Write`] parks the caller while the pipe is full.
 /// Dropping it closes the pipe (the child reads EOF).
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use goro::process::{Command, Stdio};
+/// use std::io::Write;
+/// let mut child = Command::new("wc").arg("-c").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+/// let mut stdin: goro::process::ChildStdin = child.stdin.take().unwrap();
+/// stdin.write_all(b"12345")?;
+/// drop(stdin); // EOF: wc counts and exits
+/// let out = child.wait_with_output()?;
+/// assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "5");
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct ChildStdin(Pollable<std::process::ChildStdin>);
 
 /// The child's stdout: [`Read`] parks the caller until output arrives, and
 /// returns 0 once the child closed it (usually: exited).
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use goro::process::{Command, Stdio};
+/// use std::io::{BufRead, BufReader};
+/// let mut child = Command::new("printf").arg("a\\nb\\n").stdout(Stdio::piped()).spawn()?;
+/// let stdout: goro::process::ChildStdout = child.stdout.take().unwrap();
+/// let lines: Vec<String> = BufReader::new(stdout).lines().collect::<Result<_, _>>()?;
+/// assert_eq!(lines, ["a", "b"]);
+/// assert!(child.wait()?.success());
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct ChildStdout(Pollable<std::process::ChildStdout>);
 
 /// The child's stderr, read like [`ChildStdout`].
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use goro::process::{Command, Stdio};
+/// use std::io::Read;
+/// let mut child = Command::new("sh").args(["-c", "echo oops >&2; exit 3"]).stderr(Stdio::piped()).spawn()?;
+/// let mut err = String::new();
+/// let mut stderr: goro::process::ChildStderr = child.stderr.take().unwrap();
+/// stderr.read_to_string(&mut err)?;
+/// assert_eq!(err, "oops\n");
+/// assert_eq!(child.wait()?.code(), Some(3));
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct ChildStderr(Pollable<std::process::ChildStderr>);
 

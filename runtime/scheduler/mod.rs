@@ -288,6 +288,11 @@ fn default_procs() -> usize {
 }
 
 /// Number of CPUs this process may run on (its affinity mask).
+///
+/// ```
+/// let n = goro::num_cpu();
+/// assert!(n >= 1);
+/// ```
 pub fn num_cpu() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -371,6 +376,14 @@ pub(crate) fn external_park(deadline: Option<Instant>) {
 
 /// Sets the number of workers running goroutines and returns the previous
 /// value; `n == 0` only reads it.
+///
+/// ```
+/// let now = goro::gomaxprocs(0); // read only
+/// assert!(now >= 1);
+/// let before = goro::gomaxprocs(2);
+/// assert_eq!(goro::gomaxprocs(0), 2);
+/// goro::gomaxprocs(before); // put it back
+/// ```
 pub fn gomaxprocs(n: usize) -> usize {
     let rt = rt();
     let mut sched = rt.lock_sched();

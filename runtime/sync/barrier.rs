@@ -46,6 +46,13 @@ impl RefUnwindSafe for Barrier {}
 
 /// What [`Barrier::wait`] returns: exactly one waiter per generation is
 /// the leader (the last to arrive).
+///
+/// ```
+/// use goro::sync::Barrier;
+/// let b = Barrier::new(1); // one party: nobody waits, the caller leads
+/// let r: goro::sync::BarrierWaitResult = b.wait();
+/// assert!(r.is_leader());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BarrierWaitResult {
     leader: bool,
@@ -53,6 +60,15 @@ pub struct BarrierWaitResult {
 
 impl BarrierWaitResult {
     /// Whether this waiter was the generation's leader.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let b = Arc::new(goro::sync::Barrier::new(2));
+    /// let b2 = b.clone();
+    /// let h = goro::go!(move || b2.wait().is_leader());
+    /// let mine = b.wait().is_leader();
+    /// assert!(mine ^ h.join().unwrap()); // exactly one of the two leads
+    /// ```
     pub fn is_leader(&self) -> bool {
         self.leader
     }
@@ -60,6 +76,11 @@ impl BarrierWaitResult {
 
 impl Barrier {
     /// A barrier for `n` parties (`0` behaves like `1`: nobody waits).
+    ///
+    /// ```
+    /// static START: goro::sync::Barrier = goro::sync::Barrier::new(0);
+    /// assert!(START.wait().is_leader()); // returns at once
+    /// ```
     pub const fn new(n: usize) -> Self {
         Barrier {
             n,
@@ -71,6 +92,22 @@ impl Barrier {
     /// Parks until `n` parties (this one included) have called `wait` in
     /// this generation. The last to arrive is the leader and releases the
     /// rest; the barrier is then ready for the next generation.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use goro::sync::{Barrier, Mutex};
+    /// let (b, log) = (Arc::new(Barrier::new(2)), Arc::new(Mutex::new(Vec::new())));
+    /// let (b2, log2) = (b.clone(), log.clone());
+    /// let h = goro::go!(move || {
+    ///     log2.lock().push("a1");
+    ///     b2.wait(); // the second round waits for "b1" and "a1"
+    ///     log2.lock().push("a2");
+    /// });
+    /// log.lock().push("b1");
+    /// b.wait();
+    /// h.join().unwrap();
+    /// assert_eq!(log.lock()[2], "a2");
+    /// ```
     pub fn wait(&self) -> BarrierWaitResult {
         let mut q = self.queue.lock();
         let arrived = self.arrived.load(Ordering::Relaxed) + 1;

@@ -49,11 +49,36 @@ impl UnwindSafe for Condvar {}
 impl RefUnwindSafe for Condvar {}
 
 /// Whether a timed wait returned because its time ran out.
+///
+/// ```
+/// use std::time::Duration;
+/// use goro::sync::{Condvar, Mutex};
+/// let (m, cv) = (Mutex::new(()), Condvar::new());
+/// let mut g = m.lock();
+/// let r: goro::sync::WaitTimeoutResult = cv.wait_timeout(&mut g, Duration::from_millis(5));
+/// assert!(r.timed_out()); // nobody notified
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WaitTimeoutResult(bool);
 
 impl WaitTimeoutResult {
     /// True if the wait ended by timeout rather than a notify.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use goro::sync::{Condvar, Mutex};
+    /// let pair = Arc::new((Mutex::new(false), Condvar::new()));
+    /// let p = pair.clone();
+    /// goro::go!(move || {
+    ///     *p.0.lock() = true;
+    ///     p.1.notify_one();
+    /// });
+    /// let mut done = pair.0.lock();
+    /// while !*done {
+    ///     let r = pair.1.wait_timeout(&mut done, Duration::from_secs(10));
+    ///     assert!(!r.timed_out() || *done);
+    /// }
+    /// ```
     pub fn timed_out(&self) -> bool {
         self.0
     }
@@ -61,6 +86,11 @@ impl WaitTimeoutResult {
 
 impl Condvar {
     /// A condition variable with no waiters.
+    ///
+    /// ```
+    /// static READY: goro::sync::Condvar = goro::sync::Condvar::new();
+    /// assert!(!READY.notify_one()); // no waiters yet
+    /// ```
     pub const fn new() -> Self {
         Condvar {
             queue: parking_lot::Mutex::new(WaitQueue::new()),
@@ -68,11 +98,37 @@ impl Condvar {
     }
 
     /// Releases the guard's mutex, parks until notified, relocks.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use goro::sync::{Condvar, Mutex};
+    /// let pair = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+    /// let p = pair.clone();
+    /// goro::go!(move || {
+    ///     p.0.lock().push(42);
+    ///     p.1.notify_one();
+    /// });
+    /// let mut queue = pair.0.lock();
+    /// while queue.is_empty() {
+    ///     pair.1.wait(&mut queue); // the mutex is free while we wait
+    /// }
+    /// assert_eq!(queue.pop(), Some(42));
+    /// ```
     pub fn wait<T: ?Sized>(&self, guard: &mut MutexGuard<'_, T>) {
         self.wait_inner(guard, None);
     }
 
     /// Like [`wait`](Condvar::wait), giving up after `timeout`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use goro::sync::{Condvar, Mutex};
+    /// let (m, cv) = (Mutex::new(0), Condvar::new());
+    /// let mut g = m.lock();
+    /// let r = cv.wait_timeout(&mut g, Duration::from_millis(10));
+    /// assert!(r.timed_out());
+    /// *g += 1; // the mutex is locked again
+    /// ```
     pub fn wait_timeout<T: ?Sized>(
         &self,
         guard: &mut MutexGuard<'_, T>,
@@ -88,6 +144,16 @@ impl Condvar {
     }
 
     /// Like [`wait`](Condvar::wait), giving up at `deadline`.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use goro::sync::{Condvar, Mutex};
+    /// let (m, cv) = (Mutex::new(()), Condvar::new());
+    /// let deadline = Instant::now() + Duration::from_millis(10);
+    /// let mut g = m.lock();
+    /// assert!(cv.wait_until(&mut g, deadline).timed_out());
+    /// assert!(Instant::now() >= deadline);
+    /// ```
     pub fn wait_until<T: ?Sized>(
         &self,
         guard: &mut MutexGuard<'_, T>,
@@ -97,6 +163,22 @@ impl Condvar {
     }
 
     /// Waits while `condition` holds for the guarded value.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use goro::sync::{Condvar, Mutex};
+    /// let pair = Arc::new((Mutex::new(0), Condvar::new()));
+    /// for _ in 0..3 {
+    ///     let p = pair.clone();
+    ///     goro::go!(move || {
+    ///         *p.0.lock() += 1;
+    ///         p.1.notify_all();
+    ///     });
+    /// }
+    /// let mut n = pair.0.lock();
+    /// pair.1.wait_while(&mut n, |n| *n < 3);
+    /// assert_eq!(*n, 3);
+    /// ```
     pub fn wait_while<T: ?Sized>(
         &self,
         guard: &mut MutexGuard<'_, T>,
@@ -109,6 +191,25 @@ impl Condvar {
 
     /// Wakes one waiter (the longest waiting); returns whether there was
     /// one.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use goro::sync::{Condvar, Mutex};
+    /// let pair = Arc::new((Mutex::new(false), Condvar::new()));
+    /// let p = pair.clone();
+    /// let h = goro::go!(move || {
+    ///     let mut g = p.0.lock();
+    ///     *g = true; // set under the lock, then wait: queued before unlocking
+    ///     p.1.wait(&mut g);
+    /// });
+    /// while !*pair.0.lock() {
+    ///     goro::gosched();
+    /// }
+    /// // The waiter released the mutex inside `wait`, so it is queued.
+    /// assert!(pair.1.notify_one());
+    /// assert!(!pair.1.notify_one()); // nobody else waits
+    /// h.join().unwrap();
+    /// ```
     pub fn notify_one(&self) -> bool {
         let woken = self.queue.lock().wake_front(NOTIFIED);
         match woken {
@@ -121,6 +222,25 @@ impl Condvar {
     }
 
     /// Wakes every waiter; returns how many there were.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use goro::sync::{Condvar, Mutex};
+    /// let pair = Arc::new((Mutex::new(false), Condvar::new()));
+    /// let p = pair.clone();
+    /// let h = goro::go!(move || {
+    ///     let mut g = p.0.lock();
+    ///     *g = true; // set under the lock, then wait: queued before unlocking
+    ///     p.1.wait(&mut g);
+    /// });
+    /// while !*pair.0.lock() {
+    ///     goro::gosched();
+    /// }
+    /// // The waiter released the mutex inside `wait`, so it is queued.
+    /// assert_eq!(pair.1.notify_all(), 1);
+    /// assert_eq!(pair.1.notify_all(), 0);
+    /// h.join().unwrap();
+    /// ```
     pub fn notify_all(&self) -> usize {
         let mut woken = Vec::new();
         self.queue.lock().wake_where(NOTIFIED, |_| true, &mut woken);

@@ -86,6 +86,12 @@ unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
 
 impl<T> Mutex<T> {
     /// A new, unlocked mutex holding `value`.
+    ///
+    /// ```
+    /// static HITS: goro::sync::Mutex<u32> = goro::sync::Mutex::new(0);
+    /// *HITS.lock() += 1;
+    /// assert_eq!(*HITS.lock(), 1);
+    /// ```
     pub const fn new(value: T) -> Self {
         Mutex {
             state: MutexState::new(),
@@ -95,6 +101,12 @@ impl<T> Mutex<T> {
     }
 
     /// Consumes the mutex, returning the value.
+    ///
+    /// ```
+    /// let m = goro::sync::Mutex::new(vec![1]);
+    /// m.lock().push(2);
+    /// assert_eq!(m.into_inner(), [1, 2]);
+    /// ```
     pub fn into_inner(self) -> T {
         self.data.into_inner()
     }
@@ -104,6 +116,16 @@ impl<T: ?Sized> Mutex<T> {
     /// Locks, parking the goroutine (or blocking the thread) meanwhile.
     ///
     /// Locking a mutex the caller already holds deadlocks.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let m = Arc::new(goro::sync::Mutex::new(String::new()));
+    /// let m2 = m.clone();
+    /// goro::go!(move || m2.lock().push_str("hi")).join().unwrap();
+    /// let mut s = m.lock(); // held until `s` drops
+    /// s.push('!');
+    /// assert_eq!(*s, "hi!");
+    /// ```
     #[inline]
     pub fn lock(&self) -> MutexGuard<'_, T> {
         crate::scheduler::coop();
@@ -163,6 +185,14 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     /// Locks if the lock is free right now.
+    ///
+    /// ```
+    /// let m = goro::sync::Mutex::new(1);
+    /// let held = m.try_lock().unwrap();
+    /// assert!(m.try_lock().is_none()); // taken: no waiting
+    /// drop(held);
+    /// assert_eq!(*m.try_lock().unwrap(), 1);
+    /// ```
     #[inline]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
         crate::scheduler::coop();
@@ -175,11 +205,24 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     /// Whether someone holds the lock (a racy snapshot).
+    ///
+    /// ```
+    /// let m = goro::sync::Mutex::new(());
+    /// assert!(!m.is_locked());
+    /// let _g = m.lock();
+    /// assert!(m.is_locked());
+    /// ```
     pub fn is_locked(&self) -> bool {
         self.state.is_locked()
     }
 
     /// The value, through an exclusive borrow: no locking needed.
+    ///
+    /// ```
+    /// let mut m = goro::sync::Mutex::new(0);
+    /// *m.get_mut() = 10;
+    /// assert_eq!(*m.lock(), 10);
+    /// ```
     pub fn get_mut(&mut self) -> &mut T {
         self.data.get_mut()
     }
@@ -269,6 +312,16 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 ///
 /// `Send` when `T: Send` (unlike std's guard): unlocking is not tied to the
 /// locking thread, so a goroutine may migrate while holding it.
+///
+/// ```
+/// let m = goro::sync::Mutex::new(vec![1, 2]);
+/// let mut g: goro::sync::MutexGuard<'_, Vec<i32>> = m.lock();
+/// g.push(3); // DerefMut to the value
+/// goro::gosched(); // fine to hold across a goro wait
+/// assert_eq!(g.len(), 3);
+/// drop(g); // unlocks
+/// assert!(!m.is_locked());
+/// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct MutexGuard<'a, T: ?Sized> {
     mutex: &'a Mutex<T>,

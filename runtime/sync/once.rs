@@ -45,6 +45,11 @@ impl RefUnwindSafe for Once {}
 
 impl Once {
     /// A `Once` whose closure has not run.
+    ///
+    /// ```
+    /// let once = goro::sync::Once::new();
+    /// assert!(!once.is_completed());
+    /// ```
     pub const fn new() -> Self {
         Once {
             state: AtomicU8::new(NEW),
@@ -58,6 +63,30 @@ impl Once {
     /// If `f` panics, the panic propagates to this caller and the `Once`
     /// is still done: `f` is never retried, later calls return at once.
     /// Calling `call_once` on the same `Once` from inside `f` deadlocks.
+    ///
+    /// ```
+    /// use std::sync::{atomic::{AtomicU32, Ordering}, Arc};
+    /// use goro::sync::Once;
+    /// let (once, runs) = (Arc::new(Once::new()), Arc::new(AtomicU32::new(0)));
+    /// let hs: Vec<_> = (0..4)
+    ///     .map(|_| {
+    ///         let (once, runs) = (once.clone(), runs.clone());
+    ///         goro::go!(move || once.call_once(|| { runs.fetch_add(1, Ordering::Relaxed); }))
+    ///     })
+    ///     .collect();
+    /// hs.into_iter().for_each(|h| h.join().unwrap());
+    /// assert_eq!(runs.load(Ordering::Relaxed), 1);
+    /// ```
+    ///
+    /// A panicking closure still completes the `Once`:
+    ///
+    /// ```
+    /// let once = goro::sync::Once::new();
+    /// let r = std::panic::catch_unwind(|| once.call_once(|| panic!("init failed")));
+    /// assert!(r.is_err());
+    /// assert!(once.is_completed());
+    /// once.call_once(|| unreachable!()); // not retried
+    /// ```
     #[inline]
     pub fn call_once<F: FnOnce()>(&self, f: F) {
         // Acquire: see everything the closure did.
@@ -67,6 +96,13 @@ impl Once {
     }
 
     /// Whether the closure has finished (returned or panicked).
+    ///
+    /// ```
+    /// let once = goro::sync::Once::new();
+    /// assert!(!once.is_completed());
+    /// once.call_once(|| {});
+    /// assert!(once.is_completed());
+    /// ```
     pub fn is_completed(&self) -> bool {
         self.state.load(Ordering::Acquire) == DONE
     }

@@ -80,6 +80,11 @@ unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
 
 impl<T> RwLock<T> {
     /// A new, unlocked lock holding `value`.
+    ///
+    /// ```
+    /// static CONFIG: goro::sync::RwLock<u32> = goro::sync::RwLock::new(8);
+    /// assert_eq!(*CONFIG.read(), 8);
+    /// ```
     pub const fn new(value: T) -> Self {
         RwLock {
             state: AtomicUsize::new(0),
@@ -89,6 +94,12 @@ impl<T> RwLock<T> {
     }
 
     /// Consumes the lock, returning the value.
+    ///
+    /// ```
+    /// let l = goro::sync::RwLock::new(String::from("a"));
+    /// l.write().push('b');
+    /// assert_eq!(l.into_inner(), "ab");
+    /// ```
     pub fn into_inner(self) -> T {
         self.data.into_inner()
     }
@@ -97,6 +108,17 @@ impl<T> RwLock<T> {
 impl<T: ?Sized> RwLock<T> {
     /// Locks for shared reading; waits while a writer holds the lock *or
     /// waits for it*.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let l = Arc::new(goro::sync::RwLock::new(vec![1, 2, 3]));
+    /// let mine = l.read();
+    /// let l2 = l.clone();
+    /// // Another reader gets in while we hold a read lock.
+    /// let sum = goro::go!(move || l2.read().iter().sum::<i32>()).join().unwrap();
+    /// assert_eq!(sum, 6);
+    /// assert_eq!(mine.len(), 3);
+    /// ```
     #[inline]
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
         crate::scheduler::coop();
@@ -158,6 +180,15 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     /// Locks for reading if no writer holds or waits for the lock now.
+    ///
+    /// ```
+    /// let l = goro::sync::RwLock::new(0);
+    /// let r = l.try_read().unwrap();
+    /// assert!(l.try_read().is_some()); // readers share
+    /// drop(r);
+    /// let _w = l.write();
+    /// assert!(l.try_read().is_none()); // a writer holds it
+    /// ```
     pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
         crate::scheduler::coop();
         let mut s = self.state.load(Ordering::Relaxed);
@@ -183,7 +214,21 @@ impl<T: ?Sized> RwLock<T> {
         }
     }
 
-    /// Locks for exclusive writing.
+    /// Locks for exclusive writing: waits until no reader or writer holds
+    /// the lock.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let l = Arc::new(goro::sync::RwLock::new(Vec::new()));
+    /// let hs: Vec<_> = (0..3)
+    ///     .map(|i| {
+    ///         let l = l.clone();
+    ///         goro::go!(move || l.write().push(i))
+    ///     })
+    ///     .collect();
+    /// hs.into_iter().for_each(|h| h.join().unwrap());
+    /// assert_eq!(l.read().len(), 3);
+    /// ```
     #[inline]
     pub fn write(&self) -> RwLockWriteGuard<'_, T> {
         crate::scheduler::coop();
@@ -245,6 +290,15 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     /// Locks for writing if nobody holds the lock now.
+    ///
+    /// ```
+    /// let l = goro::sync::RwLock::new(0);
+    /// let r = l.read();
+    /// assert!(l.try_write().is_none()); // a reader holds it
+    /// drop(r);
+    /// *l.try_write().unwrap() = 5;
+    /// assert_eq!(*l.read(), 5);
+    /// ```
     pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
         crate::scheduler::coop();
         let mut s = self.state.load(Ordering::Relaxed);
@@ -271,6 +325,12 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     /// The value, through an exclusive borrow: no locking needed.
+    ///
+    /// ```
+    /// let mut l = goro::sync::RwLock::new(1);
+    /// *l.get_mut() += 1;
+    /// assert_eq!(*l.read(), 2);
+    /// ```
     pub fn get_mut(&mut self) -> &mut T {
         self.data.get_mut()
     }
@@ -491,6 +551,15 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
 }
 
 /// Shared access to an [`RwLock`]; unlocks on drop, on any thread.
+///
+/// ```
+/// let l = goro::sync::RwLock::new([1, 2]);
+/// let g: goro::sync::RwLockReadGuard<'_, [i32; 2]> = l.read();
+/// assert_eq!(g[1], 2); // Deref to the value
+/// assert!(l.try_write().is_none());
+/// drop(g);
+/// assert!(l.try_write().is_some());
+/// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct RwLockReadGuard<'a, T: ?Sized> {
     lock: &'a RwLock<T>,
@@ -521,6 +590,15 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockReadGuard<'_, T> {
 }
 
 /// Exclusive access to an [`RwLock`]; unlocks on drop, on any thread.
+///
+/// ```
+/// let l = goro::sync::RwLock::new(0);
+/// let mut g: goro::sync::RwLockWriteGuard<'_, i32> = l.write();
+/// *g = 7; // DerefMut to the value
+/// assert!(l.try_read().is_none());
+/// drop(g);
+/// assert_eq!(*l.read(), 7);
+/// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct RwLockWriteGuard<'a, T: ?Sized> {
     lock: &'a RwLock<T>,

@@ -51,6 +51,15 @@ impl Semaphore {
     /// # Panics
     ///
     /// If `permits` exceeds [`Semaphore::MAX_PERMITS`].
+    ///
+    /// ```
+    /// static POOL: goro::sync::Semaphore = goro::sync::Semaphore::new(3);
+    /// assert_eq!(POOL.available_permits(), 3);
+    /// ```
+    ///
+    /// ```should_panic
+    /// let s = goro::sync::Semaphore::new(goro::sync::Semaphore::MAX_PERMITS + 1);
+    /// ```
     pub const fn new(permits: usize) -> Self {
         assert!(
             permits <= Self::MAX_PERMITS,
@@ -63,10 +72,33 @@ impl Semaphore {
     }
 
     /// The most permits a semaphore can hold.
+    ///
+    /// ```
+    /// use goro::sync::Semaphore;
+    /// let s = Semaphore::new(Semaphore::MAX_PERMITS);
+    /// assert_eq!(s.available_permits(), Semaphore::MAX_PERMITS);
+    /// ```
     pub const MAX_PERMITS: usize = usize::MAX / ONE_PERMIT;
 
     /// Takes a permit, parking until one is free. The permit returns to
     /// the semaphore when the guard drops.
+    ///
+    /// ```
+    /// use std::sync::{atomic::{AtomicUsize, Ordering}, Arc};
+    /// let (sem, busy) = (Arc::new(goro::sync::Semaphore::new(2)), Arc::new(AtomicUsize::new(0)));
+    /// let hs: Vec<_> = (0..8)
+    ///     .map(|_| {
+    ///         let (sem, busy) = (sem.clone(), busy.clone());
+    ///         goro::go!(move || {
+    ///             let _permit = sem.acquire(); // at most 2 inside at once
+    ///             assert!(busy.fetch_add(1, Ordering::SeqCst) < 2);
+    ///             goro::gosched();
+    ///             busy.fetch_sub(1, Ordering::SeqCst);
+    ///         })
+    ///     })
+    ///     .collect();
+    /// hs.into_iter().for_each(|h| h.join().unwrap());
+    /// ```
     pub fn acquire(&self) -> SemaphorePermit<'_> {
         crate::scheduler::coop();
         if !self.try_take() {
@@ -76,6 +108,14 @@ impl Semaphore {
     }
 
     /// Takes a permit if one is free now and nobody is queued for one.
+    ///
+    /// ```
+    /// let s = goro::sync::Semaphore::new(1);
+    /// let p = s.try_acquire().unwrap();
+    /// assert!(s.try_acquire().is_none()); // none left: no waiting
+    /// drop(p);
+    /// assert!(s.try_acquire().is_some());
+    /// ```
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
         crate::scheduler::coop();
         let mut s = self.state.load(Ordering::Relaxed);
@@ -138,6 +178,12 @@ impl Semaphore {
     }
 
     /// Permits free right now (a racy snapshot).
+    ///
+    /// ```
+    /// let s = goro::sync::Semaphore::new(2);
+    /// let _p = s.acquire();
+    /// assert_eq!(s.available_permits(), 1);
+    /// ```
     pub fn available_permits(&self) -> usize {
         self.state.load(Ordering::Relaxed) / ONE_PERMIT
     }
@@ -278,6 +324,14 @@ impl fmt::Debug for Semaphore {
 }
 
 /// One permit of a [`Semaphore`], returned when dropped (on any thread).
+///
+/// ```
+/// let s = goro::sync::Semaphore::new(1);
+/// let p: goro::sync::SemaphorePermit<'_> = s.acquire();
+/// assert_eq!(s.available_permits(), 0);
+/// drop(p);
+/// assert_eq!(s.available_permits(), 1);
+/// ```
 #[must_use = "the permit is returned as soon as it is dropped"]
 pub struct SemaphorePermit<'a> {
     sem: &'a Semaphore,
@@ -285,6 +339,12 @@ pub struct SemaphorePermit<'a> {
 
 impl SemaphorePermit<'_> {
     /// Drops the permit without returning it: the semaphore shrinks by one.
+    ///
+    /// ```
+    /// let s = goro::sync::Semaphore::new(2);
+    /// s.acquire().forget();
+    /// assert_eq!(s.available_permits(), 1); // for good
+    /// ```
     pub fn forget(self) {
         std::mem::forget(self);
     }

@@ -46,6 +46,12 @@ struct Inner {
 
 impl WaitGroup {
     /// A wait group with a zero counter.
+    ///
+    /// ```
+    /// let wg = goro::sync::WaitGroup::new();
+    /// assert_eq!(wg.count(), 0);
+    /// wg.wait(); // nothing to wait for
+    /// ```
     pub fn new() -> Self {
         WaitGroup::default()
     }
@@ -56,6 +62,18 @@ impl WaitGroup {
     /// # Panics
     ///
     /// If the counter goes negative: `sync: negative WaitGroup counter`.
+    ///
+    /// ```
+    /// let wg = goro::sync::WaitGroup::new();
+    /// wg.add(3);
+    /// wg.add(-2);
+    /// assert_eq!(wg.count(), 1);
+    /// ```
+    ///
+    /// ```should_panic
+    /// let wg = goro::sync::WaitGroup::new();
+    /// wg.add(-1); // panics: sync: negative WaitGroup counter
+    /// ```
     pub fn add(&self, delta: isize) {
         // AcqRel: a waiter that sees zero (Acquire) must see everything the
         // goroutines did before their `done` (Release), in a chain.
@@ -73,11 +91,35 @@ impl WaitGroup {
     /// # Panics
     ///
     /// If the counter goes negative: `sync: negative WaitGroup counter`.
+    ///
+    /// ```
+    /// let wg = goro::sync::WaitGroup::new();
+    /// wg.add(1);
+    /// let w = wg.clone();
+    /// goro::go!(move || w.done());
+    /// wg.wait();
+    /// assert_eq!(wg.count(), 0);
+    /// ```
     pub fn done(&self) {
         self.add(-1);
     }
 
     /// Parks until the counter is zero (returns at once if it is).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let (wg, results) = (goro::sync::WaitGroup::new(), Arc::new(goro::sync::Mutex::new(0)));
+    /// for i in 1..=3 {
+    ///     wg.add(1);
+    ///     let (wg, results) = (wg.clone(), results.clone());
+    ///     goro::go!(move || {
+    ///         *results.lock() += i;
+    ///         wg.done();
+    ///     });
+    /// }
+    /// wg.wait(); // every goroutine has added its part
+    /// assert_eq!(*results.lock(), 6);
+    /// ```
     pub fn wait(&self) {
         loop {
             // Acquire: pairs with the AcqRel of the `add` that reached zero.
@@ -139,6 +181,13 @@ impl WaitGroup {
     }
 
     /// The counter's current value (a racy snapshot).
+    ///
+    /// ```
+    /// let wg = goro::sync::WaitGroup::new();
+    /// wg.add(2);
+    /// wg.done();
+    /// assert_eq!(wg.count(), 1);
+    /// ```
     pub fn count(&self) -> isize {
         self.inner.count.load(Ordering::Relaxed)
     }
