@@ -13,6 +13,16 @@
 //! the workers' find-work loop, and an idle runtime sleeps until the next
 //! deadline (`scheduler/timer.rs`).
 //!
+//! ```
+//! use std::time::Duration;
+//! let (_tx, rx) = goro::chan::<u32>(0); // nothing will arrive
+//! let got = goro::select! {
+//!     recv(rx) -> v => v.ok(),
+//!     recv(goro::time::after(Duration::from_millis(5))) -> _ => None, // timed out
+//! };
+//! assert_eq!(got, None);
+//! ```
+//!
 //! Stopping or resetting a [`Timer`] or [`Ticker`] also drops a value that
 //! fired but was not received yet (Go 1.23's rule): after `stop` returns,
 //! no stale time arrives. This module never blocks a worker thread.
