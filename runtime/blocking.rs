@@ -71,6 +71,20 @@ static POOL: Pool = Pool {
 /// assert!(len.unwrap() > 0);
 /// # });
 /// ```
+///
+/// `f` may borrow from the caller's stack, and its panic comes back to
+/// the caller:
+///
+/// ```
+/// # goro::run(|| {
+/// let data = vec![3u32; 1000];
+/// let sum: u32 = goro::blocking(|| data.iter().sum());
+/// assert_eq!(sum, 3000);
+///
+/// let r = std::panic::catch_unwind(|| goro::blocking(|| panic!("in the pool")));
+/// assert!(r.is_err());
+/// # });
+/// ```
 pub fn blocking<F, T>(f: F) -> T
 where
     F: FnOnce() -> T + Send,

@@ -31,6 +31,12 @@ use crate::chan::{chan, Receiver, Sender, TrySendError};
 use crate::io::{PipeReader, PipeWriter};
 
 /// Signals buffered in a [`notify`] channel before new ones are dropped.
+///
+/// ```
+/// let rx = goro::signal::notify(&[libc::SIGUSR1]).unwrap();
+/// assert_eq!(rx.capacity(), goro::signal::BUFFER);
+/// # goro::signal::reset(libc::SIGUSR1).unwrap();
+/// ```
 pub const BUFFER: usize = 64;
 
 /// Signal numbers are 1..NSIG on Linux (SIGRTMAX is 64).
@@ -133,6 +139,20 @@ fn check(sig: i32) -> io::Result<()> {
 /// let sig = signals.recv().unwrap();
 /// println!("got signal {sig}, shutting down");
 /// # });
+/// ```
+///
+/// A signal the process sends itself arrives the same way; a signal that
+/// cannot be caught is refused:
+///
+/// ```
+/// use std::io::ErrorKind;
+/// let rx = goro::signal::notify(&[libc::SIGUSR2]).unwrap();
+/// // SAFETY: raise(3) only sends SIGUSR2, which goro now handles.
+/// unsafe { libc::raise(libc::SIGUSR2) };
+/// assert_eq!(rx.recv(), Ok(libc::SIGUSR2));
+///
+/// let err = goro::signal::notify(&[libc::SIGKILL]).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::InvalidInput);
 /// ```
 pub fn notify(signals: &[i32]) -> io::Result<Receiver<i32>> {
     for &sig in signals {

@@ -13,6 +13,16 @@
 //! the workers' find-work loop, and an idle runtime sleeps until the next
 //! deadline (`scheduler/timer.rs`).
 //!
+//! ```
+//! use std::time::Duration;
+//! let (_tx, rx) = goro::chan::<u32>(0); // nothing will arrive
+//! let got = goro::select! {
+//!     recv(rx) -> v => v.ok(),
+//!     recv(goro::time::after(Duration::from_millis(5))) -> _ => None, // timed out
+//! };
+//! assert_eq!(got, None);
+//! ```
+//!
 //! Stopping or resetting a [`Timer`] or [`Ticker`] also drops a value that
 //! fired but was not received yet (Go 1.23's rule): after `stop` returns,
 //! no stale time arrives. This module never blocks a worker thread.
@@ -27,7 +37,16 @@ use crate::scheduler::timer::{self, TimerKey};
 use crate::scheduler::{park_until, park_until_future};
 
 /// Pauses the caller for at least `d`: parks a goroutine (its worker runs
-/// others meanwhile); sleeps a plain thread.
+/// others meanwhile); sleeps a plain thread. A zero `d` returns at once.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let start = Instant::now();
+/// let h = goro::go!(|| goro::time::sleep(Duration::from_millis(10)));
+/// h.join().unwrap();
+/// assert!(start.elapsed() >= Duration::from_millis(10));
+/// goro::time::sleep(Duration::ZERO); // no wait
+/// ```
 pub fn sleep(d: Duration) {
     if d.is_zero() {
         return;
@@ -69,9 +88,22 @@ pub fn after(d: Duration) -> Receiver<Instant> {
 /// Ticks a slow receiver could not take are dropped. The ticks stop when
 /// every receiver is dropped.
 ///
+/// ```
+/// use std::time::Duration;
+/// let ticks = goro::time::tick(Duration::from_millis(5));
+/// let first = ticks.recv().unwrap();
+/// let second = ticks.recv().unwrap();
+/// assert!(second > first);
+/// drop(ticks); // the last receiver: the ticks stop
+/// ```
+///
 /// # Panics
 ///
 /// If `d` is zero.
+///
+/// ```should_panic
+/// goro::time::tick(std::time::Duration::ZERO); // panics
+/// ```
 pub fn tick(d: Duration) -> Receiver<Instant> {
     let (shared, rx) = Shared::new(Some(d));
     let mut st = shared.state.lock();
@@ -107,6 +139,19 @@ pub struct Timer {
 
 /// Delivers the time every period (Go's `time.Ticker`) on [`Ticker::c`],
 /// dropping ticks a slow receiver missed. Dropping the ticker stops it.
+///
+/// ```
+/// use std::time::Duration;
+/// let ticker = goro::time::Ticker::new(Duration::from_millis(5));
+/// let mut n = 0;
+/// while n < 3 {
+///     goro::select! {
+///         recv(ticker.c) -> t => { t.unwrap(); n += 1; }
+///         recv(goro::time::after(Duration::from_secs(10))) -> _ => panic!("no tick"),
+///     }
+/// }
+/// ticker.stop();
+/// ```
 pub struct Ticker {
     /// Receives the time at every tick.
     pub c: Receiver<Instant>,
@@ -203,7 +248,17 @@ fn fire(shared: Arc<Shared>, gen: u64, at: Instant) {
 }
 
 impl Timer {
-    /// A timer that fires once, `d` from now.
+    /// A timer that fires once, `d` from now. The channel [`Timer::c`]
+    /// then holds the time of firing until it is received.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let start = Instant::now();
+    /// let t = goro::time::Timer::new(Duration::from_millis(5));
+    /// let fired = t.c.recv().unwrap();
+    /// assert!(fired >= start + Duration::from_millis(5));
+    /// assert!(t.c.try_recv().is_err()); // fires once
+    /// ```
     pub fn new(d: Duration) -> Timer {
         let (shared, c) = Shared::new(None);
         let mut st = shared.state.lock();
@@ -215,6 +270,14 @@ impl Timer {
     /// Stops the timer. Returns true if it was still pending (it will not
     /// fire now), false if it had fired or was stopped already. A value
     /// that fired but was not received is dropped.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let t = goro::time::Timer::new(Duration::from_secs(60));
+    /// assert!(t.stop()); // it was pending: it will not fire
+    /// assert!(!t.stop()); // stopped already
+    /// assert!(t.c.recv_timeout(Duration::from_millis(10)).unwrap_err().is_timeout());
+    /// ```
     pub fn stop(&self) -> bool {
         let mut st = self.shared.state.lock();
         self.shared.stop(&mut st, &self.c)
@@ -222,6 +285,15 @@ impl Timer {
 
     /// Makes the timer fire `d` from now (again). Returns whether it was
     /// pending before (as [`Timer::stop`] would).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let t = goro::time::Timer::new(Duration::from_secs(60));
+    /// assert!(t.reset(Duration::from_millis(5))); // was pending
+    /// t.c.recv().unwrap(); // fires 5 ms from the reset
+    /// assert!(!t.reset(Duration::from_millis(5))); // had fired: not pending
+    /// t.c.recv().unwrap(); // and fires again
+    /// ```
     pub fn reset(&self, d: Duration) -> bool {
         let mut st = self.shared.state.lock();
         let active = self.shared.stop(&mut st, &self.c);
@@ -233,9 +305,21 @@ impl Timer {
 impl Ticker {
     /// A ticker with period `d`; the first tick comes `d` from now.
     ///
+    /// ```
+    /// use std::time::Duration;
+    /// let ticker = goro::time::Ticker::new(Duration::from_millis(5));
+    /// let a = ticker.c.recv().unwrap();
+    /// let b = ticker.c.recv().unwrap();
+    /// assert!(b > a);
+    /// ```
+    ///
     /// # Panics
     ///
     /// If `d` is zero.
+    ///
+    /// ```should_panic
+    /// goro::time::Ticker::new(std::time::Duration::ZERO); // panics
+    /// ```
     pub fn new(d: Duration) -> Ticker {
         let (shared, c) = Shared::new(Some(d));
         let mut st = shared.state.lock();
@@ -245,16 +329,42 @@ impl Ticker {
     }
 
     /// Stops the ticks. A tick that was not received yet is dropped.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let ticker = goro::time::Ticker::new(Duration::from_millis(1));
+    /// ticker.c.recv().unwrap();
+    /// ticker.stop();
+    /// // No tick, not even one that fired before the stop.
+    /// assert!(ticker.c.recv_timeout(Duration::from_millis(10)).unwrap_err().is_timeout());
+    /// ```
     pub fn stop(&self) {
         let mut st = self.shared.state.lock();
         self.shared.stop(&mut st, &self.c);
     }
 
-    /// Restarts with period `d`; the next tick comes `d` from now.
+    /// Restarts with period `d`; the next tick comes `d` from now. It also
+    /// restarts a stopped ticker.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let ticker = goro::time::Ticker::new(Duration::from_secs(60));
+    /// ticker.reset(Duration::from_millis(5)); // much sooner
+    /// assert!(ticker.c.recv_timeout(Duration::from_secs(10)).is_ok());
+    /// ticker.stop();
+    /// ticker.reset(Duration::from_millis(5)); // ticking again
+    /// assert!(ticker.c.recv_timeout(Duration::from_secs(10)).is_ok());
+    /// ```
     ///
     /// # Panics
     ///
     /// If `d` is zero.
+    ///
+    /// ```should_panic
+    /// use std::time::Duration;
+    /// let ticker = goro::time::Ticker::new(Duration::from_secs(1));
+    /// ticker.reset(Duration::ZERO); // panics
+    /// ```
     pub fn reset(&self, d: Duration) {
         assert!(
             !d.is_zero(),

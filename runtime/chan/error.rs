@@ -53,6 +53,16 @@ impl<T> fmt::Display for SendError<T> {
 impl<T> Error for SendError<T> {}
 
 /// A receive on a closed and drained channel.
+///
+/// ```
+/// let (tx, rx) = goro::chan::<u32>(1);
+/// tx.send(1).unwrap();
+/// drop(tx);
+/// assert_eq!(rx.recv(), Ok(1));
+/// let err = rx.recv().unwrap_err();
+/// assert_eq!(err, goro::RecvError);
+/// assert_eq!(err.to_string(), "receiving on a closed and empty channel");
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]
 pub struct RecvError;
 
@@ -83,6 +93,12 @@ pub enum TrySendError<T> {
 
 impl<T> TrySendError<T> {
     /// The value that was not sent.
+    ///
+    /// ```
+    /// let (tx, _rx) = goro::chan::<String>(0);
+    /// let err = tx.try_send("job".to_string()).unwrap_err();
+    /// assert_eq!(err.into_inner(), "job");
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             TrySendError::Full(v) | TrySendError::Disconnected(v) => v,
@@ -90,11 +106,27 @@ impl<T> TrySendError<T> {
     }
 
     /// Whether the channel was full (not closed).
+    ///
+    /// ```
+    /// let (tx, _rx) = goro::chan::<u32>(1);
+    /// tx.try_send(1).unwrap();
+    /// let err = tx.try_send(2).unwrap_err();
+    /// assert!(err.is_full());
+    /// assert!(!err.is_disconnected());
+    /// ```
     pub fn is_full(&self) -> bool {
         matches!(self, TrySendError::Full(_))
     }
 
     /// Whether the channel was closed.
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan::<u32>(1);
+    /// drop(rx);
+    /// let err = tx.try_send(1).unwrap_err();
+    /// assert!(err.is_disconnected());
+    /// assert_eq!(err.to_string(), "sending on a closed channel");
+    /// ```
     pub fn is_disconnected(&self) -> bool {
         matches!(self, TrySendError::Disconnected(_))
     }
@@ -147,6 +179,13 @@ pub enum SendTimeoutError<T> {
 
 impl<T> SendTimeoutError<T> {
     /// The value that was not sent.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (tx, _rx) = goro::chan::<String>(0);
+    /// let err = tx.send_timeout("job".to_string(), Duration::from_millis(1));
+    /// assert_eq!(err.unwrap_err().into_inner(), "job");
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             SendTimeoutError::Timeout(v) | SendTimeoutError::Disconnected(v) => v,
@@ -154,11 +193,28 @@ impl<T> SendTimeoutError<T> {
     }
 
     /// Whether the send timed out (the channel is not closed).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (tx, _rx) = goro::chan::<u32>(0); // no receiver waits
+    /// let err = tx.send_timeout(1, Duration::from_millis(1)).unwrap_err();
+    /// assert!(err.is_timeout());
+    /// assert_eq!(err.to_string(), "timed out sending on a full channel");
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, SendTimeoutError::Timeout(_))
     }
 
     /// Whether the channel was closed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (tx, rx) = goro::chan::<u32>(0);
+    /// drop(rx);
+    /// let err = tx.send_timeout(1, Duration::from_secs(10)).unwrap_err(); // at once
+    /// assert!(err.is_disconnected());
+    /// assert!(!err.is_timeout());
+    /// ```
     pub fn is_disconnected(&self) -> bool {
         matches!(self, SendTimeoutError::Disconnected(_))
     }
@@ -191,6 +247,14 @@ impl<T> From<SendError<T>> for SendTimeoutError<T> {
 }
 
 /// Why [`Receiver::try_recv`](crate::Receiver::try_recv) failed.
+///
+/// ```
+/// use goro::TryRecvError;
+/// let (tx, rx) = goro::chan::<u32>(1);
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+/// drop(tx);
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]
 pub enum TryRecvError {
     /// Nothing to receive now.
@@ -201,11 +265,24 @@ pub enum TryRecvError {
 
 impl TryRecvError {
     /// Whether the channel was just empty (not closed).
+    ///
+    /// ```
+    /// let (_tx, rx) = goro::chan::<u32>(1);
+    /// let err = rx.try_recv().unwrap_err();
+    /// assert!(err.is_empty());
+    /// assert_eq!(err.to_string(), "receiving on an empty channel");
+    /// ```
     pub fn is_empty(&self) -> bool {
         matches!(self, TryRecvError::Empty)
     }
 
     /// Whether the channel was closed and drained.
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan::<u32>(1);
+    /// drop(tx);
+    /// assert!(rx.try_recv().unwrap_err().is_disconnected());
+    /// ```
     pub fn is_disconnected(&self) -> bool {
         matches!(self, TryRecvError::Disconnected)
     }
@@ -229,6 +306,17 @@ impl From<RecvError> for TryRecvError {
 }
 
 /// Why [`Receiver::recv_timeout`](crate::Receiver::recv_timeout) failed.
+///
+/// ```
+/// use std::time::Duration;
+/// use goro::RecvTimeoutError;
+/// let (tx, rx) = goro::chan::<u32>(1);
+/// let err = rx.recv_timeout(Duration::from_millis(1));
+/// assert_eq!(err, Err(RecvTimeoutError::Timeout));
+/// drop(tx);
+/// let err = rx.recv_timeout(Duration::from_secs(10)); // at once
+/// assert_eq!(err, Err(RecvTimeoutError::Disconnected));
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]
 pub enum RecvTimeoutError {
     /// Nothing arrived before the timeout.
@@ -239,11 +327,27 @@ pub enum RecvTimeoutError {
 
 impl RecvTimeoutError {
     /// Whether the receive timed out (the channel is not closed).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (_tx, rx) = goro::chan::<u32>(1);
+    /// let err = rx.recv_timeout(Duration::from_millis(1)).unwrap_err();
+    /// assert!(err.is_timeout());
+    /// assert_eq!(err.to_string(), "timed out receiving on an empty channel");
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, RecvTimeoutError::Timeout)
     }
 
     /// Whether the channel was closed and drained.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (tx, rx) = goro::chan::<u32>(1);
+    /// drop(tx);
+    /// let err = rx.recv_timeout(Duration::from_secs(10)).unwrap_err();
+    /// assert!(err.is_disconnected());
+    /// ```
     pub fn is_disconnected(&self) -> bool {
         matches!(self, RecvTimeoutError::Disconnected)
     }

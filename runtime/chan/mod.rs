@@ -293,12 +293,35 @@ impl<T> Sender<T> {
         }
     }
 
-    /// Sends, blocking at most `timeout`.
+    /// Sends, blocking at most `timeout`. On timeout, or if the channel is
+    /// closed, the value comes back in the error.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use goro::SendTimeoutError;
+    /// let (tx, rx) = goro::chan::<u32>(1);
+    /// assert_eq!(tx.send_timeout(1, Duration::from_millis(5)), Ok(()));
+    /// // Full, and nobody receives: times out with the value.
+    /// let err = tx.send_timeout(2, Duration::from_millis(5)).unwrap_err();
+    /// assert_eq!(err, SendTimeoutError::Timeout(2));
+    /// drop(rx);
+    /// let err = tx.send_timeout(3, Duration::from_millis(5)).unwrap_err();
+    /// assert_eq!(err, SendTimeoutError::Disconnected(3));
+    /// ```
     pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
         self.send_until(value, Instant::now().checked_add(timeout))
     }
 
     /// Sends, blocking until `deadline` at most.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let (tx, _rx) = goro::chan::<u32>(0); // unbuffered: needs a receiver
+    /// let deadline = Instant::now() + Duration::from_millis(5);
+    /// let err = tx.send_deadline(7, deadline).unwrap_err();
+    /// assert!(err.is_timeout());
+    /// assert_eq!(err.into_inner(), 7);
+    /// ```
     pub fn send_deadline(&self, value: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
         self.send_until(value, Some(deadline))
     }
@@ -357,16 +380,40 @@ impl<T> Sender<T> {
     }
 
     /// Whether the channel is closed.
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan::<u32>(1);
+    /// assert!(!tx.is_closed());
+    /// drop(rx); // the last receiver: closes the channel
+    /// assert!(tx.is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.chan.is_closed()
     }
 
-    /// Number of buffered values.
+    /// Number of buffered values (Go's `len(ch)`).
+    ///
+    /// ```
+    /// let (tx, _rx) = goro::chan::<u32>(4);
+    /// tx.send(1).unwrap();
+    /// tx.send(2).unwrap();
+    /// assert_eq!(tx.len(), 2);
+    /// assert_eq!(goro::chan::<u32>(0).0.len(), 0); // unbuffered: always 0
+    /// ```
     pub fn len(&self) -> usize {
         self.chan.lock().len()
     }
 
     /// Whether no value is buffered.
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan::<u32>(1);
+    /// assert!(tx.is_empty());
+    /// tx.send(1).unwrap();
+    /// assert!(!tx.is_empty());
+    /// rx.recv().unwrap();
+    /// assert!(tx.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -383,6 +430,13 @@ impl<T> Sender<T> {
     }
 
     /// Whether both handles are ends of the same channel.
+    ///
+    /// ```
+    /// let (tx, _rx) = goro::chan::<u32>(1);
+    /// let (other, _rx2) = goro::chan::<u32>(1);
+    /// assert!(tx.same_channel(&tx.clone()));
+    /// assert!(!tx.same_channel(&other));
+    /// ```
     pub fn same_channel(&self, other: &Sender<T>) -> bool {
         Arc::ptr_eq(&self.chan, &other.chan)
     }
@@ -407,7 +461,18 @@ impl<T> Receiver<T> {
         self.recv_until(None).map_err(|_| RecvError)
     }
 
-    /// Receives without blocking.
+    /// Receives without blocking: `Empty` if nothing is buffered (and no
+    /// sender waits), `Disconnected` once the channel is closed and drained.
+    ///
+    /// ```
+    /// use goro::TryRecvError;
+    /// let (tx, rx) = goro::chan::<u32>(1);
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    /// tx.send(1).unwrap();
+    /// drop(tx);
+    /// assert_eq!(rx.try_recv(), Ok(1)); // drained first
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+    /// ```
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         scheduler::coop();
         self.try_recv_now()
@@ -431,11 +496,31 @@ impl<T> Receiver<T> {
     }
 
     /// Receives, blocking at most `timeout`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use goro::RecvTimeoutError;
+    /// let (tx, rx) = goro::chan::<u32>(0);
+    /// let err = rx.recv_timeout(Duration::from_millis(5)).unwrap_err();
+    /// assert_eq!(err, RecvTimeoutError::Timeout);
+    /// goro::go!(move || tx.send(1).unwrap());
+    /// assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(1));
+    /// // The sender is gone now: closed, not a timeout.
+    /// let err = rx.recv_timeout(Duration::from_secs(10)).unwrap_err();
+    /// assert_eq!(err, RecvTimeoutError::Disconnected);
+    /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
         self.recv_until(Instant::now().checked_add(timeout))
     }
 
     /// Receives, blocking until `deadline` at most.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let (_tx, rx) = goro::chan::<u32>(1);
+    /// let deadline = Instant::now() + Duration::from_millis(5);
+    /// assert!(rx.recv_deadline(deadline).unwrap_err().is_timeout());
+    /// ```
     pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
         self.recv_until(Some(deadline))
     }
@@ -486,11 +571,34 @@ impl<T> Receiver<T> {
 
     /// Iterates over received values until the channel is closed and
     /// drained (Go's `for v := range ch`).
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan::<u32>(0);
+    /// goro::go!(move || {
+    ///     for i in 1..=3 {
+    ///         tx.send(i).unwrap();
+    ///     }
+    /// }); // tx dropped: the loop below ends
+    /// let mut got = Vec::new();
+    /// for v in rx.iter() {
+    ///     got.push(v);
+    /// }
+    /// assert_eq!(got, [1, 2, 3]);
+    /// ```
     pub fn iter(&self) -> Iter<'_, T> {
         Iter { rx: self }
     }
 
     /// Iterates over the values that can be received without blocking.
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan::<u32>(4);
+    /// tx.send(1).unwrap();
+    /// tx.send(2).unwrap();
+    /// // Stops when the buffer is empty, though the channel is open.
+    /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1, 2]);
+    /// assert_eq!(rx.try_iter().next(), None);
+    /// ```
     pub fn try_iter(&self) -> TryIter<'_, T> {
         TryIter { rx: self }
     }
@@ -513,16 +621,40 @@ impl<T> Receiver<T> {
     }
 
     /// Whether the channel is closed (buffered values may remain).
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan::<u32>(1);
+    /// tx.send(1).unwrap();
+    /// drop(tx);
+    /// assert!(rx.is_closed());
+    /// assert_eq!(rx.recv(), Ok(1)); // still there to drain
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.chan.is_closed()
     }
 
     /// Number of buffered values (Go's `len(ch)`).
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan::<u32>(4);
+    /// tx.send(1).unwrap();
+    /// tx.send(2).unwrap();
+    /// assert_eq!(rx.len(), 2);
+    /// rx.recv().unwrap();
+    /// assert_eq!(rx.len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.chan.lock().len()
     }
 
     /// Whether no value is buffered.
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan::<u32>(1);
+    /// assert!(rx.is_empty());
+    /// tx.send(1).unwrap();
+    /// assert!(!rx.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -539,6 +671,12 @@ impl<T> Receiver<T> {
     }
 
     /// Whether both handles are ends of the same channel.
+    ///
+    /// ```
+    /// let (_tx, rx) = goro::chan::<u32>(1);
+    /// assert!(rx.same_channel(&rx.clone()));
+    /// assert!(!rx.same_channel(&goro::never()));
+    /// ```
     pub fn same_channel(&self, other: &Receiver<T>) -> bool {
         Arc::ptr_eq(&self.chan, &other.chan)
     }
@@ -620,7 +758,19 @@ impl<T> fmt::Debug for Receiver<T> {
     }
 }
 
-/// Blocking iterator over a [`Receiver`]: see [`Receiver::iter`].
+/// Blocking iterator over a [`Receiver`]: see [`Receiver::iter`]. Also
+/// what `for v in &rx` uses.
+///
+/// ```
+/// let (tx, rx) = goro::chan::<u32>(3);
+/// for i in 0..3 {
+///     tx.send(i).unwrap();
+/// }
+/// drop(tx);
+/// let mut it: goro::Iter<'_, u32> = rx.iter();
+/// assert_eq!(it.next(), Some(0));
+/// assert_eq!(it.collect::<Vec<_>>(), [1, 2]); // ends: closed and drained
+/// ```
 #[derive(Debug)]
 pub struct Iter<'a, T> {
     rx: &'a Receiver<T>,
@@ -634,6 +784,15 @@ impl<T> Iterator for Iter<'_, T> {
 }
 
 /// Non-blocking iterator over a [`Receiver`]: see [`Receiver::try_iter`].
+///
+/// ```
+/// let (tx, rx) = goro::chan::<u32>(2);
+/// tx.send(5).unwrap();
+/// let mut it: goro::TryIter<'_, u32> = rx.try_iter();
+/// assert_eq!(it.next(), Some(5));
+/// assert_eq!(it.next(), None); // empty now, though still open
+/// # drop(tx);
+/// ```
 #[derive(Debug)]
 pub struct TryIter<'a, T> {
     rx: &'a Receiver<T>,
@@ -646,7 +805,18 @@ impl<T> Iterator for TryIter<'_, T> {
     }
 }
 
-/// Owning blocking iterator over a [`Receiver`].
+/// Owning blocking iterator over a [`Receiver`]: what `for v in rx` (by
+/// value) uses; it ends once the channel is closed and drained.
+///
+/// ```
+/// let (tx, rx) = goro::chan::<u32>(0);
+/// goro::go!(move || {
+///     tx.send(1).unwrap();
+///     tx.send(2).unwrap();
+/// });
+/// let it: goro::IntoIter<u32> = rx.into_iter();
+/// assert_eq!(it.sum::<u32>(), 3);
+/// ```
 #[derive(Debug)]
 pub struct IntoIter<T> {
     rx: Receiver<T>,

@@ -495,6 +495,27 @@ fn random() -> u64 {
 /// };
 /// assert_eq!(r, "sent");
 /// ```
+///
+/// A closed channel's `recv` arm is always ready, with `Err(RecvError)`
+/// (drop the receiver, or switch the arm off with `never`, to stop
+/// choosing it); a `send` arm on a closed channel gets its value back:
+///
+/// ```
+/// let (tx, rx) = goro::chan::<u32>(1);
+/// drop(tx);
+/// let r = goro::select! {
+///     recv(rx) -> v => v,
+///     default => Ok(0),
+/// };
+/// assert_eq!(r, Err(goro::RecvError));
+///
+/// let (tx, rx) = goro::chan::<u32>(1);
+/// drop(rx);
+/// let back = goro::select! {
+///     send(tx, 9) -> res => res.unwrap_err().into_inner(),
+/// };
+/// assert_eq!(back, 9);
+/// ```
 #[macro_export]
 macro_rules! select {
     // ---- parsing: @parse [arms] [default] tokens ----
