@@ -1,6 +1,26 @@
 //! Unix domain sockets: `UnixListener`, `UnixStream` and `UnixDatagram`,
 //! with `std::os::unix::net`'s API.
 //!
+//! ```
+//! # fn main() -> std::io::Result<()> {
+//! use std::io::{Read, Write};
+//! use goro::net::unix::UnixStream; // was: std::os::unix::net::UnixStream
+//! goro::run(|| -> std::io::Result<()> {
+//!     let (mut a, mut b) = UnixStream::pair()?;
+//!     let echo = goro::go!(move || -> std::io::Result<()> {
+//!         let mut buf = [0u8; 4];
+//!         b.read_exact(&mut buf)?;
+//!         b.write_all(&buf)
+//!     });
+//!     a.write_all(b"ping")?;
+//!     let mut buf = [0u8; 4];
+//!     a.read_exact(&mut buf)?;
+//!     assert_eq!(&buf, b"ping");
+//!     echo.join().unwrap()
+//! })
+//! # }
+//! ```
+//!
 //! Like TCP, each socket is a non-blocking mio socket registered with the
 //! reactor once; every would-block parks the goroutine (a plain thread
 //! blocks) and clones from `try_clone` share the registration. A
