@@ -3,6 +3,23 @@
 //! character device, an eventfd, a socket from another library) wait on
 //! the reactor instead of blocking its thread.
 //!
+//! ```
+//! # fn main() -> std::io::Result<()> {
+//! use std::io::{Read, Write};
+//! // Any pollable fd-owning value: here one end of a std socket pair.
+//! let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
+//! let mut a = goro::io::Pollable::new(a)?;
+//! b.write_all(b"hi")?;
+//! let mut buf = [0u8; 2];
+//! a.read_exact(&mut buf)?; // parks the goroutine, not the thread
+//! assert_eq!(&buf, b"hi");
+//! // Regular files cannot be polled: run them through goro::blocking.
+//! let file = std::fs::File::open(std::env::current_exe()?)?;
+//! let err = goro::io::Pollable::new(file).unwrap_err();
+//! assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied);
+//! # Ok(()) }
+//! ```
+//!
 //! Each fd is made non-blocking and registered with the reactor once
 //! (edge-triggered, readable and writable); reads and writes retry on
 //! readiness, parking the goroutine in between (a plain thread blocks).

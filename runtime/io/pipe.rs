@@ -13,10 +13,34 @@ use std::time::{Duration, Instant};
 use super::Pollable;
 
 /// The read end of a [`pipe`].
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use std::io::{Read, Write};
+/// let (mut r, mut w) = goro::io::pipe()?;
+/// w.write_all(b"hi")?;
+/// let mut buf = [0u8; 2];
+/// r.read_exact(&mut buf)?;
+/// assert_eq!(&buf, b"hi");
+/// drop(w);
+/// assert_eq!(r.read(&mut buf)?, 0); // every writer is gone: EOF
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct PipeReader(Pollable<OwnedFd>);
 
 /// The write end of a [`pipe`].
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use std::io::Write;
+/// let (r, mut w) = goro::io::pipe()?;
+/// w.write_all(b"hi")?;
+/// drop(r);
+/// let err = w.write_all(b"hi").unwrap_err(); // the reader is gone
+/// assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct PipeWriter(Pollable<OwnedFd>);
 

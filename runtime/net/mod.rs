@@ -2,6 +2,29 @@
 //! code. Every would-block parks the goroutine on the reactor (a plain
 //! thread blocks); timeouts are runtime timers.
 //!
+//! ```
+//! # fn main() -> std::io::Result<()> {
+//! use std::io::{Read, Write};
+//! use goro::net::{TcpListener, TcpStream}; // was: std::net::{TcpListener, TcpStream}
+//! goro::run(|| -> std::io::Result<()> {
+//!     let listener = TcpListener::bind("127.0.0.1:0")?;
+//!     let addr = listener.local_addr()?;
+//!     let server = goro::go!(move || -> std::io::Result<()> {
+//!         let (mut conn, _) = listener.accept()?;
+//!         let mut buf = [0u8; 5];
+//!         conn.read_exact(&mut buf)?;
+//!         conn.write_all(&buf) // echo
+//!     });
+//!     let mut client = TcpStream::connect(addr)?;
+//!     client.write_all(b"hello")?;
+//!     let mut buf = [0u8; 5];
+//!     client.read_exact(&mut buf)?;
+//!     assert_eq!(&buf, b"hello");
+//!     server.join().unwrap()
+//! })
+//! # }
+//! ```
+//!
 //! Nothing here may block a worker thread in a syscall: every socket is
 //! non-blocking and registered with the reactor.
 //!

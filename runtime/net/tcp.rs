@@ -21,6 +21,29 @@ use crate::io::registration::Direction;
 
 /// A TCP socket server, listening for connections. Clones from
 /// [`try_clone`](TcpListener::try_clone) share the socket.
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use std::io::{Read, Write};
+/// use goro::net::{TcpListener, TcpStream};
+/// goro::run(|| -> std::io::Result<()> {
+///     let listener = TcpListener::bind("127.0.0.1:0")?;
+///     let addr = listener.local_addr()?;
+///     goro::go!(move || -> std::io::Result<()> {
+///         let (mut conn, _) = listener.accept()?; // parks this goroutine only
+///         let mut buf = [0u8; 4];
+///         conn.read_exact(&mut buf)?;
+///         conn.write_all(&buf) // echo
+///     });
+///     let mut client = TcpStream::connect(addr)?;
+///     client.write_all(b"ping")?;
+///     let mut buf = [0u8; 4];
+///     client.read_exact(&mut buf)?;
+///     assert_eq!(&buf, b"ping");
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub struct TcpListener {
     inner: Arc<Listener<mio::net::TcpListener>>,
 }
@@ -31,6 +54,16 @@ impl TcpListener {
     /// The accept backlog is the kernel's maximum (`net.core.somaxconn`,
     /// as Go uses), not std's 128: a burst of thousands of connects would
     /// otherwise overflow the queue and wait for SYN retransmits (1 s+).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use goro::net::TcpListener;
+    /// let listener = TcpListener::bind("127.0.0.1:0")?; // port 0: the kernel picks one
+    /// let addr = listener.local_addr()?;
+    /// let err = TcpListener::bind(addr).unwrap_err(); // taken
+    /// assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+    /// # Ok(()) }
+    /// ```
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         let std = each_addr(addr, std::net::TcpListener::bind)?;
         // SAFETY: listen(2) on a socket we own and that is already
@@ -45,6 +78,18 @@ impl TcpListener {
     /// Waits for a connection: parks the goroutine until one arrives.
     /// Fails with `NotConnected` once the listener is
     /// [closed](TcpListener::close).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let client = goro::net::TcpStream::connect(listener.local_addr()?)?;
+    /// let (conn, peer) = listener.accept()?;
+    /// assert_eq!(peer, client.local_addr()?);
+    /// assert_eq!(conn.peer_addr()?, peer);
+    /// listener.close()?;
+    /// assert_eq!(listener.accept().unwrap_err().kind(), std::io::ErrorKind::NotConnected);
+    /// # Ok(()) }
+    /// ```
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (stream, peer) = self.inner.accept(|l| l.accept())?;
         Ok((TcpStream::from_mio(stream)?, peer))
@@ -57,6 +102,22 @@ impl TcpListener {
     /// Unlike std's, it backs off before yielding an EMFILE/ENFILE error
     /// (5 ms doubling to 1 s, reset on success; see [`crate::net`]), so a
     /// loop that logs and continues does not spin while fds run out.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::Write;
+    /// goro::run(|| -> std::io::Result<()> {
+    ///     let listener = goro::net::TcpListener::bind("127.0.0.1:0")?;
+    ///     let addr = listener.local_addr()?;
+    ///     goro::go!(move || goro::net::TcpStream::connect(addr)?.write_all(b"hi"));
+    ///     for conn in listener.incoming().take(1) {
+    ///         let conn = conn?; // log and `continue` in a real server
+    ///         assert_eq!(std::io::read_to_string(conn)?, "hi");
+    ///     }
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming {
             listener: self,
@@ -66,16 +127,41 @@ impl TcpListener {
     }
 
     /// The address this listener is bound to.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// assert_eq!(addr.ip(), std::net::Ipv4Addr::LOCALHOST);
+    /// assert_ne!(addr.port(), 0);
+    /// # Ok(()) }
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.io.get().local_addr()
     }
 
     /// Sets the IP time-to-live of accepted sockets.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0")?;
+    /// listener.set_ttl(100)?;
+    /// assert_eq!(listener.ttl()?, 100);
+    /// assert!(listener.set_ttl(0).is_err()); // 1..=255
+    /// # Ok(()) }
+    /// ```
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.inner.io.get().set_ttl(ttl)
     }
 
     /// Takes the pending socket error, if any.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0")?;
+    /// assert!(listener.take_error()?.is_none());
+    /// # Ok(()) }
+    /// ```
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.inner.io.get().take_error()
     }
@@ -90,6 +176,22 @@ impl fmt::Debug for TcpListener {
 }
 
 /// Iterator over a listener's connections, from [`TcpListener::incoming`].
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// goro::run(|| -> std::io::Result<()> {
+///     let listener = goro::net::TcpListener::bind("127.0.0.1:0")?;
+///     let _client = goro::net::TcpStream::connect(listener.local_addr()?)?;
+///     let mut incoming: goro::net::Incoming<'_> = listener.incoming();
+///     assert!(incoming.next().unwrap().is_ok());
+///     listener.close()?;
+///     let err = incoming.next().unwrap().unwrap_err(); // the close, once
+///     assert_eq!(err.kind(), std::io::ErrorKind::NotConnected);
+///     assert!(incoming.next().is_none());
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub struct Incoming<'a> {
     listener: &'a TcpListener,
     backoff: AcceptBackoff,
@@ -120,6 +222,22 @@ fn next_incoming(
 
 /// A TCP connection. `Read` and `Write` are implemented for `TcpStream`
 /// and `&TcpStream`; clones from `try_clone` share the socket.
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use std::io::{Read, Write};
+/// goro::run(|| -> std::io::Result<()> {
+///     let listener = goro::net::TcpListener::bind("127.0.0.1:0")?;
+///     let mut client = goro::net::TcpStream::connect(listener.local_addr()?)?;
+///     let (server, _) = listener.accept()?;
+///     let reader = goro::go!(move || std::io::read_to_string(&server));
+///     client.write_all(b"hello")?;
+///     drop(client); // EOF for the reader
+///     assert_eq!(reader.join().unwrap()?, "hello");
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub struct TcpStream {
     inner: Arc<Stream<mio::net::TcpStream>>,
 }
@@ -135,11 +253,36 @@ impl TcpStream {
     /// last error if none accepts. Parks the goroutine while a name
     /// resolves (on the blocking pool) and while the connection is being
     /// established.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = goro::net::TcpStream::connect(listener.local_addr()?)?;
+    /// assert_eq!(stream.peer_addr()?, listener.local_addr()?);
+    /// let closed = listener.local_addr()?;
+    /// drop((stream, listener));
+    /// let err = goro::net::TcpStream::connect(closed).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+    /// # Ok(()) }
+    /// ```
     pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
         each_addr(addr, |a| TcpStream::connect_until(a, None))
     }
 
     /// Connects to `addr`, failing with `TimedOut` after `timeout`.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// use goro::net::TcpStream;
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
+    /// assert_eq!(stream.peer_addr()?, addr);
+    /// let err = TcpStream::connect_timeout(&addr, Duration::ZERO).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// # Ok(()) }
+    /// ```
     pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
         if timeout.is_zero() {
             return Err(io::Error::new(
@@ -178,21 +321,70 @@ impl TcpStream {
     }
 
     /// The remote address.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = goro::net::TcpStream::connect(listener.local_addr()?)?;
+    /// assert_eq!(stream.peer_addr()?, listener.local_addr()?);
+    /// # Ok(()) }
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.inner.io.get().peer_addr()
     }
 
     /// The local address.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = goro::net::TcpStream::connect(listener.local_addr()?)?;
+    /// let (_conn, peer) = listener.accept()?;
+    /// assert_eq!(stream.local_addr()?, peer);
+    /// # Ok(()) }
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.io.get().local_addr()
     }
 
     /// Shuts down the read, write or both halves (for every clone).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::{Read, Write};
+    /// use std::net::Shutdown;
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let mut stream = goro::net::TcpStream::connect(listener.local_addr()?)?;
+    /// let (mut conn, _) = listener.accept()?;
+    /// stream.shutdown(Shutdown::Write)?;
+    /// assert_eq!(conn.read(&mut [0u8; 8])?, 0); // EOF
+    /// assert_eq!(stream.write(b"x").unwrap_err().kind(), std::io::ErrorKind::BrokenPipe);
+    /// # Ok(()) }
+    /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.inner.io.get().shutdown(how)
     }
 
     /// Another handle to the same socket, usable from another goroutine.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::{Read, Write};
+    /// goro::run(|| -> std::io::Result<()> {
+    ///     let listener = goro::net::TcpListener::bind("127.0.0.1:0")?;
+    ///     let mut stream = goro::net::TcpStream::connect(listener.local_addr()?)?;
+    ///     let (conn, _) = listener.accept()?;
+    ///     let mut writer = stream.try_clone()?;
+    ///     goro::go!(move || writer.write_all(b"hi"));
+    ///     let mut buf = [0u8; 2];
+    ///     (&conn).read_exact(&mut buf)?;
+    ///     (&conn).write_all(&buf)?;
+    ///     stream.read_exact(&mut buf)?; // read on one handle while the other wrote
+    ///     assert_eq!(&buf, b"hi");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn try_clone(&self) -> io::Result<TcpStream> {
         Ok(TcpStream {
             inner: self.inner.clone(),
@@ -204,47 +396,147 @@ impl TcpStream {
     /// unavailable"), not `TimedOut`. Shared by all clones. A deadline
     /// ([`set_read_deadline`](TcpStream::set_read_deadline)) fails with
     /// `TimedOut`.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::Read;
+    /// use std::time::Duration;
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let mut stream = goro::net::TcpStream::connect(listener.local_addr()?)?;
+    /// stream.set_read_timeout(Some(Duration::from_millis(10)))?;
+    /// let err = stream.read(&mut [0u8; 8]).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+    /// assert!(stream.set_read_timeout(Some(Duration::ZERO)).is_err()); // InvalidInput
+    /// # Ok(()) }
+    /// ```
     pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         self.inner.read_timeout.set(d)
     }
 
     /// Writes fail after waiting this long (`None`: never), with
     /// `ErrorKind::WouldBlock` as in std.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::Write;
+    /// use std::time::Duration;
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let mut stream = goro::net::TcpStream::connect(listener.local_addr()?)?;
+    /// stream.set_write_timeout(Some(Duration::from_millis(10)))?;
+    /// let chunk = vec![0u8; 1 << 16];
+    /// let err = loop {
+    ///     if let Err(e) = stream.write(&chunk) {
+    ///         break e; // the buffers are full and nobody reads
+    ///     }
+    /// };
+    /// assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+    /// # Ok(()) }
+    /// ```
     pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         self.inner.write_timeout.set(d)
     }
 
     /// The read timeout.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = goro::net::TcpStream::connect(listener.local_addr()?)?;
+    /// assert_eq!(stream.read_timeout()?, None);
+    /// stream.set_read_timeout(Some(Duration::from_secs(1)))?;
+    /// assert_eq!(stream.read_timeout()?, Some(Duration::from_secs(1)));
+    /// # Ok(()) }
+    /// ```
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
         Ok(self.inner.read_timeout.get())
     }
 
     /// The write timeout.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = goro::net::TcpStream::connect(listener.local_addr()?)?;
+    /// assert_eq!(stream.write_timeout()?, None);
+    /// stream.set_write_timeout(Some(Duration::from_secs(1)))?;
+    /// assert_eq!(stream.write_timeout()?, Some(Duration::from_secs(1)));
+    /// # Ok(()) }
+    /// ```
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
         Ok(self.inner.write_timeout.get())
     }
 
     /// Sets TCP_NODELAY.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = goro::net::TcpStream::connect(listener.local_addr()?)?;
+    /// stream.set_nodelay(true)?;
+    /// assert!(stream.nodelay()?);
+    /// # Ok(()) }
+    /// ```
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         self.inner.io.get().set_nodelay(nodelay)
     }
 
     /// Reads TCP_NODELAY.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = goro::net::TcpStream::connect(listener.local_addr()?)?;
+    /// assert!(!stream.nodelay()?); // Nagle's algorithm is on by default
+    /// # Ok(()) }
+    /// ```
     pub fn nodelay(&self) -> io::Result<bool> {
         self.inner.io.get().nodelay()
     }
 
     /// Sets the IP time-to-live.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = goro::net::TcpStream::connect(listener.local_addr()?)?;
+    /// stream.set_ttl(64)?;
+    /// assert_eq!(stream.ttl()?, 64);
+    /// assert!(stream.set_ttl(0).is_err()); // 1..=255
+    /// # Ok(()) }
+    /// ```
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.inner.io.get().set_ttl(ttl)
     }
 
     /// Takes the pending socket error, if any.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = goro::net::TcpStream::connect(listener.local_addr()?)?;
+    /// assert!(stream.take_error()?.is_none());
+    /// # Ok(()) }
+    /// ```
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.inner.io.get().take_error()
     }
 
     /// Reads without consuming (MSG_PEEK), parking until data arrives.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::{Read, Write};
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let mut stream = goro::net::TcpStream::connect(listener.local_addr()?)?;
+    /// listener.accept()?.0.write_all(b"hello")?;
+    /// let mut buf = [0u8; 8];
+    /// let n = stream.peek(&mut buf)?;
+    /// assert_eq!(&buf[..n], b"hello");
+    /// assert_eq!(stream.read(&mut buf)?, n); // still there
+    /// # Ok(()) }
+    /// ```
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         let deadline = self.inner.read_timeout.deadline();
         self.inner.io.io(Direction::Read, deadline, |s| s.peek(buf))
@@ -390,6 +682,19 @@ impl TcpListener {
 
 /// Owning iterator over a listener's connections, from
 /// [`TcpListener::into_incoming`]; ends like [`Incoming`].
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// goro::run(|| -> std::io::Result<()> {
+///     let listener = goro::net::TcpListener::bind("127.0.0.1:0")?;
+///     let addr = listener.local_addr()?;
+///     let mut conns: goro::net::IntoIncoming = listener.into_incoming();
+///     let _client = goro::net::TcpStream::connect(addr)?;
+///     assert_eq!(conns.next().unwrap()?.local_addr()?, addr);
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub struct IntoIncoming {
     listener: TcpListener,
     backoff: AcceptBackoff,

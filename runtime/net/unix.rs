@@ -1,6 +1,26 @@
 //! Unix domain sockets: `UnixListener`, `UnixStream` and `UnixDatagram`,
 //! with `std::os::unix::net`'s API.
 //!
+//! ```
+//! # fn main() -> std::io::Result<()> {
+//! use std::io::{Read, Write};
+//! use goro::net::unix::UnixStream; // was: std::os::unix::net::UnixStream
+//! goro::run(|| -> std::io::Result<()> {
+//!     let (mut a, mut b) = UnixStream::pair()?;
+//!     let echo = goro::go!(move || -> std::io::Result<()> {
+//!         let mut buf = [0u8; 4];
+//!         b.read_exact(&mut buf)?;
+//!         b.write_all(&buf)
+//!     });
+//!     a.write_all(b"ping")?;
+//!     let mut buf = [0u8; 4];
+//!     a.read_exact(&mut buf)?;
+//!     assert_eq!(&buf, b"ping");
+//!     echo.join().unwrap()
+//! })
+//! # }
+//! ```
+//!
 //! Like TCP, each socket is a non-blocking mio socket registered with the
 //! reactor once; every would-block parks the goroutine (a plain thread
 //! blocks) and clones from `try_clone` share the registration. A
@@ -27,22 +47,81 @@ use crate::io::registration::{Direction, IoSource};
 
 /// A Unix stream socket server. Clones from
 /// [`try_clone`](UnixListener::try_clone) share the socket.
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use std::io::{Read, Write};
+/// use goro::net::unix::{UnixListener, UnixStream};
+/// goro::run(|| -> std::io::Result<()> {
+///     let path = std::env::temp_dir().join(format!("goro-doc-listener-{}.sock", std::process::id()));
+///     # let _ = std::fs::remove_file(&path);
+///     let listener = UnixListener::bind(&path)?;
+///     goro::go!(move || -> std::io::Result<()> {
+///         let (mut conn, _) = listener.accept()?; // parks this goroutine only
+///         conn.write_all(b"hello")
+///     });
+///     let mut client = UnixStream::connect(&path)?;
+///     let mut got = String::new();
+///     client.read_to_string(&mut got)?;
+///     assert_eq!(got, "hello");
+///     std::fs::remove_file(&path)?;
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub struct UnixListener {
     inner: Arc<Listener<mio::net::UnixListener>>,
 }
 
 impl UnixListener {
     /// Binds to the socket file `path` (which must not exist).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use goro::net::unix::UnixListener;
+    /// let path = std::env::temp_dir().join(format!("goro-doc-bind-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let listener = UnixListener::bind(&path)?;
+    /// assert_eq!(listener.local_addr()?.as_pathname(), Some(path.as_path()));
+    /// let err = UnixListener::bind(&path).unwrap_err(); // the file exists
+    /// assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok(()) }
+    /// ```
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
         UnixListener::from_std(std::os::unix::net::UnixListener::bind(path)?)
     }
 
     /// Binds to `addr` (a path or, on Linux, an abstract name).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::os::linux::net::SocketAddrExt;
+    /// let name = format!("goro-doc-bind-addr-{}", std::process::id());
+    /// let addr = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
+    /// let listener = goro::net::unix::UnixListener::bind_addr(&addr)?; // no file
+    /// let client = goro::net::unix::UnixStream::connect_addr(&addr)?;
+    /// assert!(client.peer_addr()?.as_abstract_name().is_some());
+    /// # let _ = listener;
+    /// # Ok(()) }
+    /// ```
     pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixListener> {
         UnixListener::from_std(std::os::unix::net::UnixListener::bind_addr(addr)?)
     }
 
     /// Wraps a std listener (made non-blocking here).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let path = std::env::temp_dir().join(format!("goro-doc-from-std-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let std_listener = std::os::unix::net::UnixListener::bind(&path)?;
+    /// let listener = goro::net::unix::UnixListener::from_std(std_listener)?;
+    /// let _client = goro::net::unix::UnixStream::connect(&path)?;
+    /// listener.accept()?;
+    /// std::fs::remove_file(&path)?;
+    /// # Ok(()) }
+    /// ```
     pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
         listener.set_nonblocking(true)?;
         Ok(UnixListener {
@@ -53,6 +132,21 @@ impl UnixListener {
     /// Waits for a connection: parks the goroutine until one arrives.
     /// Fails with `NotConnected` once the listener is
     /// [closed](UnixListener::close).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use goro::net::unix::{UnixListener, UnixStream};
+    /// let path = std::env::temp_dir().join(format!("goro-doc-accept-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let listener = UnixListener::bind(&path)?;
+    /// let _client = UnixStream::connect(&path)?;
+    /// let (conn, _peer) = listener.accept()?;
+    /// assert_eq!(conn.local_addr()?.as_pathname(), Some(path.as_path()));
+    /// listener.close()?;
+    /// assert_eq!(listener.accept().unwrap_err().kind(), std::io::ErrorKind::NotConnected);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok(()) }
+    /// ```
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let (stream, peer) = self.inner.accept(|l| l.accept())?;
         Ok((UnixStream::from_mio(stream)?, peer))
@@ -62,6 +156,26 @@ impl UnixListener {
     /// is [closed](UnixListener::close) (then it yields the error once and
     /// ends). Backs off before yielding EMFILE/ENFILE, like
     /// [`crate::net::TcpListener::incoming`].
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::Write;
+    /// use goro::net::unix::{UnixListener, UnixStream};
+    /// goro::run(|| -> std::io::Result<()> {
+    ///     let path = std::env::temp_dir().join(format!("goro-doc-incoming-{}.sock", std::process::id()));
+    ///     # let _ = std::fs::remove_file(&path);
+    ///     let listener = UnixListener::bind(&path)?;
+    ///     let client_path = path.clone();
+    ///     goro::go!(move || UnixStream::connect(client_path)?.write_all(b"hi"));
+    ///     for conn in listener.incoming().take(1) {
+    ///         let conn = conn?; // log and `continue` in a real server
+    ///         assert_eq!(std::io::read_to_string(conn)?, "hi");
+    ///     }
+    ///     std::fs::remove_file(&path)?;
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming {
             listener: self,
@@ -71,11 +185,31 @@ impl UnixListener {
     }
 
     /// The address this listener is bound to.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let path = std::env::temp_dir().join(format!("goro-doc-listener-addr-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let listener = goro::net::unix::UnixListener::bind(&path)?;
+    /// assert_eq!(listener.local_addr()?.as_pathname(), Some(path.as_path()));
+    /// std::fs::remove_file(&path)?;
+    /// # Ok(()) }
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.io.get().local_addr()
     }
 
     /// Takes the pending socket error, if any.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let path = std::env::temp_dir().join(format!("goro-doc-listener-error-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let listener = goro::net::unix::UnixListener::bind(&path)?;
+    /// assert!(listener.take_error()?.is_none());
+    /// std::fs::remove_file(&path)?;
+    /// # Ok(()) }
+    /// ```
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.inner.io.get().take_error()
     }
@@ -90,6 +224,26 @@ impl fmt::Debug for UnixListener {
 }
 
 /// Iterator over a listener's connections, from [`UnixListener::incoming`].
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use goro::net::unix::{UnixListener, UnixStream};
+/// goro::run(|| -> std::io::Result<()> {
+///     let path = std::env::temp_dir().join(format!("goro-doc-incoming-type-{}.sock", std::process::id()));
+///     # let _ = std::fs::remove_file(&path);
+///     let listener = UnixListener::bind(&path)?;
+///     let _client = UnixStream::connect(&path)?;
+///     let mut incoming: goro::net::unix::Incoming<'_> = listener.incoming();
+///     assert!(incoming.next().unwrap().is_ok());
+///     listener.close()?;
+///     let err = incoming.next().unwrap().unwrap_err(); // the close, once
+///     assert_eq!(err.kind(), std::io::ErrorKind::NotConnected);
+///     assert!(incoming.next().is_none());
+///     std::fs::remove_file(&path)?;
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub struct Incoming<'a> {
     listener: &'a UnixListener,
     backoff: AcceptBackoff,
@@ -111,6 +265,20 @@ impl Iterator for Incoming<'_> {
 
 /// A Unix stream connection. `Read` and `Write` are implemented for
 /// `UnixStream` and `&UnixStream`; clones from `try_clone` share the socket.
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use std::io::Write;
+/// goro::run(|| -> std::io::Result<()> {
+///     let (mut a, b) = goro::net::unix::UnixStream::pair()?;
+///     let reader = goro::go!(move || std::io::read_to_string(&b));
+///     a.write_all(b"hello")?;
+///     drop(a); // EOF for the reader
+///     assert_eq!(reader.join().unwrap()?, "hello");
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub struct UnixStream {
     inner: Arc<Stream<mio::net::UnixStream>>,
 }
@@ -138,45 +306,147 @@ impl UnixStream {
 
     /// Connects to the socket at `path`, parking while the listener's
     /// backlog is full.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use goro::net::unix::{UnixListener, UnixStream};
+    /// let path = std::env::temp_dir().join(format!("goro-doc-connect-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let err = UnixStream::connect(&path).unwrap_err(); // nothing there yet
+    /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    /// let _listener = UnixListener::bind(&path)?;
+    /// let stream = UnixStream::connect(&path)?;
+    /// assert_eq!(stream.peer_addr()?.as_pathname(), Some(path.as_path()));
+    /// std::fs::remove_file(&path)?;
+    /// # Ok(()) }
+    /// ```
     pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
         let addr = SocketAddr::from_pathname(path)?;
         UnixStream::connect_addr(&addr)
     }
 
     /// Connects to `addr` (a path or, on Linux, an abstract name).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::os::linux::net::SocketAddrExt;
+    /// use goro::net::unix::{UnixListener, UnixStream};
+    /// let name = format!("goro-doc-connect-addr-{}", std::process::id());
+    /// let addr = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
+    /// let err = UnixStream::connect_addr(&addr).unwrap_err(); // no listener
+    /// assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+    /// let _listener = UnixListener::bind_addr(&addr)?;
+    /// assert!(UnixStream::connect_addr(&addr).is_ok());
+    /// # Ok(()) }
+    /// ```
     pub fn connect_addr(addr: &SocketAddr) -> io::Result<UnixStream> {
         let stream = retry_full_backlog(|| mio::net::UnixStream::connect_addr(addr))?;
         UnixStream::from_mio(stream)
     }
 
     /// A connected pair of sockets (socketpair(2)).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::{Read, Write};
+    /// let (mut a, mut b) = goro::net::unix::UnixStream::pair()?;
+    /// a.write_all(b"hi")?;
+    /// let mut buf = [0u8; 2];
+    /// b.read_exact(&mut buf)?;
+    /// assert_eq!(&buf, b"hi");
+    /// # Ok(()) }
+    /// ```
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = mio::net::UnixStream::pair()?;
         Ok((UnixStream::from_mio(a)?, UnixStream::from_mio(b)?))
     }
 
     /// Wraps a std stream (made non-blocking here).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::{Read, Write};
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// let mut a = goro::net::unix::UnixStream::from_std(a)?;
+    /// (&b).write_all(b"hi")?;
+    /// assert_eq!(a.read(&mut [0u8; 8])?, 2);
+    /// # Ok(()) }
+    /// ```
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         stream.set_nonblocking(true)?;
         UnixStream::from_mio(mio::net::UnixStream::from_std(stream))
     }
 
     /// The local address.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use goro::net::unix::{UnixListener, UnixStream};
+    /// let path = std::env::temp_dir().join(format!("goro-doc-stream-local-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let listener = UnixListener::bind(&path)?;
+    /// let client = UnixStream::connect(&path)?;
+    /// assert!(client.local_addr()?.is_unnamed()); // a client has no path
+    /// let (conn, _) = listener.accept()?;
+    /// assert_eq!(conn.local_addr()?.as_pathname(), Some(path.as_path()));
+    /// std::fs::remove_file(&path)?;
+    /// # Ok(()) }
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.io.get().local_addr()
     }
 
     /// The remote address.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use goro::net::unix::{UnixListener, UnixStream};
+    /// let path = std::env::temp_dir().join(format!("goro-doc-stream-peer-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let _listener = UnixListener::bind(&path)?;
+    /// let client = UnixStream::connect(&path)?;
+    /// assert_eq!(client.peer_addr()?.as_pathname(), Some(path.as_path()));
+    /// std::fs::remove_file(&path)?;
+    /// # Ok(()) }
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.inner.io.get().peer_addr()
     }
 
     /// Shuts down the read, write or both halves (for every clone).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::{Read, Write};
+    /// use std::net::Shutdown;
+    /// let (mut a, mut b) = goro::net::unix::UnixStream::pair()?;
+    /// a.shutdown(Shutdown::Write)?;
+    /// assert_eq!(b.read(&mut [0u8; 8])?, 0); // EOF
+    /// assert_eq!(a.write(b"x").unwrap_err().kind(), std::io::ErrorKind::BrokenPipe);
+    /// # Ok(()) }
+    /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.inner.io.get().shutdown(how)
     }
 
     /// Another handle to the same socket, usable from another goroutine.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::{Read, Write};
+    /// goro::run(|| -> std::io::Result<()> {
+    ///     let (mut a, b) = goro::net::unix::UnixStream::pair()?;
+    ///     let mut writer = a.try_clone()?;
+    ///     goro::go!(move || writer.write_all(b"hi"));
+    ///     let mut buf = [0u8; 2];
+    ///     (&b).read_exact(&mut buf)?;
+    ///     (&b).write_all(&buf)?;
+    ///     a.read_exact(&mut buf)?; // read on one handle while the other wrote
+    ///     assert_eq!(&buf, b"hi");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn try_clone(&self) -> io::Result<UnixStream> {
         Ok(UnixStream {
             inner: self.inner.clone(),
@@ -188,27 +458,82 @@ impl UnixStream {
     /// unavailable"), not `TimedOut`. Shared by all clones. A deadline
     /// ([`set_read_deadline`](UnixStream::set_read_deadline)) fails with
     /// `TimedOut`.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::Read;
+    /// use std::time::Duration;
+    /// let (mut a, _b) = goro::net::unix::UnixStream::pair()?;
+    /// a.set_read_timeout(Some(Duration::from_millis(10)))?;
+    /// let err = a.read(&mut [0u8; 8]).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+    /// assert!(a.set_read_timeout(Some(Duration::ZERO)).is_err()); // InvalidInput
+    /// # Ok(()) }
+    /// ```
     pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         self.inner.read_timeout.set(d)
     }
 
     /// Writes fail after waiting this long (`None`: never), with
     /// `ErrorKind::WouldBlock` as in std.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::Write;
+    /// use std::time::Duration;
+    /// let (mut a, _b) = goro::net::unix::UnixStream::pair()?;
+    /// a.set_write_timeout(Some(Duration::from_millis(10)))?;
+    /// let chunk = vec![0u8; 1 << 16];
+    /// let err = loop {
+    ///     if let Err(e) = a.write(&chunk) {
+    ///         break e; // the buffer is full and nobody reads
+    ///     }
+    /// };
+    /// assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+    /// # Ok(()) }
+    /// ```
     pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         self.inner.write_timeout.set(d)
     }
 
     /// The read timeout.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let (a, _b) = goro::net::unix::UnixStream::pair()?;
+    /// assert_eq!(a.read_timeout()?, None);
+    /// a.set_read_timeout(Some(Duration::from_secs(1)))?;
+    /// assert_eq!(a.read_timeout()?, Some(Duration::from_secs(1)));
+    /// # Ok(()) }
+    /// ```
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
         Ok(self.inner.read_timeout.get())
     }
 
     /// The write timeout.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let (a, _b) = goro::net::unix::UnixStream::pair()?;
+    /// assert_eq!(a.write_timeout()?, None);
+    /// a.set_write_timeout(Some(Duration::from_secs(1)))?;
+    /// assert_eq!(a.write_timeout()?, Some(Duration::from_secs(1)));
+    /// # Ok(()) }
+    /// ```
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
         Ok(self.inner.write_timeout.get())
     }
 
     /// Takes the pending socket error, if any.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let (a, _b) = goro::net::unix::UnixStream::pair()?;
+    /// assert!(a.take_error()?.is_none());
+    /// # Ok(()) }
+    /// ```
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.inner.io.get().take_error()
     }
@@ -243,6 +568,25 @@ impl super::Registered for DatagramInner {
 
 /// A Unix datagram socket. Every method takes `&self`; clones from
 /// `try_clone` share the socket.
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use goro::net::unix::UnixDatagram;
+/// goro::run(|| -> std::io::Result<()> {
+///     let path = std::env::temp_dir().join(format!("goro-doc-datagram-{}.sock", std::process::id()));
+///     # let _ = std::fs::remove_file(&path);
+///     let server = UnixDatagram::bind(&path)?;
+///     let client = UnixDatagram::unbound()?;
+///     client.send_to(b"ping", &path)?;
+///     let mut buf = [0u8; 16];
+///     let (n, from) = server.recv_from(&mut buf)?; // parks the goroutine
+///     assert_eq!(&buf[..n], b"ping");
+///     assert!(from.is_unnamed()); // the client has no path to answer to
+///     std::fs::remove_file(&path)?;
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub struct UnixDatagram {
     inner: Arc<DatagramInner>,
 }
@@ -259,39 +603,127 @@ impl UnixDatagram {
     }
 
     /// A socket bound to the file `path` (which must not exist).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use goro::net::unix::UnixDatagram;
+    /// let path = std::env::temp_dir().join(format!("goro-doc-dgram-bind-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let socket = UnixDatagram::bind(&path)?;
+    /// assert_eq!(socket.local_addr()?.as_pathname(), Some(path.as_path()));
+    /// let err = UnixDatagram::bind(&path).unwrap_err(); // the file exists
+    /// assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok(()) }
+    /// ```
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixDatagram> {
         UnixDatagram::from_mio(mio::net::UnixDatagram::bind(path)?)
     }
 
     /// A socket bound to `addr` (a path or, on Linux, an abstract name).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::os::linux::net::SocketAddrExt;
+    /// use goro::net::unix::UnixDatagram;
+    /// let name = format!("goro-doc-dgram-bind-addr-{}", std::process::id());
+    /// let addr = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
+    /// let socket = UnixDatagram::bind_addr(&addr)?; // no file
+    /// assert!(socket.local_addr()?.as_abstract_name().is_some());
+    /// let err = UnixDatagram::bind_addr(&addr).unwrap_err(); // the name is taken
+    /// assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+    /// # Ok(()) }
+    /// ```
     pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixDatagram> {
         UnixDatagram::from_mio(mio::net::UnixDatagram::bind_addr(addr)?)
     }
 
     /// A socket bound to no address.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use goro::net::unix::UnixDatagram;
+    /// let socket = UnixDatagram::unbound()?;
+    /// assert!(socket.local_addr()?.is_unnamed());
+    /// let err = socket.send(b"x").unwrap_err(); // no peer
+    /// assert_eq!(err.kind(), std::io::ErrorKind::NotConnected);
+    /// # Ok(()) }
+    /// ```
     pub fn unbound() -> io::Result<UnixDatagram> {
         UnixDatagram::from_mio(mio::net::UnixDatagram::unbound()?)
     }
 
     /// A connected pair of sockets (socketpair(2)).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let (a, b) = goro::net::unix::UnixDatagram::pair()?;
+    /// a.send(b"one")?;
+    /// a.send(b"two")?;
+    /// let mut buf = [0u8; 8];
+    /// assert_eq!(b.recv(&mut buf)?, 3); // one datagram at a time
+    /// let n = b.recv(&mut buf)?;
+    /// assert_eq!(&buf[..n], b"two");
+    /// # Ok(()) }
+    /// ```
     pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
         let (a, b) = mio::net::UnixDatagram::pair()?;
         Ok((UnixDatagram::from_mio(a)?, UnixDatagram::from_mio(b)?))
     }
 
     /// Wraps a std socket (made non-blocking here).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let (a, b) = std::os::unix::net::UnixDatagram::pair()?;
+    /// let a = goro::net::unix::UnixDatagram::from_std(a)?;
+    /// b.send(b"hi")?;
+    /// assert_eq!(a.recv(&mut [0u8; 8])?, 2);
+    /// # Ok(()) }
+    /// ```
     pub fn from_std(socket: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
         socket.set_nonblocking(true)?;
         UnixDatagram::from_mio(mio::net::UnixDatagram::from_std(socket))
     }
 
     /// Sets the default peer: `send`/`recv` then talk only to it.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use goro::net::unix::UnixDatagram;
+    /// let path = std::env::temp_dir().join(format!("goro-doc-dgram-connect-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let socket = UnixDatagram::unbound()?;
+    /// let err = socket.connect(&path).unwrap_err(); // nothing there yet
+    /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    /// let server = UnixDatagram::bind(&path)?;
+    /// socket.connect(&path)?;
+    /// socket.send(b"hi")?;
+    /// assert_eq!(server.recv(&mut [0u8; 8])?, 2);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok(()) }
+    /// ```
     pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
         self.inner.io.get().connect(path)
     }
 
     /// Sends `buf` to the socket at `path`, parking while the peer's queue
     /// is full.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use goro::net::unix::UnixDatagram;
+    /// let path = std::env::temp_dir().join(format!("goro-doc-dgram-send-to-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let socket = UnixDatagram::unbound()?;
+    /// let err = socket.send_to(b"hi", &path).unwrap_err(); // nothing there yet
+    /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    /// let server = UnixDatagram::bind(&path)?;
+    /// assert_eq!(socket.send_to(b"hi", &path)?, 2);
+    /// assert_eq!(server.recv(&mut [0u8; 8])?, 2);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok(()) }
+    /// ```
     pub fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
         let path = path.as_ref();
         let deadline = self.inner.write_timeout.deadline();
@@ -301,6 +733,21 @@ impl UnixDatagram {
     }
 
     /// Receives one datagram, parking until one arrives.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use goro::net::unix::UnixDatagram;
+    /// let path = std::env::temp_dir().join(format!("goro-doc-dgram-recv-from-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let server = UnixDatagram::bind(&path)?;
+    /// let (a, _b) = UnixDatagram::pair()?;
+    /// a.send_to(b"hi", &path)?;
+    /// let mut buf = [0u8; 8];
+    /// let (n, from) = server.recv_from(&mut buf)?;
+    /// assert_eq!((&buf[..n], from.is_unnamed()), (&b"hi"[..], true));
+    /// std::fs::remove_file(&path)?;
+    /// # Ok(()) }
+    /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         let deadline = self.inner.read_timeout.deadline();
         self.inner
@@ -309,6 +756,16 @@ impl UnixDatagram {
     }
 
     /// Sends to the connected peer.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let (a, b) = goro::net::unix::UnixDatagram::pair()?;
+    /// assert_eq!(a.send(b"hi")?, 2);
+    /// assert_eq!(b.recv(&mut [0u8; 8])?, 2);
+    /// drop(b);
+    /// assert!(a.send(b"hi").is_err()); // the peer is gone (ECONNREFUSED)
+    /// # Ok(()) }
+    /// ```
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         let deadline = self.inner.write_timeout.deadline();
         self.inner
@@ -317,27 +774,86 @@ impl UnixDatagram {
     }
 
     /// Receives one datagram from the connected peer.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let (a, b) = goro::net::unix::UnixDatagram::pair()?;
+    /// b.send(b"hi")?;
+    /// let mut buf = [0u8; 8];
+    /// let n = a.recv(&mut buf)?;
+    /// assert_eq!(&buf[..n], b"hi");
+    /// a.set_read_timeout(Some(Duration::from_millis(10)))?;
+    /// assert_eq!(a.recv(&mut buf).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+    /// # Ok(()) }
+    /// ```
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         let deadline = self.inner.read_timeout.deadline();
         self.inner.io.io(Direction::Read, deadline, |s| s.recv(buf))
     }
 
     /// The local address.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let path = std::env::temp_dir().join(format!("goro-doc-dgram-local-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let socket = goro::net::unix::UnixDatagram::bind(&path)?;
+    /// assert_eq!(socket.local_addr()?.as_pathname(), Some(path.as_path()));
+    /// std::fs::remove_file(&path)?;
+    /// # Ok(()) }
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.io.get().local_addr()
     }
 
     /// The connected peer's address.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use goro::net::unix::UnixDatagram;
+    /// let path = std::env::temp_dir().join(format!("goro-doc-dgram-peer-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let _server = UnixDatagram::bind(&path)?;
+    /// let socket = UnixDatagram::unbound()?;
+    /// assert_eq!(socket.peer_addr().unwrap_err().kind(), std::io::ErrorKind::NotConnected);
+    /// socket.connect(&path)?;
+    /// assert_eq!(socket.peer_addr()?.as_pathname(), Some(path.as_path()));
+    /// std::fs::remove_file(&path)?;
+    /// # Ok(()) }
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.inner.io.get().peer_addr()
     }
 
     /// Shuts down the read, write or both halves (for every clone).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::net::Shutdown;
+    /// let (a, _b) = goro::net::unix::UnixDatagram::pair()?;
+    /// a.shutdown(Shutdown::Write)?;
+    /// assert_eq!(a.send(b"x").unwrap_err().kind(), std::io::ErrorKind::BrokenPipe);
+    /// # Ok(()) }
+    /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.inner.io.get().shutdown(how)
     }
 
     /// Another handle to the same socket, usable from another goroutine.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// goro::run(|| -> std::io::Result<()> {
+    ///     let (a, b) = goro::net::unix::UnixDatagram::pair()?;
+    ///     let receiver = a.try_clone()?;
+    ///     let got = goro::go!(move || receiver.recv(&mut [0u8; 8]));
+    ///     b.send(b"hi")?;
+    ///     assert_eq!(got.join().unwrap()?, 2);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn try_clone(&self) -> io::Result<UnixDatagram> {
         Ok(UnixDatagram {
             inner: self.inner.clone(),
@@ -349,27 +865,79 @@ impl UnixDatagram {
     /// temporarily unavailable"), not `TimedOut`. Shared by all clones. A
     /// deadline ([`set_read_deadline`](UnixDatagram::set_read_deadline))
     /// fails with `TimedOut`.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let (a, _b) = goro::net::unix::UnixDatagram::pair()?;
+    /// a.set_read_timeout(Some(Duration::from_millis(10)))?;
+    /// let err = a.recv(&mut [0u8; 8]).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+    /// assert!(a.set_read_timeout(Some(Duration::ZERO)).is_err()); // InvalidInput
+    /// # Ok(()) }
+    /// ```
     pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         self.inner.read_timeout.set(d)
     }
 
     /// Sends fail after waiting this long (`None`: never), with
     /// `ErrorKind::WouldBlock` as in std.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let (a, _b) = goro::net::unix::UnixDatagram::pair()?;
+    /// a.set_write_timeout(Some(Duration::from_millis(10)))?;
+    /// let err = loop {
+    ///     if let Err(e) = a.send(&[0u8; 1024]) {
+    ///         break e; // the peer's queue is full and nobody receives
+    ///     }
+    /// };
+    /// assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+    /// # Ok(()) }
+    /// ```
     pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         self.inner.write_timeout.set(d)
     }
 
     /// The read timeout.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let (a, _b) = goro::net::unix::UnixDatagram::pair()?;
+    /// assert_eq!(a.read_timeout()?, None);
+    /// a.set_read_timeout(Some(Duration::from_secs(1)))?;
+    /// assert_eq!(a.read_timeout()?, Some(Duration::from_secs(1)));
+    /// # Ok(()) }
+    /// ```
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
         Ok(self.inner.read_timeout.get())
     }
 
     /// The write timeout.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let (a, _b) = goro::net::unix::UnixDatagram::pair()?;
+    /// assert_eq!(a.write_timeout()?, None);
+    /// a.set_write_timeout(Some(Duration::from_secs(1)))?;
+    /// assert_eq!(a.write_timeout()?, Some(Duration::from_secs(1)));
+    /// # Ok(()) }
+    /// ```
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
         Ok(self.inner.write_timeout.get())
     }
 
     /// Takes the pending socket error, if any.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let (a, _b) = goro::net::unix::UnixDatagram::pair()?;
+    /// assert!(a.take_error()?.is_none());
+    /// # Ok(()) }
+    /// ```
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.inner.io.get().take_error()
     }
