@@ -37,9 +37,9 @@
 //! Bench ids: `claims_<load>/<contender>[_<N>]/<setting>`. IO-bound runs
 //! stop at 1,000 processes (see [`IO_N`]).
 
-#[path = "../examples/support/child.rs"]
+#[path = "../../../examples/support/child.rs"]
 mod child;
-#[path = "../examples/support/claims.rs"]
+#[path = "../support/claims.rs"]
 mod claims;
 
 use child::ChildServer;

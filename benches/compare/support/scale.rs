@@ -229,7 +229,7 @@ pub fn tokio_sleepers(
 
 /// The path of the Go program, for the report's output.
 pub fn go_program() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/compare/go/sleepers.go")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("go/sleepers.go")
 }
 
 /// The Go toolchain's version line, or `None` if `go` is not on PATH.

@@ -47,21 +47,21 @@
 //! reports) are `cargo bench --bench claims` and `cargo bench --bench sched`.
 
 #[macro_use]
-#[path = "support/out.rs"]
+#[path = "../../../examples/support/out.rs"]
 mod out;
-#[path = "support/child.rs"]
+#[path = "../../../examples/support/child.rs"]
 mod child;
-#[path = "support/claims.rs"]
+#[path = "../support/claims.rs"]
 mod claims;
-#[path = "support/fd_limit.rs"]
+#[path = "../../../examples/support/fd_limit.rs"]
 mod fd_limit;
-#[path = "support/loadgen.rs"]
+#[path = "../../../examples/support/loadgen.rs"]
 mod loadgen;
-#[path = "support/process.rs"]
+#[path = "../support/process.rs"]
 mod process;
-#[path = "support/scale.rs"]
+#[path = "../support/scale.rs"]
 mod scale;
-#[path = "support/sched.rs"]
+#[path = "../../../examples/support/sched.rs"]
 mod sched;
 
 use claims::Setting;
@@ -929,7 +929,7 @@ fn claims_section() -> bool {
     for line in verdicts(&rows) {
         say!("{line}");
     }
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/report");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/report");
     std::fs::create_dir_all(&dir).expect("create target/report");
     let path = dir.join("claims.svg");
     let subtitle = format!("{machine}. cargo run --release --example report");

@@ -7,12 +7,12 @@
 //! ```
 
 #[macro_use]
-#[path = "support/out.rs"]
+#[path = "../../../examples/support/out.rs"]
 mod out;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-#[path = "support/fd_limit.rs"]
+#[path = "../../../examples/support/fd_limit.rs"]
 mod fd_limit;
 
 fn main() -> std::io::Result<()> {
