@@ -20,6 +20,7 @@ mod fd_limit;
 #[path = "support/loadgen.rs"]
 mod loadgen;
 
+use clap::Parser;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -58,31 +59,39 @@ fn cpu_time(pid: u32) -> Option<Duration> {
     Some(Duration::from_nanos(ticks * 1_000_000_000 / hz))
 }
 
+/// THE demo: an echo server in a child process holding N concurrent TCP
+/// connections, every message verified. Exits 1 on any error.
+#[derive(Parser)]
+struct Args {
+    /// Connections, each driven by a goroutine.
+    #[arg(long, default_value_t = 10_000)]
+    conns: usize,
+    /// Round trips per connection.
+    #[arg(long, default_value_t = 20)]
+    rounds: u64,
+    /// Bytes per message.
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+}
+
 fn main() {
     if std::env::var_os(SERVER_ENV).is_some() {
         server();
     }
+    let Args {
+        conns,
+        rounds,
+        size,
+    } = Args::parse();
     let mut cfg = loadgen::Config {
         addr: "127.0.0.1:1".parse().unwrap(),
-        conns: 10_000,
-        rounds: 20,
-        size: 64,
+        conns,
+        rounds,
+        size,
         duration: Some(Duration::from_secs(30)),
         progress: true,
         connect_timeout: Duration::from_secs(20),
     };
-    let mut args = std::env::args().skip(1);
-    while let (Some(flag), Some(value)) = (args.next(), args.next()) {
-        match (flag.as_str(), value.parse::<u64>()) {
-            ("--conns", Ok(v)) => cfg.conns = v as usize,
-            ("--rounds", Ok(v)) => cfg.rounds = v,
-            ("--size", Ok(v)) => cfg.size = v as usize,
-            _ => {
-                eprintln!("usage: c10k [--conns N] [--rounds R] [--size B]");
-                std::process::exit(2);
-            }
-        }
-    }
     let limit = fd_limit::raise_fd_limit();
     say!("c10k: fd limit {limit}; starting the echo server in a child process");
     let mut child = Command::new(std::env::current_exe().expect("current_exe"))

@@ -18,6 +18,7 @@
 //! slow client: a client whose queue of 1,024 lines is full misses lines,
 //! and the hub counts them (Go's chat examples do the same).
 
+use clap::{Parser, Subcommand};
 use goro::context::{CancelFunc, Context};
 use goro::net::{TcpListener, TcpStream};
 use goro::{Receiver, Sender};
@@ -270,26 +271,40 @@ fn cancel_on_signals(cancel: CancelFunc) {
     });
 }
 
-fn usage() -> ! {
-    eprintln!("usage: chat [serve ADDR | client ADDR CLIENTS MESSAGES]");
-    std::process::exit(2);
+/// A chat server the Go way: a hub goroutine, a reader and a writer
+/// goroutine per client, shutdown on SIGINT or SIGTERM. Without a command:
+/// a demo of a server and 8 clients in this process.
+#[derive(Parser)]
+struct Args {
+    #[command(subcommand)]
+    mode: Option<Mode>,
 }
 
-fn number(arg: Option<String>, what: &str) -> u64 {
-    let Some(text) = arg else { usage() };
-    match text.parse::<u64>() {
-        Ok(n) if n > 0 => n,
-        _ => {
-            eprintln!("chat: {what} must be a positive number, not {text:?}");
-            std::process::exit(2);
-        }
-    }
+#[derive(Subcommand)]
+enum Mode {
+    /// Runs the server (prints `chat server on ADDR`; `nc ADDR` to chat).
+    Serve {
+        /// The address to listen on (port 0 picks a free one).
+        #[arg(default_value = "127.0.0.1:7100")]
+        addr: String,
+    },
+    /// Connects CLIENTS clients that each say MESSAGES lines and read
+    /// everyone else's, then prints what arrived and how fast.
+    Client {
+        /// The server's address (HOST:PORT).
+        addr: String,
+        /// Clients to connect (> 0).
+        #[arg(value_parser = clap::value_parser!(u64).range(1..))]
+        clients: u64,
+        /// Lines each client says (> 0).
+        #[arg(value_parser = clap::value_parser!(u64).range(1..))]
+        messages: u64,
+    },
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1).collect::<Vec<_>>().into_iter();
-    let mode = args.next();
-    goro::run(move || match mode.as_deref() {
+    let Args { mode } = Args::parse();
+    goro::run(move || match mode {
         None => {
             // The demo: a server and 8 clients in this process.
             let (ctx, cancel) = Context::background().with_cancel();
@@ -302,8 +317,7 @@ fn main() {
             cancel.cancel();
             print_hub(&server.join().unwrap());
         }
-        Some("serve") => {
-            let addr = args.next().unwrap_or_else(|| "127.0.0.1:7100".to_string());
+        Some(Mode::Serve { addr }) => {
             let listener = TcpListener::bind(addr.as_str()).unwrap_or_else(|e| {
                 eprintln!("chat: cannot listen on {addr}: {e}");
                 std::process::exit(1);
@@ -316,13 +330,17 @@ fn main() {
             cancel_on_signals(cancel);
             print_hub(&serve(ctx, listener, Some(Duration::from_secs(5))));
         }
-        Some("client") => {
-            let Some(addr) = args.next() else { usage() };
-            let clients = number(args.next(), "CLIENTS");
-            let messages = number(args.next(), "MESSAGES");
+        Some(Mode::Client {
+            addr,
+            clients,
+            messages,
+        }) => {
             let addr = match goro::net::lookup_host(&addr).map(|a| a.first().copied()) {
                 Ok(Some(addr)) => addr,
-                Ok(None) => usage(),
+                Ok(None) => {
+                    eprintln!("chat: {addr} resolves to no address");
+                    std::process::exit(1);
+                }
                 Err(e) => {
                     eprintln!("chat: {addr}: {e}");
                     std::process::exit(1);
@@ -336,6 +354,5 @@ fn main() {
                 }
             }
         }
-        Some(_) => usage(),
     });
 }

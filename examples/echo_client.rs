@@ -21,47 +21,65 @@ mod fd_limit;
 #[path = "support/loadgen.rs"]
 mod loadgen;
 
+use clap::{CommandFactory, Parser};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-fn usage() -> ! {
-    eprintln!("usage: echo_client [--addr A] [--conns N] [--rounds R] [--size B] [--duration S]");
-    std::process::exit(2);
+/// An echo load generator: N connections from goroutines, fixed-size
+/// messages, every reply verified; prints progress each second and a
+/// summary. Exits 1 if any round trip failed.
+#[derive(Parser)]
+#[command(name = "echo_client")]
+struct Args {
+    /// The echo server's address (HOST:PORT).
+    #[arg(long, default_value = "127.0.0.1:7000", value_parser = resolve)]
+    addr: SocketAddr,
+    /// Connections, each driven by a goroutine.
+    #[arg(long, default_value_t = 100)]
+    conns: usize,
+    /// Round trips per connection (0: until the duration is over).
+    #[arg(long, default_value_t = 0)]
+    rounds: u64,
+    /// Bytes per message.
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+    /// Seconds to run, fractions allowed (0: only --rounds).
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = seconds, allow_negative_numbers = true)]
+    duration: Duration,
+}
+
+/// A number of seconds, fractions allowed, >= 0.
+fn seconds(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    Duration::try_from_secs_f64(secs).map_err(|_| "not a number of seconds >= 0".into())
+}
+
+/// The first address `HOST:PORT` resolves to.
+fn resolve(s: &str) -> Result<SocketAddr, String> {
+    let mut addrs = s.to_socket_addrs().map_err(|e| e.to_string())?;
+    addrs
+        .next()
+        .ok_or_else(|| "resolves to no address".to_string())
 }
 
 fn main() {
-    let mut cfg = loadgen::Config {
-        addr: "127.0.0.1:7000".parse().unwrap(),
-        conns: 100,
-        rounds: 0,
-        size: 64,
-        duration: Some(Duration::from_secs(10)),
+    let args = Args::parse();
+    let cfg = loadgen::Config {
+        addr: args.addr,
+        conns: args.conns,
+        rounds: args.rounds,
+        size: args.size,
+        duration: (!args.duration.is_zero()).then_some(args.duration),
         progress: true,
         connect_timeout: Duration::from_secs(10),
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value = args.next().unwrap_or_else(|| usage());
-        let bad = |_| usage();
-        match flag.as_str() {
-            "--addr" => {
-                cfg.addr = std::net::ToSocketAddrs::to_socket_addrs(&value)
-                    .ok()
-                    .and_then(|mut a| a.next())
-                    .unwrap_or_else(|| usage())
-            }
-            "--conns" => cfg.conns = value.parse().unwrap_or_else(bad),
-            "--rounds" => cfg.rounds = value.parse().unwrap_or_else(|_| usage()),
-            "--size" => cfg.size = value.parse().unwrap_or_else(bad),
-            "--duration" => {
-                let s: f64 = value.parse().unwrap_or_else(|_| usage());
-                cfg.duration = (s > 0.0).then(|| Duration::from_secs_f64(s));
-            }
-            _ => usage(),
-        }
-    }
     if cfg.rounds == 0 && cfg.duration.is_none() {
-        eprintln!("echo_client: give --rounds or --duration");
-        usage();
+        Args::command()
+            .error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "give --rounds or --duration",
+            )
+            .exit();
     }
     let limit = fd_limit::raise_fd_limit();
     if (limit as usize) < cfg.conns + 64 {

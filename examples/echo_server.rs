@@ -29,6 +29,7 @@
 #[path = "support/out.rs"]
 mod out;
 
+use clap::Parser;
 use goro::net::{TcpListener, TcpStream};
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -59,32 +60,28 @@ fn serve(mut conn: TcpStream, read_timeout: Option<Duration>) {
     }
 }
 
-fn usage() -> ! {
-    eprintln!(
-        "usage: echo_server [ADDR] [--read-timeout MS] [--grace SECONDS]   (MS > 0; default ADDR 127.0.0.1:7000, grace 5)"
-    );
-    std::process::exit(2);
+/// A TCP echo server, one goroutine per connection. Prints `listening on
+/// ADDR` once bound; SIGINT or SIGTERM stops it gracefully.
+#[derive(Parser)]
+struct Args {
+    /// The address to listen on (port 0 picks a free one).
+    #[arg(default_value = "127.0.0.1:7000")]
+    addr: String,
+    /// Set a read timeout of MS milliseconds (> 0) before every read.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    read_timeout: Option<u64>,
+    /// Seconds open connections get to finish after a signal.
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = shutdown::parse_grace, allow_negative_numbers = true)]
+    grace: Duration,
 }
 
 fn main() {
-    let mut addr = "127.0.0.1:7000".to_string();
-    let mut read_timeout = None;
-    let mut grace = Duration::from_secs(5);
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--grace" => grace = shutdown::parse_grace(args.next()).unwrap_or_else(|| usage()),
-            "--read-timeout" => {
-                let ms = args.next().and_then(|v| v.parse::<u64>().ok());
-                match ms {
-                    Some(ms) if ms > 0 => read_timeout = Some(Duration::from_millis(ms)),
-                    _ => usage(),
-                }
-            }
-            flag if flag.starts_with('-') => usage(),
-            _ => addr = a,
-        }
-    }
+    let Args {
+        addr,
+        read_timeout,
+        grace,
+    } = Args::parse();
+    let read_timeout = read_timeout.map(Duration::from_millis);
     fd_limit::raise_fd_limit();
     goro::main(move || {
         let listener = TcpListener::bind(&addr).unwrap_or_else(|e| {

@@ -8,6 +8,7 @@
 #[path = "support/out.rs"]
 mod out;
 
+use clap::Parser;
 use std::time::Instant;
 
 struct Farewell(&'static str);
@@ -18,7 +19,13 @@ impl Drop for Farewell {
     }
 }
 
+/// The first goro program: goroutines taking turns on one worker with
+/// `gosched`, one leaving early with `goexit`. Takes no arguments.
+#[derive(Parser)]
+struct Args {}
+
 fn main() {
+    Args::parse();
     let previous = goro::gomaxprocs(1);
     goro::run(move || {
         say!(

@@ -18,17 +18,38 @@
 #[macro_use]
 mod out;
 
+use clap::{Parser, ValueEnum};
+
+/// The scheduler's hot paths, N times, for instruction counts (callgrind)
+/// and wall time per operation.
+#[derive(Parser)]
+struct Args {
+    /// The hot path to run.
+    mode: Mode,
+    /// Operations (rounds for gosched and chan).
+    n: u64,
+    /// Workers (`gomaxprocs`).
+    #[arg(default_value_t = 1)]
+    procs: usize,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Mode {
+    /// N rounds of two goroutines yielding in turn.
+    Gosched,
+    /// N unbuffered round trips.
+    Chan,
+    /// N goroutines spawned, then joined.
+    Spawn,
+}
+
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let usage = "usage: hotpath gosched|chan|spawn N [PROCS]";
-    let mode = args.next().expect(usage);
-    let n: u64 = args.next().and_then(|n| n.parse().ok()).expect(usage);
-    let procs: usize = args.next().map_or(1, |p| p.parse().expect(usage));
+    let Args { mode, n, procs } = Args::parse();
     goro::gomaxprocs(procs);
     let start = std::time::Instant::now();
-    let label = mode.clone();
-    goro::run(move || match mode.as_str() {
-        "gosched" => {
+    let label = mode.to_possible_value().unwrap().get_name().to_string();
+    goro::run(move || match mode {
+        Mode::Gosched => {
             let other = goro::go!(move || {
                 for _ in 0..n {
                     goro::gosched();
@@ -39,7 +60,7 @@ fn main() {
             }
             other.join().unwrap();
         }
-        "chan" => {
+        Mode::Chan => {
             let (ping_tx, ping_rx) = goro::chan::<u64>(0);
             let (pong_tx, pong_rx) = goro::chan::<u64>(0);
             let echo = goro::go!(move || {
@@ -54,13 +75,12 @@ fn main() {
             }
             echo.join().unwrap();
         }
-        "spawn" => {
+        Mode::Spawn => {
             let handles: Vec<_> = (0..n).map(|i| goro::go!(move || i)).collect();
             for h in handles {
                 h.join().unwrap();
             }
         }
-        _ => panic!("{usage}"),
     });
     let per_op = start.elapsed().as_nanos() / u128::from(n.max(1));
     say!("hotpath {label}: {per_op} ns per op on {procs} worker(s)");

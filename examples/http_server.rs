@@ -23,6 +23,7 @@
 #[path = "support/out.rs"]
 mod out;
 
+use clap::Parser;
 use goro::net::{TcpListener, TcpStream};
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -141,24 +142,21 @@ fn serve(mut conn: TcpStream, shutdown: &Shutdown) {
     }
 }
 
-fn usage() -> ! {
-    eprintln!(
-        "usage: http_server [ADDR] [--grace SECONDS]   (default ADDR 127.0.0.1:8080, grace 5)"
-    );
-    std::process::exit(2);
+/// A minimal HTTP/1.1 server answering "Hello, World!", one goroutine per
+/// connection. Prints `listening on http://ADDR/` once bound; SIGINT or
+/// SIGTERM stops it gracefully.
+#[derive(Parser)]
+struct Args {
+    /// The address to listen on (port 0 picks a free one).
+    #[arg(default_value = "127.0.0.1:8080")]
+    addr: String,
+    /// Seconds open connections get to finish after a signal.
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = shutdown::parse_grace, allow_negative_numbers = true)]
+    grace: Duration,
 }
 
 fn main() {
-    let mut addr = "127.0.0.1:8080".to_string();
-    let mut grace = Duration::from_secs(5);
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--grace" => grace = shutdown::parse_grace(args.next()).unwrap_or_else(|| usage()),
-            flag if flag.starts_with('-') => usage(),
-            _ => addr = a,
-        }
-    }
+    let Args { addr, grace } = Args::parse();
     fd_limit::raise_fd_limit();
     goro::main(move || {
         let listener = TcpListener::bind(&addr).unwrap_or_else(|e| {

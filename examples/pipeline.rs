@@ -11,6 +11,7 @@ mod out;
 
 use std::time::Duration;
 
+use clap::Parser;
 use goro::{chan, select, Receiver};
 
 /// Stage 1: emits `0..n`, or stops when `done` is closed.
@@ -59,7 +60,13 @@ fn merge(inputs: Vec<Receiver<u64>>) -> Receiver<u64> {
     rx
 }
 
+/// A fan-out/fan-in pipeline of goroutines with cancellation. Takes no
+/// arguments.
+#[derive(Parser)]
+struct Args {}
+
 fn main() {
+    Args::parse();
     goro::main(|| {
         // The whole pipeline: 1000 numbers, 8 workers.
         let (done_tx, done) = chan::<()>(0);

@@ -30,6 +30,7 @@ mod out;
 #[path = "support/parked.rs"]
 mod parked;
 
+use clap::{Parser, Subcommand};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -37,27 +38,43 @@ use std::time::{Duration, Instant};
 
 use parked::{mem_available, park_on_channel};
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let number = |at: usize, default: usize| -> usize {
-        match args.get(at) {
-            None => default,
-            Some(s) => s
-                .parse()
-                .unwrap_or_else(|_| usage(&format!("not a number: {s:?}"))),
-        }
-    };
-    match args.first().map(String::as_str) {
-        Some("idle-mem") => idle_mem(number(1, 100_000).max(1)),
-        Some("spawn") => spawn(number(1, 200_000).max(1)),
-        Some("compare") => compare(number(1, 5).max(1)),
-        _ => usage("expected a mode"),
-    }
+/// goro beside Go as the number of goroutines grows. Each mode prints one
+/// line of `key=value` fields.
+#[derive(Parser)]
+struct Args {
+    #[command(subcommand)]
+    mode: Mode,
 }
 
-fn usage(why: &str) -> ! {
-    eprintln!("scale_spawn: {why}\nusage: scale_spawn idle-mem N | spawn N | compare [REPS]");
-    std::process::exit(2)
+#[derive(Subcommand)]
+enum Mode {
+    /// N goroutines block receiving on one channel, then all return.
+    IdleMem {
+        /// Goroutines to park.
+        #[arg(default_value_t = 100_000)]
+        n: usize,
+    },
+    /// Spawns N goroutines and joins them, cold then warm.
+    Spawn {
+        /// Goroutines to spawn.
+        #[arg(default_value_t = 200_000)]
+        n: usize,
+    },
+    /// Runs both loads REPS times as fresh processes, goro and Go
+    /// alternating, and prints the medians.
+    Compare {
+        /// Repetitions.
+        #[arg(default_value_t = 5)]
+        reps: usize,
+    },
+}
+
+fn main() {
+    match Args::parse().mode {
+        Mode::IdleMem { n } => idle_mem(n.max(1)),
+        Mode::Spawn { n } => spawn(n.max(1)),
+        Mode::Compare { reps } => compare(reps.max(1)),
+    }
 }
 
 fn idle_mem(n: usize) {

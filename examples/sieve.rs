@@ -7,7 +7,17 @@
 #[path = "support/out.rs"]
 mod out;
 
+use clap::Parser;
 use goro::{chan, Receiver, Sender};
+
+/// The concurrent prime sieve: prints the first N primes, each found by a
+/// chain of filter goroutines.
+#[derive(Parser)]
+struct Args {
+    /// How many primes to print.
+    #[arg(default_value_t = 100)]
+    n: usize,
+}
 
 /// Sends 2, 3, 4, ... until the receiver goes away.
 fn generate(out: Sender<u64>) {
@@ -28,10 +38,7 @@ fn filter(input: Receiver<u64>, out: Sender<u64>, prime: u64) {
 }
 
 fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(100);
+    let Args { n } = Args::parse();
     goro::main(move || {
         let (tx, mut rx) = chan(0);
         goro::go!(generate(tx));

@@ -221,7 +221,7 @@ fn chat_delivers_every_line_and_its_server_stops_on_sigterm() {
     assert_eq!(bad.status.code(), Some(2));
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(
-        err.contains("CLIENTS must be a positive number, not \"many\""),
+        err.contains("invalid value 'many' for '<CLIENTS>'"),
         "{err}"
     );
     sigterm(&server);

@@ -104,8 +104,8 @@ impl Shutdown {
     }
 }
 
-/// Parses a `--grace SECONDS` value (fractions allowed, >= 0).
-pub fn parse_grace(value: Option<String>) -> Option<Duration> {
-    let secs = value?.parse::<f64>().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+/// Parses a `--grace SECONDS` value (fractions allowed, >= 0), for clap.
+pub fn parse_grace(value: &str) -> Result<Duration, String> {
+    let secs: f64 = value.parse().map_err(|e| format!("{e}"))?;
+    Duration::try_from_secs_f64(secs).map_err(|_| "not a number of seconds >= 0".into())
 }

@@ -65,6 +65,7 @@ mod scale;
 mod sched;
 
 use claims::Setting;
+use clap::{builder::RangedU64ValueParser, Parser, ValueEnum};
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -802,90 +803,62 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
-/// What the command line asked for.
+/// The claims report, then the sched, scale and process sections: goro
+/// beside threads, processes, tokio and may (and Go where installed).
+#[derive(Parser)]
 struct Args {
-    claims: bool,
-    sched: bool,
-    scale: bool,
-    /// The process section (`examples/support/process.rs`).
-    process: bool,
-    /// The scale section's measured time per sleepers case.
+    /// The sections to run (none: all of them).
+    #[arg(value_enum)]
+    sections: Vec<Section>,
+    /// The scale section's measured time per sleepers case, in seconds.
+    #[arg(long = "duration", value_name = "SECS", default_value = "3", value_parser = secs, allow_negative_numbers = true)]
     sleep_time: Duration,
-    /// The scale section's time per echo run.
+    /// The scale section's time per echo run, in seconds.
+    #[arg(long = "echo-duration", value_name = "SECS", default_value = "2", value_parser = secs, allow_negative_numbers = true)]
     echo_time: Duration,
     /// The scale section's runs of every case.
+    #[arg(long, default_value_t = SCALE_REPS, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     reps: usize,
 }
 
-const USAGE: &str =
-    "usage: report [claims] [sched] [scale] [process] [--duration SECS] [--echo-duration SECS]   \
-                     (no section: all of them; the durations are the scale section's)";
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum Section {
+    /// The claims table (switching, creation, CPU, IO) and its SVG chart.
+    Claims,
+    /// Wake-up lateness beside CPU hogs, hand-off, echo p99 with hogs.
+    Sched,
+    /// Many sleeping goroutines and deadline churn (issue 11).
+    Scale,
+    /// Child processes (issue 12).
+    Process,
+}
 
-/// The sections named on the command line (none: all of them) and the
-/// scale section's options.
-fn parse_args() -> Args {
-    let mut args = Args {
-        claims: false,
-        sched: false,
-        scale: false,
-        process: false,
-        sleep_time: SCALE_SLEEP_TIME,
-        echo_time: SCALE_ECHO_TIME,
-        reps: SCALE_REPS,
-    };
-    let mut it = std::env::args().skip(1);
-    let secs = |v: Option<String>| {
-        v.and_then(|v| v.parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .map(Duration::from_secs_f64)
-            .unwrap_or_else(|| {
-                eprintln!("{USAGE}");
-                std::process::exit(2);
-            })
-    };
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "claims" => args.claims = true,
-            "sched" => args.sched = true,
-            "scale" => args.scale = true,
-            "process" => args.process = true,
-            "--duration" => args.sleep_time = secs(it.next()),
-            "--echo-duration" => args.echo_time = secs(it.next()),
-            "--reps" => match it.next().and_then(|v| v.parse().ok()) {
-                Some(n) if n > 0 => args.reps = n,
-                _ => {
-                    eprintln!("{USAGE}");
-                    std::process::exit(2);
-                }
-            },
-            _ => {
-                eprintln!("{USAGE}");
-                std::process::exit(2);
-            }
-        }
+/// A number of seconds > 0, fractions allowed.
+fn secs(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    match Duration::try_from_secs_f64(secs) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err("not a number of seconds > 0".into()),
     }
-    if !(args.claims || args.sched || args.scale || args.process) {
-        (args.claims, args.sched, args.scale, args.process) = (true, true, true, true);
-    }
-    args
 }
 
 fn main() {
     claims::handle_roles();
     sched::handle_role();
     scale::handle_role();
-    let args = parse_args();
-    let mut ok = !args.claims || claims_section();
+    let args = Args::parse();
+    let run = |s| args.sections.is_empty() || args.sections.contains(&s);
+    let mut ok = !run(Section::Claims) || claims_section();
     if std::env::var(claims::SETTING_ENV).is_ok() {
         return; // a claims setting child: its rows are printed
     }
-    if args.sched {
+    if run(Section::Sched) {
         sched_section();
     }
-    if args.scale && !scale_section(args.sleep_time, args.echo_time, args.reps) {
+    if run(Section::Scale) && !scale_section(args.sleep_time, args.echo_time, args.reps) {
         ok = false;
     }
-    if args.process {
+    if run(Section::Process) {
         process::section();
     }
     if !ok {
@@ -1134,16 +1107,13 @@ fn sched_section() {
 
 /// Sleeping goroutines per case.
 const SCALE_N: [usize; 3] = [1_000, 10_000, 100_000];
-/// Default measured time per sleepers case (`--duration`).
-const SCALE_SLEEP_TIME: Duration = Duration::from_secs(3);
 /// A sleepers child that has not answered this long after its measured
 /// time is over is killed (its own watchdog) and reported as failed.
 const SCALE_CHILD_SLACK: Duration = Duration::from_secs(60);
-/// Deadline churn: connection counts, default time per run
-/// (`--echo-duration`), runs of each server, and the read timeout (long:
+/// Deadline churn: connection counts (the time per run is
+/// `--echo-duration`), runs of each server, and the read timeout (long:
 /// it never fires, it is only armed and cancelled).
 const SCALE_ECHO_CONNS: [usize; 2] = [100, 10_000];
-const SCALE_ECHO_TIME: Duration = Duration::from_secs(2);
 /// Default runs of every case (`--reps`).
 const SCALE_REPS: usize = 3;
 const SCALE_READ_TIMEOUT: Duration = Duration::from_secs(10);

@@ -10,16 +10,24 @@
 #[path = "../../../examples/support/out.rs"]
 mod out;
 
+use clap::Parser;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[path = "../../../examples/support/fd_limit.rs"]
 mod fd_limit;
 
+/// The tokio peer of `echo_server` (current-thread runtime: one worker).
+/// Prints `tokio echo server on ADDR` once bound.
+#[derive(Parser)]
+struct Args {
+    /// The address to listen on (port 0 picks a free one).
+    #[arg(default_value = "127.0.0.1:7002")]
+    addr: String,
+}
+
 fn main() -> std::io::Result<()> {
+    let Args { addr } = Args::parse();
     fd_limit::raise_fd_limit();
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:7002".to_string());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()?;
