@@ -19,13 +19,13 @@
 //!   returns p99 x iterations). p50/p99/max over all samples are printed.
 //!
 //! The loads are `examples/support/sched.rs`, shared with the `sched`
-//! section of `examples/report.rs` (which also counts threads executing
+//! section of `benches/compare/examples/report.rs` (which also counts threads executing
 //! goroutine code and runs the design without signal pausing).
 //!
 //! ```text
 //! cargo bench --bench sched                         # everything (~1 min)
 //! cargo bench --bench sched -- sched_probe_lateness # one group
-//! cargo run --release --example report -- sched     # the table
+//! cargo run --release -p goro-compare --example report -- sched     # the table
 //! ```
 //!
 //! Criterion plans iteration counts by wall time (its warm-up times the

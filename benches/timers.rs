@@ -26,7 +26,7 @@
 //! ```text
 //! cargo bench --bench timers                          # everything (~1 min)
 //! cargo bench --bench timers -- timers_sleep_wakeups  # one group
-//! cargo run --release --example report -- scale       # beside tokio and Go
+//! cargo run --release -p goro-compare --example report -- scale       # beside tokio and Go
 //! ```
 //!
 //! Under `cargo test --benches` every bench runs once (a few seconds).

@@ -16,7 +16,7 @@
 //! `--read-timeout MS` sets a read timeout on the connection before every
 //! read, as a server with a per-request deadline does: each read that
 //! waits arms a timer and the data's arrival cancels it (the `scale`
-//! section of `examples/report.rs` measures what that costs). A client
+//! section of `benches/compare/examples/report.rs` measures what that costs). A client
 //! silent for longer is disconnected.
 //!
 //! SIGINT or SIGTERM shuts it down gracefully: the listener is closed (no

@@ -10,7 +10,7 @@
 //! A pool round trip (queue the job, park, a pool thread runs it, unpark)
 //! costs about ten microseconds (9–20 µs measured on a loaded 2-core
 //! machine) where a `statx` or a small `read(2)` from the page cache costs
-//! well under one (`cargo bench --bench fs` measures both, and
+//! well under one (`cargo bench -p goro-compare --bench fs` measures both, and
 //! ARCHITECTURE.md has the numbers). So [`File`] does not run one job per
 //! call: it keeps one 64 KiB buffer ([`BUFFER_SIZE`]), as `tokio::fs::File`
 //! does.

@@ -1,5 +1,5 @@
 //! The scheduling loads behind `benches/sched.rs` (criterion) and the
-//! `sched` section of `examples/report.rs` (one table): what preemption,
+//! `sched` section of `benches/compare/examples/report.rs` (one table): what preemption,
 //! the CPU-token cap and the blocked-worker hand-off buy a program.
 //!
 //! - [`probe`]: a goroutine sleeps 1 ms over and over beside N CPU hogs

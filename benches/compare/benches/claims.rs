@@ -7,13 +7,13 @@
 //! to CPU 0 with `sched_setaffinity` before any thread starts, one worker)
 //! and `multi_core` (all CPUs, a worker per CPU). The loads and the reasons
 //! behind them (fork in the bench, a separate echo server process) are
-//! documented in `examples/support/claims.rs`.
+//! documented in `benches/compare/support/claims.rs`.
 //!
 //! ```text
-//! cargo bench --bench claims                     # everything, both settings
-//! cargo bench --bench claims -- claims_switch    # one load
-//! GORO_CLAIMS_SETTING=single_core cargo bench --bench claims   # one setting
-//! cargo run --release --example report           # quick table + SVG plot
+//! cargo bench -p goro-compare --bench claims                     # everything, both settings
+//! cargo bench -p goro-compare --bench claims -- claims_switch    # one load
+//! GORO_CLAIMS_SETTING=single_core cargo bench -p goro-compare --bench claims   # one setting
+//! cargo run --release -p goro-compare --example report           # quick table + SVG plot
 //! ```
 //!
 //! In each setting's process the contenders that fork run first, before

@@ -6,7 +6,7 @@
 //! blocking pool). One lookup per iteration, and a batch of 64 concurrent
 //! lookups per iteration (64 goroutines, 64 threads, 64 tasks).
 //!
-//! `cargo bench --bench dns`; quick look: `cargo bench --bench dns -- --quick`.
+//! `cargo bench -p goro-compare --bench dns`; quick look: `cargo bench -p goro-compare --bench dns -- --quick`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;

@@ -23,7 +23,7 @@
 //! defaults (goro 512 threads, tokio 512). Criterion's time per iteration
 //! is one call, one whole read, or all 1,000 files.
 //!
-//! `cargo bench --bench fs`; one group: `cargo bench --bench fs -- fs_call`.
+//! `cargo bench -p goro-compare --bench fs`; one group: `cargo bench -p goro-compare --bench fs -- fs_call`.
 
 use criterion::{criterion_group, BenchmarkId, Criterion};
 use std::io::Read;

@@ -1,5 +1,5 @@
 //! The claims report: a quick run (a few minutes on 2 cores) of the loads of
-//! `benches/claims.rs` — switching, creation, a CPU-bound job split into 64
+//! `benches/compare/benches/claims.rs` — switching, creation, a CPU-bound job split into 64
 //! tasks and an IO-bound echo load — by goroutines (goro), OS threads,
 //! processes, tokio tasks and may coroutines, on one core (pinned to CPU 0,
 //! one worker) and on all cores. It prints one table, checks the four claims
@@ -16,7 +16,7 @@
 //! connections with and without 4 hogs.
 //!
 //! Then the `scale` section (issue 11's timer goals; the loads are in
-//! `examples/support/scale.rs`): N = 1,000, 10,000 and 100,000 goroutines
+//! `benches/compare/support/scale.rs`): N = 1,000, 10,000 and 100,000 goroutines
 //! each looping `sleep(1 ms)`, wake-ups per second and mean lateness, on
 //! one worker and on all, beside the same load as tokio tasks and as Go
 //! goroutines (`benches/compare/go/sleepers.go`, when `go` is on PATH);
@@ -26,25 +26,25 @@
 //! separate processes, runs interleaved.
 //!
 //! Then the `process` section (issue 12's child-process goals; the loads
-//! are in `examples/support/process.rs`): 50 children of `sleep 0.2` and
+//! are in `benches/compare/support/process.rs`): 50 children of `sleep 0.2` and
 //! 1,000 of `true`, by goroutines with `goro::process` and with
 //! `std::process`, by std threads and by tokio tasks (`tokio::process`), with
 //! a ticker's worst gap; and one spawn's time beside parked goroutines.
 //!
 //! ```text
-//! cargo run --release --example report            # every section
-//! cargo run --release --example report -- claims  # the claims only
-//! cargo run --release --example report -- sched   # the sched section only (< 1 min)
-//! cargo run --release --example report -- scale   # the scale section only (~7 min)
-//! cargo run --release --example report -- scale --duration 3 --echo-duration 2 --reps 3
-//! cargo run --release --example report -- process # child processes (< 1 min)
+//! cargo run --release -p goro-compare --example report            # every section
+//! cargo run --release -p goro-compare --example report -- claims  # the claims only
+//! cargo run --release -p goro-compare --example report -- sched   # the sched section only (< 1 min)
+//! cargo run --release -p goro-compare --example report -- scale   # the scale section only (~7 min)
+//! cargo run --release -p goro-compare --example report -- scale --duration 3 --echo-duration 2 --reps 3
+//! cargo run --release -p goro-compare --example report -- process # child processes (< 1 min)
 //! ```
 //!
 //! Every value is the median of several repetitions (the count is printed),
 //! with the smallest and largest beside it; nothing is rounded up. The
-//! loads and their caveats are documented in `examples/support/claims.rs`
+//! loads and their caveats are documented in `benches/compare/support/claims.rs`
 //! and `examples/support/sched.rs`; criterion's full runs (with HTML
-//! reports) are `cargo bench --bench claims` and `cargo bench --bench sched`.
+//! reports) are `cargo bench -p goro-compare --bench claims` and `cargo bench --bench sched`.
 
 #[macro_use]
 #[path = "../../../examples/support/out.rs"]
@@ -887,7 +887,7 @@ fn claims_section() -> bool {
     say!();
     say!("claims report: {machine}");
     say!(
-        "command: cargo run --release --example report; median of {REPS} runs ({IO_REPS} for IO), min .. max beside it;"
+        "command: cargo run --release -p goro-compare --example report; median of {REPS} runs ({IO_REPS} for IO), min .. max beside it;"
     );
     say!(
         "switch: {HANDOFFS} handoffs per run; cpu64: {CPU_TOTAL} rounds in {CPU_TASKS} tasks; io: N tasks x {IO_K} 64-byte round trips, p50/p99 over all runs"
@@ -905,7 +905,7 @@ fn claims_section() -> bool {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/report");
     std::fs::create_dir_all(&dir).expect("create target/report");
     let path = dir.join("claims.svg");
-    let subtitle = format!("{machine}. cargo run --release --example report");
+    let subtitle = format!("{machine}. cargo run --release -p goro-compare --example report");
     std::fs::write(&path, svg(&panels(&rows), &subtitle)).expect("write the SVG");
     say!();
     say!("plot: {}", path.display());
@@ -966,7 +966,7 @@ fn sched_section() {
     let cpus = claims::all_cpus();
     say!();
     say!("sched report: {cpus} CPU(s), {}", cpu_model());
-    say!("command: cargo run --release --example report -- sched");
+    say!("command: cargo run --release -p goro-compare --example report -- sched");
     say!();
     say!(
         "Probe: a goroutine sleeps {:?} beside N CPU hogs (goroutines that never call goro), \
@@ -1129,7 +1129,7 @@ fn scale_section(sleep_time: Duration, echo_time: Duration, reps: usize) -> bool
     say!();
     say!("scale report: {cpus} CPU(s), {}", cpu_model());
     say!(
-        "command: cargo run --release --example report -- scale --duration {} --echo-duration {} \
+        "command: cargo run --release -p goro-compare --example report -- scale --duration {} --echo-duration {} \
          --reps {reps}",
         sleep_time.as_secs_f64(),
         echo_time.as_secs_f64()

@@ -3,7 +3,7 @@
 //! server under `GOMAXPROCS=1`), driven by the same `echo_client`.
 //!
 //! ```text
-//! cargo run --release --example tokio_echo_server -- 127.0.0.1:7002
+//! cargo run --release -p goro-compare --example tokio_echo_server -- 127.0.0.1:7002
 //! ```
 
 #[macro_use]

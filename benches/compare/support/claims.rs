@@ -1,5 +1,5 @@
 //! The loads behind the textbook's four claims, shared by
-//! `benches/claims.rs` (criterion) and `examples/report.rs` (one quick
+//! `benches/compare/benches/claims.rs` (criterion) and `benches/compare/examples/report.rs` (one quick
 //! table and a plot): switching, creation, a CPU-bound job and an IO-bound
 //! echo load, each run by goroutines (goro), OS threads, processes and the
 //! peers a user would pick instead (tokio tasks, may coroutines).

@@ -305,7 +305,7 @@ pub fn section() {
          median (min-max) of {REPS} runs, contenders interleaved",
         goro::num_cpu()
     );
-    say!("command: cargo run --release --example report -- process");
+    say!("command: cargo run --release -p goro-compare --example report -- process");
     let loads: [(&str, usize, &'static str, &'static [&'static str]); 2] = [
         ("sleep 0.2", SLEEPERS, "sleep", &["0.2"]),
         ("true", SHORT, "true", &[]),

@@ -1,4 +1,4 @@
-//! The loads of the `scale` section of `examples/report.rs` (issue 11's
+//! The loads of the `scale` section of `benches/compare/examples/report.rs` (issue 11's
 //! timer goals), each run in a fresh child process so that one case's
 //! goroutines, threads and timers never disturb the next:
 //!
