@@ -158,7 +158,10 @@ fn echo_server_stops_accepting_on_sigterm_and_lets_connections_finish() {
 
 #[test]
 fn http_server_closes_keep_alive_after_the_response_and_ends_after_the_grace() {
-    let (child, addr, out) = start_server("http_server", &["--grace", "0.5"]);
+    // The grace period must outlast the steps between the signal and the
+    // second request, or the server exits under that request (a loaded
+    // machine took over 0.5 s once).
+    let (child, addr, out) = start_server("http_server", &["--grace", "5"]);
     const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     let mut busy = TcpStream::connect(addr).unwrap();
     let idle = TcpStream::connect(addr).unwrap();
@@ -177,7 +180,7 @@ fn http_server_closes_keep_alive_after_the_response_and_ends_after_the_grace() {
     let (rest, took) = finish(child, out, Duration::from_secs(30));
     assert!(rest.contains("stopped by SIGTERM: "), "{rest}");
     assert!(rest.contains("connections served, 1 still open"), "{rest}");
-    assert!(took >= Duration::from_millis(300), "exited after {took:?}");
+    assert!(took >= Duration::from_secs(1), "exited after {took:?}");
     drop(idle);
 }
 
