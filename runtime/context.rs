@@ -525,6 +525,7 @@ mod tests {
 
     #[test]
     fn cancelled_children_leave_the_parents_table() {
+        let _counting = timer::counting_timers();
         let (parent, _cancel) = Context::background().with_cancel();
         for _ in 0..10_000 {
             let (child, cancel) = parent.with_cancel();
@@ -544,6 +545,7 @@ mod tests {
 
     #[test]
     fn cancelling_releases_the_timer_at_once() {
+        let _counting = timer::counting_timers();
         // Other tests of this crate arm timers too: look for the difference
         // a thousand contexts make.
         const N: usize = 1000;

@@ -416,6 +416,7 @@ mod tests {
     /// other unit tests may still arm a few: compare with a wide margin.
     #[test]
     fn dropping_the_receivers_cancels_after_and_tick() {
+        let _counting = timer::counting_timers();
         const N: usize = 1000;
         let before = timer::armed();
         let rxs: Vec<_> = (0..N).map(|_| after(Duration::from_secs(3600))).collect();

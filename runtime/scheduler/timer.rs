@@ -335,7 +335,16 @@ pub(super) fn len(workers: &[Arc<WorkerShared>]) -> usize {
     shards(workers).map(|s| s.len.load(Ordering::Relaxed)).sum()
 }
 
-/// Number of armed timers, for tests.
+/// Held by the unit tests that count armed timers or arm many: run side
+/// by side they saw each other's (a thousand `after`s dropped while a
+/// context test counted its own thousand failed CI once).
+#[cfg(test)]
+pub(crate) fn counting_timers() -> std::sync::MutexGuard<'static, ()> {
+    static COUNTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    COUNTING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Number of armed timers, for tests (see [`counting_timers`]).
 #[cfg(test)]
 pub(crate) fn armed() -> usize {
     len(&rt().read_workers())
