@@ -171,11 +171,18 @@ fn http_server_closes_keep_alive_after_the_response_and_ends_after_the_grace() {
     assert!(buf[..n].starts_with(b"HTTP/1.1 200 OK"));
     sigterm(&child);
     until_refused(addr);
-    // A request after the signal is answered, then the connection closes.
-    busy.write_all(GET).unwrap();
+    // The keep-alive connection closes after its current response: a
+    // request sent after the signal is answered first if the connection's
+    // goroutine was back in its read when the signal came, and not if it
+    // still stood between the first response and its look at the flag
+    // (CI saw both). Either way the server closes it: read_to_end ends.
+    let _ = busy.write_all(GET);
     let mut answer = Vec::new();
-    busy.read_to_end(&mut answer).unwrap();
-    assert!(answer.starts_with(b"HTTP/1.1 200 OK"), "{answer:?}");
+    let _ = busy.read_to_end(&mut answer);
+    assert!(
+        answer.is_empty() || answer.starts_with(b"HTTP/1.1 200 OK"),
+        "{answer:?}"
+    );
     // The idle keep-alive connection holds the server for the grace period.
     let (rest, took) = finish(child, out, Duration::from_secs(30));
     assert!(rest.contains("stopped by SIGTERM: "), "{rest}");
