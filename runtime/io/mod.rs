@@ -78,8 +78,9 @@ impl Timeout {
     }
 }
 
-/// A mio source for any fd-owning value.
-struct FdSource<T>(T);
+/// A mio source for any fd-owning value (a `Pollable`'s, a child's
+/// pidfd).
+pub(crate) struct FdSource<T>(pub(crate) T);
 
 impl<T: AsFd> mio::event::Source for FdSource<T> {
     fn register(

@@ -25,6 +25,7 @@ use std::time::Instant;
 use super::pidfd::{self, PidFd};
 use crate::chan::RecvTimeoutError;
 use crate::io::registration::{Direction, IoSource};
+use crate::io::FdSource;
 
 /// A spawned child process and how its exit is watched.
 #[derive(Debug)]
@@ -36,7 +37,7 @@ pub(super) struct Process {
 /// How a waiter learns that the child may have exited.
 enum Exit {
     /// The pidfd, registered with the reactor: readable once it exited.
-    Pidfd(IoSource<PidFd>),
+    Pidfd(IoSource<FdSource<PidFd>>),
     /// No pidfd: every SIGCHLD.
     Sigchld,
 }
@@ -54,7 +55,7 @@ impl Process {
     /// Watches `child` (its pipes already taken out) for its exit.
     pub(super) fn new(child: std::process::Child) -> Process {
         let exit = if pidfd::enabled() {
-            match PidFd::open(child.id()).and_then(IoSource::new) {
+            match PidFd::open(child.id()).and_then(|fd| IoSource::new(FdSource(fd))) {
                 Ok(source) => Exit::Pidfd(source),
                 Err(_) => Exit::Sigchld,
             }
