@@ -48,6 +48,31 @@ fn until_parked_in_io(n: usize) {
     }
 }
 
+/// Starts 100 goroutines waiting on `listener`, half in `accept`, half in
+/// `incoming` (the two functions, each returning the error the wait ends
+/// with), and returns, once all are parked, where their errors arrive.
+fn hundred_acceptors<L: Send + Sync + 'static>(
+    listener: &Arc<L>,
+    accept: fn(&L) -> std::io::Error,
+    incoming: fn(&L) -> std::io::Error,
+) -> goro::Receiver<std::io::Error> {
+    let (tx, rx) = chan::<std::io::Error>(0);
+    for i in 0..100 {
+        let listener = listener.clone();
+        let tx = tx.clone();
+        goro::go!(move || {
+            let err = if i % 2 == 0 {
+                accept(&listener)
+            } else {
+                incoming(&listener)
+            };
+            tx.send(err).unwrap();
+        });
+    }
+    until_parked_in_io(100);
+    rx
+}
+
 #[test]
 fn close_wakes_a_hundred_tcp_acceptors_promptly() {
     let _serial = serial();
@@ -55,22 +80,11 @@ fn close_wakes_a_hundred_tcp_acceptors_promptly() {
     goro::run(|| {
         let listener = Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
         let addr = listener.local_addr().unwrap();
-        let (tx, rx) = chan::<std::io::Error>(0);
-        for i in 0..100 {
-            let listener = listener.clone();
-            let tx = tx.clone();
-            goro::go!(move || {
-                // Half wait in accept, half in incoming.
-                let err = if i % 2 == 0 {
-                    listener.accept().map(|_| ()).unwrap_err()
-                } else {
-                    listener.incoming().next().unwrap().map(|_| ()).unwrap_err()
-                };
-                tx.send(err).unwrap();
-            });
-        }
-        drop(tx);
-        until_parked_in_io(100);
+        let rx = hundred_acceptors(
+            &listener,
+            |l| l.accept().map(|_| ()).unwrap_err(),
+            |l| l.incoming().next().unwrap().map(|_| ()).unwrap_err(),
+        );
         let closer = listener.clone();
         let closed_at = Instant::now();
         goro::go!(move || closer.close().unwrap()).join().unwrap();
@@ -199,21 +213,11 @@ fn close_wakes_a_hundred_unix_acceptors_promptly() {
     goro::run(move || {
         let path = p;
         let listener = Arc::new(UnixListener::bind(&path).unwrap());
-        let (tx, rx) = chan::<std::io::Error>(0);
-        for i in 0..100 {
-            let listener = listener.clone();
-            let tx = tx.clone();
-            goro::go!(move || {
-                let err = if i % 2 == 0 {
-                    listener.accept().map(|_| ()).unwrap_err()
-                } else {
-                    listener.incoming().next().unwrap().map(|_| ()).unwrap_err()
-                };
-                tx.send(err).unwrap();
-            });
-        }
-        drop(tx);
-        until_parked_in_io(100);
+        let rx = hundred_acceptors(
+            &listener,
+            |l| l.accept().map(|_| ()).unwrap_err(),
+            |l| l.incoming().next().unwrap().map(|_| ()).unwrap_err(),
+        );
         listener.close().unwrap();
         for _ in 0..100 {
             let err = rx.recv_timeout(PROMPTLY).expect("an acceptor still waits");
