@@ -38,11 +38,11 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Waits until `n` goroutines are parked on I/O, so the close below finds
+/// Waits until `n` goroutines are parked in accept, so the close below finds
 /// them waiting rather than not yet started.
-fn until_parked_in_io(n: usize) {
+fn until_parked_in_accept(n: usize) {
     let start = Instant::now();
-    while goro::dump().to_string().matches("IO read").count() < n {
+    while goro::dump().to_string().matches("blocked: accept").count() < n {
         assert!(start.elapsed() < PROMPTLY, "acceptors never parked");
         goro::time::sleep(Duration::from_millis(1));
     }
@@ -69,7 +69,7 @@ fn hundred_acceptors<L: Send + Sync + 'static>(
             tx.send(err).unwrap();
         });
     }
-    until_parked_in_io(100);
+    until_parked_in_accept(100);
     rx
 }
 

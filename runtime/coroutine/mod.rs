@@ -41,75 +41,112 @@ pub(crate) enum Yield {
 pub(crate) type Coro = Coroutine<(), Yield, (), Stack>;
 pub(crate) type GRef = Arc<G>;
 
-/// What a blocked goroutine waits on, shown by `dump()`.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+/// Why a blocked goroutine waits: what [`dump()`] prints beside it and what
+/// [`Metrics::blocked_on`](crate::Metrics::blocked_on) counts by.
+///
+/// `Display` gives Go's wording (`"chan receive"`, `"IO read"`). More
+/// reasons may come, so matches need a wildcard arm.
+///
+/// ```
+/// use goro::WaitReason;
+/// assert_eq!(WaitReason::ChanRecv.to_string(), "chan receive");
+/// assert_eq!(WaitReason::IoRead.to_string(), "IO read");
+/// assert_ne!(WaitReason::Sleep, WaitReason::Join);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
 #[repr(u8)]
-pub(crate) enum WaitReason {
-    Nothing = 0,
-    Join,
-    ChanSend,
+pub enum WaitReason {
+    /// Sending on a channel (`Sender::send`).
+    ChanSend = 1,
+    /// Receiving from a channel (`Receiver::recv`).
     ChanRecv,
+    /// In `select!` or `Select`, waiting for any of its cases.
     Select,
+    /// Locking a [`sync::Mutex`](crate::sync::Mutex).
     Mutex,
+    /// Locking a [`sync::RwLock`](crate::sync::RwLock) for reading or writing.
     RwLock,
-    WaitGroup,
+    /// Acquiring a [`sync::Semaphore`](crate::sync::Semaphore).
     Semaphore,
+    /// In [`WaitGroup::wait`](crate::sync::WaitGroup::wait).
+    WaitGroup,
+    /// In [`Condvar::wait`](crate::sync::Condvar::wait).
     Condvar,
+    /// Waiting for another caller's `Once`/`OnceLock` initialiser.
     Once,
+    /// In [`Barrier::wait`](crate::sync::Barrier::wait).
     Barrier,
+    /// Sleeping ([`time::sleep`](crate::time::sleep), a timer, a timeout).
     Sleep,
+    /// Waiting for a socket, pipe or other fd to become readable.
     IoRead,
+    /// Waiting for a socket, pipe or other fd to become writable.
     IoWrite,
+    /// Waiting in a listener's `accept`.
+    Accept,
+    /// Joining a goroutine ([`JoinHandle::join`](crate::JoinHandle::join)).
+    Join,
+    /// Waiting for a job on the blocking pool ([`blocking`](crate::blocking()),
+    /// `goro::fs`, DNS).
     Blocking,
-    /// Not blocked: yielded (gosched) and queued to run again. Its state
-    /// word stays RUNNING meanwhile (`state.rs`); a wait reason tells
-    /// `dump` it is runnable.
-    Yielded,
 }
 
 impl WaitReason {
-    const ALL: [WaitReason; 17] = [
-        WaitReason::Nothing,
-        WaitReason::Join,
+    /// Every reason, in the order of the wait word's values 1..=N.
+    pub(crate) const ALL: [WaitReason; 16] = [
         WaitReason::ChanSend,
         WaitReason::ChanRecv,
         WaitReason::Select,
         WaitReason::Mutex,
         WaitReason::RwLock,
-        WaitReason::WaitGroup,
         WaitReason::Semaphore,
+        WaitReason::WaitGroup,
         WaitReason::Condvar,
         WaitReason::Once,
         WaitReason::Barrier,
         WaitReason::Sleep,
         WaitReason::IoRead,
         WaitReason::IoWrite,
+        WaitReason::Accept,
+        WaitReason::Join,
         WaitReason::Blocking,
-        WaitReason::Yielded,
     ];
 
     fn describe(self) -> &'static str {
         match self {
-            WaitReason::Nothing => "park",
-            WaitReason::Join => "join",
             WaitReason::ChanSend => "chan send",
             WaitReason::ChanRecv => "chan receive",
             WaitReason::Select => "select",
             WaitReason::Mutex => "mutex",
             WaitReason::RwLock => "rwlock",
-            WaitReason::WaitGroup => "waitgroup",
             WaitReason::Semaphore => "semaphore",
+            WaitReason::WaitGroup => "waitgroup",
             WaitReason::Condvar => "condvar",
             WaitReason::Once => "once",
             WaitReason::Barrier => "barrier",
             WaitReason::Sleep => "sleep",
             WaitReason::IoRead => "IO read",
             WaitReason::IoWrite => "IO write",
+            WaitReason::Accept => "accept",
+            WaitReason::Join => "join",
             WaitReason::Blocking => "blocking call",
-            WaitReason::Yielded => "yielded",
         }
     }
 }
+
+impl fmt::Display for WaitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+/// The wait word's value while a goroutine is not waiting.
+const NOT_WAITING: u8 = 0;
+/// The wait word's value while a goroutine is queued after `gosched`: not
+/// blocked, and its state word stays RUNNING meanwhile (`state.rs`), so
+/// this tells `dump` it is runnable.
+const YIELDED: u8 = u8::MAX;
 
 /// A goroutine.
 pub(crate) struct G {
@@ -233,7 +270,7 @@ impl G {
             id,
             name: name.map(String::into_boxed_str),
             state: State::new(),
-            wait: AtomicU8::new(WaitReason::Nothing as u8),
+            wait: AtomicU8::new(NOT_WAITING),
             stack: stack.bounds(),
             co: UnsafeCell::new(None),
             yielder: Cell::new(std::ptr::null()),
@@ -311,19 +348,34 @@ impl G {
         unsafe { (*yielder).on_parent_stack(f) }
     }
 
+    /// Records why the goroutine is about to park (read by `dump`).
     pub(crate) fn set_wait(&self, why: WaitReason) {
         self.wait.store(why as u8, Ordering::Relaxed);
     }
 
-    fn wait_reason(&self) -> WaitReason {
-        WaitReason::ALL[self.wait.load(Ordering::Relaxed) as usize]
+    /// Records that the goroutine yielded and is queued to run again.
+    pub(crate) fn set_yielded(&self) {
+        self.wait.store(YIELDED, Ordering::Relaxed);
+    }
+
+    /// Records that the goroutine runs again.
+    pub(crate) fn clear_wait(&self) {
+        self.wait.store(NOT_WAITING, Ordering::Relaxed);
+    }
+
+    /// Why it waits, if it does (`None` also while yielded).
+    fn wait_reason(&self) -> Option<WaitReason> {
+        match self.wait.load(Ordering::Relaxed) {
+            NOT_WAITING | YIELDED => None,
+            n => Some(WaitReason::ALL[n as usize - 1]),
+        }
     }
 
     fn state_name(&self) -> &'static str {
         // Woken and yielded goroutines are queued with the state word
         // RUNNING (`state.rs`) and their wait reason still set: runnable.
         match self.state.name() {
-            "running" if self.wait_reason() != WaitReason::Nothing => "runnable",
+            "running" if self.wait.load(Ordering::Relaxed) != NOT_WAITING => "runnable",
             name => name,
         }
     }
@@ -497,7 +549,11 @@ pub fn dump() -> Dump {
                 continue;
             }
             let state = g.state_name();
-            let waits = (state == "blocked").then(|| g.wait_reason().describe());
+            let waits = if state == "blocked" {
+                g.wait_reason().map(WaitReason::describe)
+            } else {
+                None
+            };
             lines.push(DumpLine {
                 id: g.id,
                 name: g.name.clone(),

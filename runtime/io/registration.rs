@@ -154,13 +154,31 @@ impl<S: Source> IoSource<S> {
         &self,
         dir: Direction,
         timeout_at: Option<Instant>,
-        mut op: impl FnMut(&S) -> io::Result<R>,
+        op: impl FnMut(&S) -> io::Result<R>,
         drained: impl Fn(&R) -> bool,
     ) -> io::Result<R> {
         let why = match dir {
             Direction::Read => WaitReason::IoRead,
             Direction::Write => WaitReason::IoWrite,
         };
+        self.wait_ready(dir, why, timeout_at, op, drained)
+    }
+
+    /// [`io`](Self::io) for a listener's accept: waits for read readiness
+    /// and shows `accept` as the wait reason.
+    pub(crate) fn accept_io<R>(&self, op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
+        self.wait_ready(Direction::Read, WaitReason::Accept, None, op, |_| false)
+    }
+
+    /// The loop behind [`io_drained`](Self::io_drained), parking with `why`.
+    fn wait_ready<R>(
+        &self,
+        dir: Direction,
+        why: WaitReason,
+        timeout_at: Option<Instant>,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
+    ) -> io::Result<R> {
         // A socket that is always ready never parks: let sysmon's request
         // to end the slice through here.
         crate::scheduler::coop();

@@ -19,7 +19,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::io::registration::{Direction, IoSource};
+use crate::io::registration::IoSource;
 
 /// A listening socket registered with the reactor, shared by a listener's
 /// clones.
@@ -72,7 +72,7 @@ impl<S: mio::event::Source + AsRawFd> Listener<S> {
     /// with [`closed_error`] once the listener is closed, including while
     /// it waits.
     pub(crate) fn accept<T>(&self, mut op: impl FnMut(&S) -> io::Result<T>) -> io::Result<T> {
-        self.io.io(Direction::Read, None, |socket| {
+        self.io.accept_io(|socket| {
             if self.is_closed() {
                 return Err(closed_error());
             }

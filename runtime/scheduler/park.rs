@@ -127,7 +127,7 @@ fn park_goroutine(g: &G, why: WaitReason) {
     }
     g.set_wait(why);
     suspend_in_place(g, Yield::Park);
-    g.set_wait(WaitReason::Nothing);
+    g.clear_wait();
 }
 
 /// Yields the running goroutine (Go's Gosched); on a plain thread, yields
@@ -138,9 +138,9 @@ pub(crate) fn gosched() {
         Some(g) => {
             // Queued with its state word left RUNNING (see the worker's
             // Gosched arm); `dump` tells it runnable by this.
-            g.set_wait(WaitReason::Yielded);
+            g.set_yielded();
             suspend_in_place(g, Yield::Gosched);
-            g.set_wait(WaitReason::Nothing);
+            g.clear_wait();
         }
         None => std::thread::yield_now(),
     }
