@@ -364,14 +364,14 @@ impl G {
     }
 
     /// Why it waits, if it does (`None` also while yielded).
-    fn wait_reason(&self) -> Option<WaitReason> {
+    pub(crate) fn wait_reason(&self) -> Option<WaitReason> {
         match self.wait.load(Ordering::Relaxed) {
             NOT_WAITING | YIELDED => None,
             n => Some(WaitReason::ALL[n as usize - 1]),
         }
     }
 
-    fn state_name(&self) -> &'static str {
+    pub(crate) fn state_name(&self) -> &'static str {
         // Woken and yielded goroutines are queued with the state word
         // RUNNING (`state.rs`) and their wait reason still set: runnable.
         match self.state.name() {
@@ -543,27 +543,35 @@ struct DumpLine {
 /// ```
 pub fn dump() -> Dump {
     let mut lines = Vec::new();
-    for shard in &REGISTRY {
-        for g in shard.registry.lock().gs.iter() {
-            if g.state.is_dead() {
-                continue;
-            }
-            let state = g.state_name();
-            let waits = if state == "blocked" {
-                g.wait_reason().map(WaitReason::describe)
-            } else {
-                None
-            };
-            lines.push(DumpLine {
-                id: g.id,
-                name: g.name.clone(),
-                state,
-                waits,
-            });
-        }
-    }
+    for_each_live(|g| {
+        let state = g.state_name();
+        let waits = if state == "blocked" {
+            g.wait_reason().map(WaitReason::describe)
+        } else {
+            None
+        };
+        lines.push(DumpLine {
+            id: g.id,
+            name: g.name.clone(),
+            state,
+            waits,
+        });
+    });
     lines.sort_by_key(|l| l.id);
     Dump { lines }
+}
+
+/// Calls `f` on every goroutine that has not finished, shard by shard,
+/// each shard under its lock: `f` must not spawn or block. The snapshot
+/// behind `dump` and the metrics' counts by state.
+pub(crate) fn for_each_live(mut f: impl FnMut(&G)) {
+    for shard in &REGISTRY {
+        for g in shard.registry.lock().gs.iter() {
+            if !g.state.is_dead() {
+                f(g);
+            }
+        }
+    }
 }
 
 impl Dump {
