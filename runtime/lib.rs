@@ -64,6 +64,7 @@ mod blocking;
 mod chan;
 pub mod context;
 mod coroutine;
+pub mod debug;
 mod entry;
 mod fatal;
 pub mod fs;
