@@ -6,6 +6,8 @@
 //! cargo run --release --example http_server -- 127.0.0.1:8080
 //! wrk -t2 -c10000 -d10s http://127.0.0.1:8080/
 //! cargo run --release --example http_server -- 127.0.0.1:8080 --grace 30
+//! cargo run --release --example http_server -- 127.0.0.1:8080 --debug-addr 127.0.0.1:6060
+//! curl http://127.0.0.1:6060/debug/goroutines
 //! ```
 //!
 //! Raises its soft fd limit to the hard limit. It never trusts the
@@ -18,6 +20,11 @@
 //! (default 5) to finish; then it prints a summary line and exits. An idle
 //! keep-alive connection waits for its client's next request (answered,
 //! then closed) or the end of the grace period. A second signal kills it.
+//!
+//! `--debug-addr ADDR` also starts goro's debug endpoint there
+//! (`goro::debug::serve`: goroutines, metrics, traces over HTTP) and prints
+//! `debug endpoint on http://ADDR/debug/` after the `listening on` line.
+//! Keep it on loopback: it shows the program's insides to whoever connects.
 
 #[macro_use]
 #[path = "support/out.rs"]
@@ -153,10 +160,18 @@ struct Args {
     /// Seconds open connections get to finish after a signal.
     #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = shutdown::parse_grace, allow_negative_numbers = true)]
     grace: Duration,
+    /// Also serve goro's debug endpoint (/debug/goroutines, /debug/metrics,
+    /// /debug/trace) on this address; keep it on loopback.
+    #[arg(long, value_name = "ADDR")]
+    debug_addr: Option<String>,
 }
 
 fn main() {
-    let Args { addr, grace } = Args::parse();
+    let Args {
+        addr,
+        grace,
+        debug_addr,
+    } = Args::parse();
     fd_limit::raise_fd_limit();
     goro::main(move || {
         let listener = TcpListener::bind(&addr).unwrap_or_else(|e| {
@@ -164,6 +179,14 @@ fn main() {
             std::process::exit(1);
         });
         say!("listening on http://{}/", listener.local_addr().unwrap());
+        if let Some(debug_addr) = debug_addr {
+            let debug = goro::debug::serve(&debug_addr).unwrap_or_else(|e| {
+                eprintln!("http_server: cannot serve the debug endpoint on {debug_addr}: {e}");
+                std::process::exit(1);
+            });
+            say!("debug endpoint on http://{}/debug/", debug.local_addr());
+            // Dropped: it serves until the process exits.
+        }
         let listener = Arc::new(listener);
         let shutdown = Shutdown::on_signals(listener.clone());
         // Ends when a signal closes the listener.

@@ -192,6 +192,38 @@ fn http_server_closes_keep_alive_after_the_response_and_ends_after_the_grace() {
 }
 
 #[test]
+fn http_server_serves_the_debug_endpoint_with_debug_addr() {
+    let (child, _, mut out) = start_server("http_server", &["--debug-addr", "127.0.0.1:0"]);
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let debug: SocketAddr = line
+        .trim()
+        .strip_prefix("debug endpoint on http://")
+        .and_then(|rest| rest.strip_suffix("/debug/"))
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("printed {line:?}"));
+    assert!(debug.ip().is_loopback());
+    for (path, shows) in [
+        ("/debug/goroutines?debug=2", "goro-debug-accept"),
+        ("/debug/metrics", "goro_goroutines"),
+    ] {
+        let mut conn = TcpStream::connect(debug).unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        conn.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer).unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 200 OK\r\n"),
+            "{path}: {answer}"
+        );
+        assert!(answer.contains(shows), "{path}: {answer}");
+    }
+    sigterm(&child);
+    let (rest, _) = finish(child, out, Duration::from_secs(30));
+    assert!(rest.contains("stopped by SIGTERM: "), "{rest}");
+}
+
+#[test]
 fn chat_delivers_every_line_and_its_server_stops_on_sigterm() {
     let dir = build_examples(&["chat"]);
     // The demo: a server and 8 clients in one process.
