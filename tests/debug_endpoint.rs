@@ -377,12 +377,17 @@ fn bad_requests_get_a_4xx_and_the_server_keeps_serving() {
     );
     let many: String = (0..40).map(|i| format!("X-{i}: v\r\n")).collect();
     let many = format!("GET /debug/ HTTP/1.1\r\nHost: t\r\n{many}\r\n");
-    let cases: [(&str, &[u8], u16); 9] = [
+    let cases: [(&str, &[u8], u16); 10] = [
         ("binary garbage", b"\x00\x01\x02\xff\r\n\r\n", 400),
         ("no method", b" /debug/ HTTP/1.1\r\nHost: t\r\n\r\n", 400),
         ("HTTP/2.0", b"GET /debug/ HTTP/2.0\r\nHost: t\r\n\r\n", 400),
         ("not a path", b"GET debug HTTP/1.1\r\nHost: t\r\n\r\n", 400),
         ("no Host", b"GET /debug/ HTTP/1.1\r\n\r\n", 400),
+        (
+            "two Hosts",
+            b"GET /debug/ HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            400,
+        ),
         (
             "a body",
             b"GET /debug/ HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc",
@@ -407,6 +412,13 @@ fn bad_requests_get_a_4xx_and_the_server_keeps_serving() {
         assert_eq!(good.answer(false).status, 200, "after {what}");
         assert_eq!(get(addr, "/debug/").status, 200, "after {what}");
     }
+    // The absolute form a proxy sends is taken.
+    good.send(b"GET http://t/debug/metrics HTTP/1.1\r\nHost: t\r\n\r\n");
+    let metrics = good.answer(false);
+    assert_eq!(
+        (metrics.status, metrics.header("content-type")),
+        (200, Some(PROMETHEUS))
+    );
     // 8 KiB exactly is still taken.
     let pad = 8 * 1024 - "GET /debug/ HTTP/1.1\r\nHost: t\r\nX: \r\n\r\n".len();
     let at_limit = format!(
@@ -460,6 +472,23 @@ fn a_silent_client_gets_408_and_others_are_served_meanwhile() {
     server.shutdown();
 }
 
+/// The goroutine count once the runtime is up (its threads and fds exist)
+/// and no goroutine is finishing: the same in two looks 20 ms apart (a
+/// goroutine counts until it has switched out for the last time, a moment
+/// after its join returns).
+fn settled_goroutines() -> usize {
+    goro::go!(|| ()).join().unwrap();
+    let mut last = goro::num_goroutine();
+    loop {
+        std::thread::sleep(Duration::from_millis(20));
+        let now = goro::num_goroutine();
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
@@ -480,9 +509,7 @@ fn settles(want: usize, f: impl Fn() -> usize) -> usize {
 /// from `stop` (a plain thread or a goroutine): new connects are refused,
 /// the open ones end, goroutines and fds return to where they were.
 fn shutdown_ends_everything(stop: impl FnOnce(goro::debug::Server) + Send + 'static) {
-    // The runtime's own threads and fds exist before the baseline.
-    goro::go!(|| ()).join().unwrap();
-    let goroutines = goro::num_goroutine();
+    let goroutines = settled_goroutines();
     let fds = open_fds();
 
     let server = goro::debug::serve("127.0.0.1:0").unwrap();
@@ -540,8 +567,7 @@ fn shutdown_from_a_goroutine_refuses_connects_and_ends_every_goroutine() {
 #[test]
 fn a_dropped_server_keeps_serving() {
     let _one = one_at_a_time();
-    goro::go!(|| ()).join().unwrap();
-    let goroutines = goro::num_goroutine();
+    let goroutines = settled_goroutines();
     let server = goro::debug::serve(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
     let addr = server.local_addr();
     drop(server);

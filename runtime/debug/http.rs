@@ -97,8 +97,8 @@ struct Conns {
 /// closed (other connections are not disturbed):
 ///
 /// * `400 Bad Request`: bytes that do not parse as an HTTP/1.x request, a
-///   request target that is not a path, an HTTP/1.1 request without
-///   `Host`, a request with a body (`Content-Length` other than 0, or any
+///   request target that is not a path (or `http://` URL), an HTTP/1.1
+///   request without `Host` (or any request with two), a request with a body (`Content-Length` other than 0, or any
 ///   `Transfer-Encoding`), a bad `debug` or `seconds` value;
 /// * `405 Method Not Allowed`: a method other than `GET` or `HEAD`;
 /// * `408 Request Timeout`: a request head not complete 5 s after the
@@ -387,16 +387,21 @@ fn parse(buf: &[u8]) -> Parsed {
             return Parsed::Refused(refused);
         }
     };
+    // A path, or the absolute form a proxy sends (`http://host/path`).
+    let target = match target.strip_prefix("http://") {
+        Some(absolute) => absolute.find('/').map_or("/", |path| &absolute[path..]),
+        None => target,
+    };
     if !target.starts_with('/') {
         return Parsed::Refused(Response::refuse(400, "the request target is not a path"));
     }
     // HTTP/1.0 closes unless asked to keep alive; HTTP/1.1 the other way.
     let mut close = version == 0;
-    let mut host = false;
+    let mut hosts = 0;
     for h in req.headers.iter() {
         let name = h.name;
         if name.eq_ignore_ascii_case("host") {
-            host = true;
+            hosts += 1;
         } else if name.eq_ignore_ascii_case("content-length") {
             if h.value.trim_ascii() != b"0" {
                 return Parsed::Refused(Response::refuse(400, "a request body is not accepted"));
@@ -413,10 +418,10 @@ fn parse(buf: &[u8]) -> Parsed {
             }
         }
     }
-    if version == 1 && !host {
+    if hosts > 1 || (version == 1 && hosts == 0) {
         return Parsed::Refused(Response::refuse(
             400,
-            "an HTTP/1.1 request needs a Host header",
+            "an HTTP/1.1 request needs one Host header",
         ));
     }
     Parsed::Request {
