@@ -90,6 +90,7 @@ pub use chan::{
 pub use coroutine::local::LocalKey;
 pub use coroutine::stack::set_default_stack_size;
 pub use coroutine::{current, dump, num_goroutine, Dump, Goroutine, WaitReason};
+pub use debug::metrics::{metrics, Metrics, WorkerMetrics};
 #[cfg(feature = "macros")]
 pub use entry::{main, test};
 #[doc(hidden)]

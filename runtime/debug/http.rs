@@ -526,7 +526,7 @@ fn respond(request: &Request) -> Response {
             Some("2") => Response::ok(TEXT, crate::dump().to_string()),
             Some(_) => Response::refuse(400, "debug must be 1 (grouped) or 2 (every goroutine)"),
         },
-        "/debug/metrics" => Response::ok(PROMETHEUS, metrics_text()),
+        "/debug/metrics" => Response::ok(PROMETHEUS, crate::metrics().to_prometheus()),
         "/debug/trace" => match trace_length(param(query, "seconds")) {
             Ok(length) => trace(length),
             Err(refused) => refused,
@@ -574,15 +574,6 @@ const INDEX: &str = "<!DOCTYPE html>
 </ul>
 </body></html>
 ";
-
-/// The metrics page, in Prometheus' text exposition format.
-fn metrics_text() -> String {
-    format!(
-        "# HELP goro_goroutines Goroutines that have not finished.\n# TYPE goro_goroutines gauge\ngoro_goroutines {}\n# HELP goro_gomaxprocs Workers that run goroutines.\n# TYPE goro_gomaxprocs gauge\ngoro_gomaxprocs {}\n",
-        crate::num_goroutine(),
-        crate::gomaxprocs(0),
-    )
-}
 
 /// Records a trace of the next `length` and answers with it.
 fn trace(length: Duration) -> Response {
