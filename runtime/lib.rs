@@ -64,6 +64,7 @@ mod blocking;
 mod chan;
 pub mod context;
 mod coroutine;
+mod debug;
 mod entry;
 mod fatal;
 pub mod fs;
@@ -89,6 +90,7 @@ pub use chan::{
 pub use coroutine::local::LocalKey;
 pub use coroutine::stack::set_default_stack_size;
 pub use coroutine::{current, dump, num_goroutine, Dump, Goroutine, WaitReason};
+pub use debug::trace;
 #[cfg(feature = "macros")]
 pub use entry::{main, test};
 #[doc(hidden)]
@@ -234,7 +236,9 @@ where
     T: Send + 'static,
 {
     let handle = spawn_main(f);
-    match handle.join() {
+    let joined = handle.join();
+    debug::trace::write_env_trace();
+    match joined {
         Ok(value) => value,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(e) => panic!("{e}: the main goroutine has no value to return"),
@@ -256,7 +260,9 @@ where
     F: FnOnce() + Send + 'static,
 {
     let handle = spawn_main(f);
-    let code = match handle.join() {
+    let joined = handle.join();
+    debug::trace::write_env_trace();
+    let code = match joined {
         Ok(()) => 0,
         Err(_) => 2,
     };

@@ -52,6 +52,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::timer_heap::Heap;
+use super::trace;
 use super::{current_worker, rt, NoPreempt, Runtime, Unparker, WorkerShared, ACTIVE};
 
 /// Identifies an armed timer, for [`cancel`]. Stale keys (the timer fired
@@ -159,7 +160,13 @@ impl TimerShard {
                 action
             };
             match action {
-                Some(action) => action.fire(),
+                Some(action) => {
+                    let at = trace::on().then(trace::now);
+                    action.fire();
+                    if let Some(at) = at {
+                        trace::timer_fired(at);
+                    }
+                }
                 None => return fired,
             }
             fired += 1;
