@@ -91,6 +91,7 @@ pub use coroutine::local::LocalKey;
 pub use coroutine::stack::set_default_stack_size;
 pub use coroutine::{current, dump, num_goroutine, Dump, Goroutine, WaitReason};
 pub use debug::metrics::{metrics, Metrics, WorkerMetrics};
+pub use debug::trace;
 #[cfg(feature = "macros")]
 pub use entry::{main, test};
 #[doc(hidden)]
@@ -236,7 +237,9 @@ where
     T: Send + 'static,
 {
     let handle = spawn_main(f);
-    match handle.join() {
+    let joined = handle.join();
+    debug::trace::write_env_trace();
+    match joined {
         Ok(value) => value,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(e) => panic!("{e}: the main goroutine has no value to return"),
@@ -258,7 +261,9 @@ where
     F: FnOnce() + Send + 'static,
 {
     let handle = spawn_main(f);
-    let code = match handle.join() {
+    let joined = handle.join();
+    debug::trace::write_env_trace();
+    let code = match joined {
         Ok(()) => 0,
         Err(_) => 2,
     };

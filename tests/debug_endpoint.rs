@@ -222,6 +222,12 @@ fn every_path_answers_with_its_status_content_type_and_content() {
         "3 parked, the acceptor, the connection: {goroutines:?}"
     );
 
+    let receiving = samples
+        .iter()
+        .find(|(name, _)| name == "goro_goroutines_blocked{reason=\"chan receive\"}")
+        .expect("goroutines blocked by reason");
+    assert!(receiving.1 >= 3.0, "the 3 parked: {receiving:?}");
+
     for (path, status) in [
         ("/", 404),
         ("/debug/nothing", 404),
@@ -312,6 +318,71 @@ fn parse_exposition(text: &str) -> Vec<(String, f64)> {
     }
     assert!(!samples.is_empty(), "no samples in {text}");
     samples
+}
+
+#[test]
+fn trace_records_the_next_seconds_as_json_one_trace_at_a_time() {
+    let _one = one_at_a_time();
+    let server = goro::debug::serve("127.0.0.1:0").unwrap();
+    let addr = server.local_addr();
+    // Work for the trace to see: a ping-pong running meanwhile.
+    let (ping, pong) = goro::chan::<u32>(0);
+    let player = goro::go!(move || pong.iter().count());
+    let pinger = std::thread::spawn(move || {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(600) {
+            ping.send(1).unwrap();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+    let start = Instant::now();
+    let traced = get(addr, "/debug/trace?seconds=0.3");
+    let took = start.elapsed();
+    assert_eq!(
+        traced.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&traced.body)
+    );
+    assert_eq!(traced.header("content-type"), Some("application/json"));
+    assert!(
+        took >= Duration::from_millis(300),
+        "answered after {took:?}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&traced.body).expect("trace JSON");
+    let events = json["traceEvents"].as_array().expect("a traceEvents array");
+    assert!(!events.is_empty(), "{json}");
+
+    // While one trace runs, another is refused, from this endpoint or not.
+    let busy = std::thread::spawn(move || get(addr, "/debug/trace?seconds=1"));
+    let start = Instant::now();
+    let conflict = loop {
+        let answer = get(addr, "/debug/trace?seconds=0.01");
+        if answer.status != 200 {
+            break answer;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "never saw the running trace"
+        );
+    };
+    assert_eq!(conflict.status, 409, "{}", conflict.text());
+    assert!(
+        conflict.text().contains("409 Conflict: "),
+        "{}",
+        conflict.text()
+    );
+    assert_eq!(busy.join().unwrap().status, 200);
+    let path = std::env::temp_dir().join(format!("goro-endpoint-{}.json", std::process::id()));
+    goro::trace::start(&path).unwrap();
+    assert_eq!(get(addr, "/debug/trace?seconds=0.01").status, 409);
+    goro::trace::stop().unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(get(addr, "/debug/trace?seconds=0.01").status, 200);
+
+    pinger.join().unwrap();
+    assert!(player.join().unwrap() > 0);
+    server.shutdown();
 }
 
 #[test]

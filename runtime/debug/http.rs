@@ -482,7 +482,6 @@ fn reason(status: u16) -> &'static str {
         408 => "Request Timeout",
         409 => "Conflict",
         431 => "Request Header Fields Too Large",
-        503 => "Service Unavailable",
         _ => "Internal Server Error",
     }
 }
@@ -575,8 +574,13 @@ const INDEX: &str = "<!DOCTYPE html>
 </body></html>
 ";
 
-/// Records a trace of the next `length` and answers with it.
+/// Records a trace of the next `length` and answers with it: `409` while
+/// another trace runs (one of `goro::trace::start`, `GORO_TRACE` or
+/// another client's).
 fn trace(length: Duration) -> Response {
-    let _ = length;
-    Response::refuse(503, "the execution trace is not built in")
+    match crate::debug::trace::capture(length) {
+        Ok(json) => Response::ok("application/json", json),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Response::refuse(409, &e.to_string()),
+        Err(e) => Response::refuse(500, &e.to_string()),
+    }
 }

@@ -10,11 +10,15 @@
 //! it. Go's `GODEBUG=schedtrace` is the scheduler's own
 //! (`scheduler/schedtrace.rs`), since all it prints is scheduler state.
 //!
+//! The execution trace (`trace.rs`) reads what the scheduler records and
+//! never changes how it schedules.
+//!
 //! `http.rs` is the debug endpoint (Go's `net/http/pprof`), which serves
 //! the goroutine dump, the metrics and execution traces to `curl`, a
 //! browser or Prometheus.
 
 mod http;
 pub(crate) mod metrics;
+pub mod trace;
 
 pub use http::{serve, Server};

@@ -25,6 +25,7 @@ use super::netpoll;
 use super::preempt::{self, LendWord, PauseWord};
 use super::stats::WorkerStats;
 use super::timer::{self, TimerShard};
+use super::trace;
 use super::{
     finish_park, Runtime, SeenRunnext, WorkerShared, ACTIVE, EXITED, PREEMPT, SPARE, TIMERS,
 };
@@ -558,6 +559,11 @@ impl Worker {
     /// one of the two threads executes goroutine code at a time.
     fn lend_token(&self, rt: &Runtime, g: GRef, to: usize) {
         let target = rt.read_workers()[to].clone();
+        // A paused thread (inside its goroutine, unlike a locked one that
+        // waits in its run loop) runs on from where sysmon stopped it.
+        if trace::on() && target.in_goroutine() {
+            trace::resumed(g.id, to);
+        }
         // The queue's reference: the bound thread holds its own.
         drop(g);
         let shared = &self.shared;
@@ -578,6 +584,9 @@ impl Worker {
         let shared = &self.shared;
         g.state.start_running();
         set_current_g(Arc::as_ptr(&g));
+        if trace::on() {
+            trace::run(&g);
+        }
         // SAFETY: this worker popped `g` from a queue (or runnext), or `g`
         // is locked to this thread and a lender handed it over; a goroutine
         // is in at most one queue at a time, so this thread has exclusive
@@ -624,6 +633,9 @@ impl Worker {
         set_current_g(std::ptr::null());
         if !g.stack.canary_intact() {
             overflow::report_and_abort(&g);
+        }
+        if trace::on() {
+            trace::end(&g, &result, shared);
         }
         // A paused goroutine resumed here (sysmon bound it to this thread)
         // is free again; a locked one stays bound. Cleared before `g` can
