@@ -245,11 +245,10 @@ fn every_path_answers_with_its_status_content_type_and_content() {
         assert_eq!(answer.status, status, "{path}: {}", answer.text());
         assert_eq!(answer.header("content-type"), Some(TEXT));
         assert!(answer.text().starts_with(&format!("{status} ")), "{path}");
-        if status == 404 {
-            // Not a fault of the request's framing: the connection stays.
-            client.send(b"GET /debug/ HTTP/1.1\r\nHost: test\r\n\r\n");
-            assert_eq!(client.answer(false).status, 200);
-        }
+        assert_eq!(answer.header("connection"), None, "{path}");
+        // Not a fault of the request's framing: the connection stays.
+        client.send(b"GET /debug/ HTTP/1.1\r\nHost: test\r\n\r\n");
+        assert_eq!(client.answer(false).status, 200, "after {path}");
     }
 
     let post = refused(

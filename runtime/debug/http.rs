@@ -93,13 +93,14 @@ struct Conns {
 /// | `/debug/metrics` | the runtime's metrics in Prometheus' text format |
 /// | `/debug/trace?seconds=N` | an execution trace of the next N seconds (default 1, at most 60; fractions allowed) as Chrome trace JSON |
 ///
-/// What it refuses, each with a one-line reason and the connection
-/// closed (other connections are not disturbed):
+/// Requests it refuses, each with a one-line reason, after which the
+/// connection closes (what follows on it is not trusted; other connections
+/// are not disturbed):
 ///
 /// * `400 Bad Request`: bytes that do not parse as an HTTP/1.x request, a
 ///   request target that is not a path (or `http://` URL), an HTTP/1.1
-///   request without `Host` (or any request with two), a request with a body (`Content-Length` other than 0, or any
-///   `Transfer-Encoding`), a bad `debug` or `seconds` value;
+///   request without `Host` (or any request with two), a request with a
+///   body (`Content-Length` other than 0, or any `Transfer-Encoding`);
 /// * `405 Method Not Allowed`: a method other than `GET` or `HEAD`;
 /// * `408 Request Timeout`: a request head not complete 5 s after the
 ///   server began waiting for it (an idle keep-alive connection that has
@@ -107,8 +108,11 @@ struct Conns {
 /// * `431 Request Header Fields Too Large`: a head over 8 KiB or with more
 ///   than 32 headers.
 ///
-/// An unknown path gets `404 Not Found` and a trace asked for while
-/// another is being recorded `409 Conflict`; the connection stays open.
+/// Well-formed requests it cannot answer keep the connection open: `404
+/// Not Found` for an unknown path, `400 Bad Request` for a bad `debug` or
+/// `seconds` value, `409 Conflict` for a trace asked for while another is
+/// being recorded (by this endpoint, `goro::trace::start` or `GORO_TRACE`),
+/// `500` if recording fails.
 /// Writing one response may take up to 10 s.
 ///
 /// Fails as [`TcpListener::bind`] does (an address in use, a name that
@@ -303,7 +307,7 @@ fn answer_requests(conn: &mut TcpStream) -> Ended {
         match parse(&buf[..filled]) {
             Parsed::Request { len, request } => {
                 let response = respond(&request);
-                let close = request.close || response.closes();
+                let close = request.close;
                 if send(conn, &response, request.head, close).is_err() {
                     return Ended::ByClient;
                 }
@@ -463,12 +467,6 @@ impl Response {
             body: format!("{} {}: {why}\n", status, reason(status)).into_bytes(),
             allow: false,
         }
-    }
-
-    /// Whether the connection must close after this answer: the request
-    /// was refused, so what follows it on the connection is not trusted.
-    fn closes(&self) -> bool {
-        matches!(self.status, 400 | 405 | 408 | 431)
     }
 }
 
