@@ -230,10 +230,21 @@ pub(crate) struct SchedSnapshot {
     pub(crate) timers: timer::TimerCounts,
 }
 
-/// Go's names for a worker's status (`P0: status=..` in schedtrace).
+/// What a worker slot does now, in words (`P0: status=..` in schedtrace):
+/// an active worker is `idle` (parked), `running` (a goroutine),
+/// `lending` (its token to a paused or locked goroutine's thread) or
+/// `scheduling` (between goroutines); a thread that left the active set is
+/// `paused` (stopped by sysmon inside its goroutine), `retiring`,
+/// `detached` (handed off, or locked to a goroutine), `spare` or `exited`.
 fn status_name(w: &WorkerShared) -> &'static str {
+    if w.pause.is_paused() && w.in_goroutine() {
+        return "paused";
+    }
     match w.status.load(Ordering::Relaxed) {
         ACTIVE if w.idle.load(Ordering::Relaxed) => "idle",
+        ACTIVE if w.busy.load(Ordering::Relaxed) && w.lent_to.load(Ordering::Relaxed) != 0 => {
+            "lending"
+        }
         ACTIVE if w.busy.load(Ordering::Relaxed) => "running",
         ACTIVE => "scheduling",
         RETIRING => "retiring",
