@@ -238,8 +238,41 @@ fn threads_blocking_pool_and_locked_goroutines() {
     assert!(inside.threads() > inside.worker_threads() + inside.blocking_threads()); // and sysmon
     assert_eq!(locked.locked_to_thread(), before.locked_to_thread() + 1);
     assert!(locked.detached_threads() >= 1);
+    // The locked thread left the active set and another took its place.
+    assert_eq!(locked.workers().len() as u64, locked.gomaxprocs());
     assert!(locked.worker_threads() > locked.gomaxprocs());
     assert!(locked.threads() > locked.worker_threads()); // and sysmon
+}
+
+#[test]
+fn gomaxprocs_workers_while_threads_come_and_go() {
+    let _serial = serial();
+    // Goroutines locking and unlocking their threads make workers leave
+    // and rejoin the active set all the time.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let churn: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            goro::go!(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    goro::lock_os_thread();
+                    goro::gosched();
+                    goro::unlock_os_thread();
+                }
+            })
+        })
+        .collect();
+    let mut looks = 0;
+    let until = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < until {
+        looks += 1;
+        let m = goro::metrics();
+        assert_eq!(m.workers().len() as u64, m.gomaxprocs(), "{m:#?}");
+        assert!(m.locked_to_thread() <= 4);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    churn.into_iter().for_each(|h| h.join().unwrap());
+    assert!(looks > 100, "only {looks} snapshots");
 }
 
 #[test]

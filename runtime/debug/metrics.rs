@@ -126,14 +126,16 @@ impl WorkerMetrics {
     }
 
     /// What the worker does now: `"running"` (a goroutine), `"idle"`
-    /// (parked), or `"scheduling"` (between goroutines: looking for work).
-    /// [`Metrics::worker_totals`] says `"total"`.
+    /// (parked), `"lending"` (its token to the thread of a paused or
+    /// locked goroutine), or `"scheduling"` (between goroutines: looking
+    /// for work). [`Metrics::worker_totals`] says `"total"`.
     ///
     /// ```
     /// let m = goro::metrics();
     /// for w in m.workers() {
-    ///     assert!(["running", "idle", "scheduling"].contains(&w.status()));
+    ///     assert!(["running", "idle", "lending", "scheduling"].contains(&w.status()));
     /// }
+    /// assert_eq!(m.worker_totals().status(), "total");
     /// ```
     pub fn status(&self) -> &str {
         self.status

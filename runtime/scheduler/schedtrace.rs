@@ -35,14 +35,18 @@
 //!   G18: status=blocked(chan receive) m=nil lockedm=nil
 //! ```
 //!
-//! one `P` line per active worker (`status` is `idle`, `running` or
-//! `scheduling`: between goroutines; `schedtick` counts the goroutines it
+//! one `P` line per active worker (`status` is `idle`, `running`,
+//! `lending` (its token, to the thread of a paused or locked goroutine) or
+//! `scheduling` (between goroutines); `schedtick` counts the goroutines it
 //! ran; `timers` those armed in its heap; `m` its thread), one `M` line
-//! per worker thread (`p=nil` unless it is active; `status` also
+//! per worker thread (`p=nil` unless it is active; `status` also `paused`
+//! (sysmon stopped it inside its goroutine, which waits for its turn),
 //! `retiring`, `detached` (handed off, or locked to a goroutine), `spare`
-//! or `exited`; `curg` the goroutine it executes; `lockedg` the goroutine
-//! locked to it), and one `G` line per live goroutine (its state and wait
-//! reason, the thread executing it, the thread it is locked to). goro's
+//! or `exited`; `curg` the goroutine it executes, paused or not;
+//! `lockedg` the goroutine locked to it), and one `G` line per live
+//! goroutine (its state, and while blocked the wait reason; the thread
+//! executing it; the thread it is locked to). A paused goroutine reads
+//! `running`: it is inside its turn, on its stopped thread. goro's
 //! worker is both Go's P and its M, so `P0` and `M0` are the same slot.
 //! Go prints the P and G statuses as numbers; goro prints the words
 //! `dump()` uses.
@@ -214,12 +218,17 @@ fn report(s: &SchedSnapshot, detail: bool) -> String {
         if let Some(t) = lockedm {
             locked.push((t, g.id));
         }
-        let reason = g.wait_reason().map(|r| r.to_string()).unwrap_or_default();
+        // A queued goroutine still carries the reason it last waited for.
+        let state = g.state_name();
+        let reason = match state {
+            "blocked" => g.wait_reason().map(|r| r.to_string()).unwrap_or_default(),
+            _ => String::new(),
+        };
         let _ = writeln!(
             gs,
             "  G{}: status={}({}) m={} lockedm={}",
             g.id,
-            g.state_name(),
+            state,
             reason,
             or_nil(m),
             or_nil(lockedm)

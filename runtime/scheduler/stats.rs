@@ -230,10 +230,21 @@ pub(crate) struct SchedSnapshot {
     pub(crate) timers: timer::TimerCounts,
 }
 
-/// Go's names for a worker's status (`P0: status=..` in schedtrace).
-fn status_name(w: &WorkerShared) -> &'static str {
-    match w.status.load(Ordering::Relaxed) {
+/// What a worker slot does now, in words (`P0: status=..` in schedtrace):
+/// an active worker is `idle` (parked), `running` (a goroutine),
+/// `lending` (its token to a paused or locked goroutine's thread) or
+/// `scheduling` (between goroutines); a thread that left the active set is
+/// `paused` (stopped by sysmon inside its goroutine), `retiring`,
+/// `detached` (handed off, or locked to a goroutine), `spare` or `exited`.
+fn status_name(w: &WorkerShared, status: u8) -> &'static str {
+    if w.pause.is_paused() && w.in_goroutine() {
+        return "paused";
+    }
+    match status {
         ACTIVE if w.idle.load(Ordering::Relaxed) => "idle",
+        ACTIVE if w.busy.load(Ordering::Relaxed) && w.lent_to.load(Ordering::Relaxed) != 0 => {
+            "lending"
+        }
         ACTIVE if w.busy.load(Ordering::Relaxed) => "running",
         ACTIVE => "scheduling",
         RETIRING => "retiring",
@@ -244,13 +255,13 @@ fn status_name(w: &WorkerShared) -> &'static str {
     }
 }
 
-fn worker_snapshot(w: &WorkerShared) -> WorkerSnapshot {
+fn worker_snapshot(w: &WorkerShared, status: u8) -> WorkerSnapshot {
     let s = w.stats;
     let running = w.running.load(Ordering::Relaxed) as usize;
     let runnext = !w.runnext.load(Ordering::Relaxed).is_null();
     WorkerSnapshot {
         id: w.id,
-        status: status_name(w),
+        status: status_name(w, status),
         ticks: w.ticks.load(Ordering::Relaxed),
         runnext_hits: s.runnext_hits.get(),
         local_pops: s.local_pops.get(),
@@ -272,18 +283,23 @@ fn worker_snapshot(w: &WorkerShared) -> WorkerSnapshot {
 /// Reads the scheduler's state now.
 pub(crate) fn snapshot() -> SchedSnapshot {
     let rt = rt();
-    let workers: Vec<Arc<WorkerShared>> = rt.read_workers().iter().cloned().collect();
-    let (spares, idle) = {
-        let sched = rt.lock_sched();
-        (
-            sched.spares.len() as u64,
-            rt.npidle.load(Ordering::Relaxed) as u64,
-        )
-    };
+    // Statuses change under `sched` (and the worker list is locked after
+    // it, as `activate_one` does): read under it, exactly `gomaxprocs`
+    // workers are active.
+    let sched = rt.lock_sched();
+    let workers: Vec<(Arc<WorkerShared>, u8)> = rt
+        .read_workers()
+        .iter()
+        .map(|w| (w.clone(), w.status.load(Ordering::Relaxed)))
+        .collect();
+    let spares = sched.spares.len() as u64;
+    let gomaxprocs = rt.maxprocs.load(Ordering::Relaxed) as u64;
+    drop(sched);
+    let shared: Vec<Arc<WorkerShared>> = workers.iter().map(|(w, _)| w.clone()).collect();
     let mut snap = SchedSnapshot {
         since_start: rt.started.elapsed(),
-        gomaxprocs: rt.maxprocs.load(Ordering::Relaxed) as u64,
-        idle_workers: idle,
+        gomaxprocs,
+        idle_workers: rt.npidle.load(Ordering::Relaxed) as u64,
         spinning_workers: rt.nmspinning.load(Ordering::Relaxed) as u64,
         spare_threads: spares,
         threads: rt.own_threads.load(Ordering::Relaxed) as u64,
@@ -292,12 +308,11 @@ pub(crate) fn snapshot() -> SchedSnapshot {
         preempt_requests: SYSMON.preempt_requests.get(),
         pauses: SYSMON.pauses.get(),
         handoffs: SYSMON.handoffs.get(),
-        timers: timer::counts(&workers),
+        timers: timer::counts(&shared),
         ..SchedSnapshot::default()
     };
-    for w in &workers {
-        let status = w.status.load(Ordering::Relaxed);
-        let one = worker_snapshot(w);
+    for (w, status) in workers {
+        let one = worker_snapshot(&w, status);
         if status == DETACHED {
             snap.detached_threads += 1;
         }
