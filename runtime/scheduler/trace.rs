@@ -37,7 +37,7 @@ use std::time::Instant;
 
 use corosensei::CoroutineResult;
 
-use super::{current_worker, WorkerShared, MAX_PROCS, PREEMPT};
+use super::{current_worker, MAX_PROCS, PREEMPT};
 use crate::coroutine::{current_g, WaitReason, Yield, G};
 
 /// Whether a trace runs. Relaxed: an event site that misses the first or
@@ -410,23 +410,25 @@ pub(crate) fn wake(g: &G) {
     });
 }
 
-/// `g`'s slice on this thread ended with `result` (what its coroutine
-/// gave back); `shared` is the worker it ran on.
-#[cold]
-#[inline(never)]
-pub(crate) fn end(g: &G, result: &CoroutineResult<Yield, ()>, shared: &WorkerShared) {
-    let why = match result {
+/// Why a slice ended, from what its coroutine gave back; `asked`:
+/// the worker's attention word (sysmon may have asked it to end the
+/// slice).
+#[inline(always)]
+pub(crate) fn stop_of(g: &G, result: &CoroutineResult<Yield, ()>, asked: u8) -> Stop {
+    match result {
         CoroutineResult::Yield(Yield::Park) => Stop::Park(g.wait_reason(), None),
-        CoroutineResult::Yield(Yield::Gosched)
-            if shared.attention.load(Ordering::Relaxed) & PREEMPT != 0 =>
-        {
-            Stop::Preempted
-        }
+        CoroutineResult::Yield(Yield::Gosched) if asked & PREEMPT != 0 => Stop::Preempted,
         CoroutineResult::Yield(Yield::Gosched) => Stop::Gosched,
         CoroutineResult::Yield(Yield::LockThread) => Stop::LockThread,
         CoroutineResult::Yield(Yield::UnlockThread) => Stop::UnlockThread,
         CoroutineResult::Return(()) => Stop::Exited,
-    };
+    }
+}
+
+/// `g`'s slice on this thread ended, for `why`.
+#[cold]
+#[inline(never)]
+pub(crate) fn end(g: &G, why: Stop) {
     record(Event::End {
         at: now(),
         g: g.id,
