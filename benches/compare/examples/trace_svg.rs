@@ -213,7 +213,7 @@ fn render(trace: &Trace, args: &Args) -> String {
         .map(|(i, (t, _))| (*t, i))
         .collect();
 
-    let (left, right, top, lane_h) = (90.0, 20.0, 52.0, 34.0);
+    let (left, right, top, lane_h) = (90.0, 40.0, 52.0, 34.0);
     let plot_w = f64::from(args.width) - left - right;
     let x = |ts: f64| left + (ts.clamp(from, to) - from) / span * plot_w;
     let lane_y = |tid: u64| top + lane_index[&tid] as f64 * lane_h;
@@ -248,7 +248,7 @@ fn render(trace: &Trace, args: &Args) -> String {
             .input
             .file_name()
             .map_or_else(String::new, |f| f.to_string_lossy().into_owned());
-        format!("{file}: {} to {}", label(from, span), label(to, span))
+        format!("{file}: {:.3} ms to {:.3} ms", from / 1000.0, to / 1000.0)
     });
     let slices_in: usize = trace.slices.iter().filter(|s| visible(s.ts, s.dur)).count();
     let _ = writeln!(
@@ -258,9 +258,10 @@ fn render(trace: &Trace, args: &Args) -> String {
     );
     let _ = writeln!(
         svg,
-        r##"<text x="{left}" y="38" fill="#555">{slices_in} goroutine slices of {} goroutines on {} lanes; gaps: parked or idle</text>"##,
+        r##"<text x="{left}" y="38" fill="#555">{slices_in} goroutine slices of {} goroutines on {} lanes; gaps: parked or idle; the axis starts {:.3} ms into the trace</text>"##,
         busy.len(),
-        lanes.len()
+        lanes.len(),
+        from / 1000.0
     );
 
     for (i, (tid, name)) in lanes.iter().enumerate() {
@@ -374,7 +375,7 @@ fn render(trace: &Trace, args: &Args) -> String {
             r##"<line x1="{tx:.2}" y1="{axis_y}" x2="{tx:.2}" y2="{}" stroke="#000"/><text x="{tx:.2}" y="{}" text-anchor="middle">{}</text>"##,
             axis_y + 5.0,
             axis_y + 18.0,
-            label(t, step)
+            label(t - from, step)
         );
         t += step;
     }
