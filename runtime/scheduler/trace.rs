@@ -24,7 +24,7 @@
 //! the scheduler must not import `debug/`, so `debug/` reads what
 //! [`finish`] hands back.
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fs::File;
@@ -37,7 +37,7 @@ use std::time::Instant;
 
 use corosensei::CoroutineResult;
 
-use super::{current_worker, WorkerShared, MAX_PROCS, PREEMPT};
+use super::{current_worker, Held, NoPreempt, MAX_PROCS, PREEMPT};
 use crate::coroutine::{current_g, WaitReason, Yield, G};
 
 /// Whether a trace runs. Relaxed: an event site that misses the first or
@@ -254,7 +254,7 @@ pub(crate) fn begin(
 /// Stops the running trace if it is one `want` names, and hands back what
 /// it recorded. Else `Err` with who started the one that runs, if any.
 pub(crate) fn finish(want: Want) -> Result<Finished, Option<Origin>> {
-    let mut state = STATE.lock();
+    let mut state = lock(&STATE);
     let origin = match &state.output {
         Some((_, origin)) if state.session != 0 => *origin,
         _ => return Err(None),
@@ -276,7 +276,7 @@ pub(crate) fn finish(want: Want) -> Result<Finished, Option<Origin>> {
         .buffers
         .drain(..)
         .map(|b| {
-            let mut inner = b.inner.lock();
+            let mut inner = lock(&b.inner);
             ThreadEvents {
                 lane: b.lane,
                 name: b.name.clone(),
@@ -327,14 +327,14 @@ fn with_buffer(f: impl FnOnce(&mut Recorded)) {
             }
         }
         let (_, buffer) = slot.as_ref().expect("registered just now");
-        let mut recorded = buffer.inner.lock();
+        let mut recorded = lock(&buffer.inner);
         f(&mut recorded);
     });
 }
 
 #[cold]
 fn register(session: u64) -> Option<Arc<Buffer>> {
-    let mut state = STATE.lock();
+    let mut state = lock(&STATE);
     if state.session != session {
         return None;
     }
@@ -361,6 +361,17 @@ fn register(session: u64) -> Option<Arc<Buffer>> {
     });
     state.buffers.push(buffer.clone());
     Some(buffer)
+}
+
+/// Locks one of the trace's locks, not to be paused meanwhile: a thread
+/// sysmon paused while holding a buffer would keep `finish` (on a worker)
+/// waiting until another worker resumes it.
+fn lock<T>(mutex: &Mutex<T>) -> Held<MutexGuard<'_, T>> {
+    let no_preempt = NoPreempt::enter();
+    Held {
+        guard: mutex.lock(),
+        _no_preempt: no_preempt,
+    }
 }
 
 fn push(recorded: &mut Recorded, event: Event) {
@@ -410,23 +421,25 @@ pub(crate) fn wake(g: &G) {
     });
 }
 
-/// `g`'s slice on this thread ended with `result` (what its coroutine
-/// gave back); `shared` is the worker it ran on.
-#[cold]
-#[inline(never)]
-pub(crate) fn end(g: &G, result: &CoroutineResult<Yield, ()>, shared: &WorkerShared) {
-    let why = match result {
+/// Why a slice ended, from what its coroutine gave back; `asked`:
+/// the worker's attention word (sysmon may have asked it to end the
+/// slice).
+#[inline(always)]
+pub(crate) fn stop_of(g: &G, result: &CoroutineResult<Yield, ()>, asked: u8) -> Stop {
+    match result {
         CoroutineResult::Yield(Yield::Park) => Stop::Park(g.wait_reason(), None),
-        CoroutineResult::Yield(Yield::Gosched)
-            if shared.attention.load(Ordering::Relaxed) & PREEMPT != 0 =>
-        {
-            Stop::Preempted
-        }
+        CoroutineResult::Yield(Yield::Gosched) if asked & PREEMPT != 0 => Stop::Preempted,
         CoroutineResult::Yield(Yield::Gosched) => Stop::Gosched,
         CoroutineResult::Yield(Yield::LockThread) => Stop::LockThread,
         CoroutineResult::Yield(Yield::UnlockThread) => Stop::UnlockThread,
         CoroutineResult::Return(()) => Stop::Exited,
-    };
+    }
+}
+
+/// `g`'s slice on this thread ended, for `why`.
+#[cold]
+#[inline(never)]
+pub(crate) fn end(g: &G, why: Stop) {
     record(Event::End {
         at: now(),
         g: g.id,
