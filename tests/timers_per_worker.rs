@@ -152,3 +152,44 @@ fn deadlines_armed_on_one_worker_and_cancelled_on_another() {
     done.store(true, Ordering::SeqCst);
     assert_eq!(timeouts.load(Ordering::SeqCst), 0);
 }
+
+/// A timer cancelled before its deadline stays in its shard's heap until
+/// it comes due; then the shard's published earliest deadline must move
+/// on. It did not (only a live timer's firing republished it), so every
+/// idle worker found a timer "due", polled without sleeping and found
+/// nothing, for good: an idle server burned a third of a core after its
+/// connections' read deadlines had been reset (found through the debug
+/// endpoint's 5 s request deadlines).
+#[test]
+fn idle_workers_sleep_once_a_cancelled_timer_comes_due() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // A goroutine waiting for I/O: an idle worker then waits in the
+    // poller, for as long as the earliest timer lets it.
+    let listener = Arc::new(goro::net::TcpListener::bind("127.0.0.1:0").unwrap());
+    let acceptor = {
+        let listener = listener.clone();
+        goro::go!(move || listener.accept().map(drop))
+    };
+    let (tx, rx) = goro::chan::<()>(0);
+    let waiter = goro::go!(move || rx.recv_timeout(Duration::from_millis(50)).is_ok());
+    let start = Instant::now();
+    while !goro::dump().to_string().contains("[blocked: chan receive]")
+        || !goro::dump().to_string().contains("[blocked: accept]")
+    {
+        assert!(start.elapsed() < Duration::from_secs(20), "never parked");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // Woken early by a plain thread: its timer is cancelled, and no other
+    // timer is armed while this thread sleeps past the deadline.
+    tx.send(()).unwrap();
+    assert!(waiter.join().unwrap());
+    std::thread::sleep(Duration::from_millis(200));
+    let before = goro::metrics().reactor_polls();
+    std::thread::sleep(Duration::from_millis(300));
+    let polls = goro::metrics().reactor_polls() - before;
+    // Asleep, the workers poll a few times (sysmon's looks, a stray
+    // wake-up); the bug made it tens of thousands.
+    assert!(polls < 1_000, "{polls} reactor polls in 300 ms of idling");
+    listener.close().unwrap();
+    acceptor.join().unwrap().unwrap_err();
+}

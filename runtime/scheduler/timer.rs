@@ -169,6 +169,12 @@ impl TimerShard {
                 if action.is_some() {
                     self.publish(&heap);
                     self.fired.bump();
+                } else if heap.earliest() != self.earliest.load(Ordering::Relaxed) {
+                    // Only cancelled timers came due (`pop_due` dropped
+                    // them): publish the new earliest, or the stale one
+                    // stays due and every idle worker polls without
+                    // sleeping until the next arm or fire here.
+                    self.publish(&heap);
                 }
                 drop(heap);
                 drop(no_preempt);
