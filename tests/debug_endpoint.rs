@@ -157,7 +157,7 @@ fn park_goroutines(name: &str, n: usize) -> goro::Sender<()> {
             })
             .unwrap();
     }
-    let parked = format!("({name}) [blocked: chan receive]");
+    let parked = format!("\"{name}\" [chan receive, ");
     let start = Instant::now();
     while goro::dump().to_string().matches(&parked).count() < n {
         assert!(start.elapsed() < Duration::from_secs(20), "never parked");
@@ -186,28 +186,37 @@ fn every_path_answers_with_its_status_content_type_and_content() {
         }
     }
 
+    // Where they wait: the line of this file marked "parked here".
+    let line = 1 + include_str!("debug_endpoint.rs")
+        .lines()
+        .position(|l| l.ends_with("// parked here"))
+        .unwrap();
+    let place = format!("{}:{line}:", file!());
+
     let grouped = get(addr, "/debug/goroutines");
     assert_eq!(grouped.status, 200);
     assert_eq!(grouped.header("content-type"), Some(TEXT));
     let text = grouped.text();
-    assert_eq!(
-        text.matches("(endpoint-parked) [blocked: chan receive]")
-            .count(),
-        3,
-        "{text}"
+    assert!(text.starts_with("goroutine profile: total "), "{text}");
+    let group = format!("\n3 @ [chan receive] {place}");
+    assert!(text.contains(&group), "no {group:?} in\n{text}");
+    assert!(
+        text.contains("1 @ [running]"),
+        "the serving goroutine:\n{text}"
     );
 
     let full = get(addr, "/debug/goroutines?debug=2");
     assert_eq!(full.status, 200);
     assert_eq!(full.header("content-type"), Some(TEXT));
     let text = full.text();
-    assert_eq!(
-        text.matches("(endpoint-parked) [blocked: chan receive]")
-            .count(),
-        3,
-        "{text}"
-    );
-    assert!(text.contains("(goro-debug-conn) [running]"), "{text}");
+    let parked: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("\"endpoint-parked\" [chan receive, "))
+        .collect();
+    assert_eq!(parked.len(), 3, "{text}");
+    assert!(parked.iter().all(|l| l.contains(&place)), "{text}");
+    assert!(text.contains("\"goro-debug-conn\" [running]"), "{text}");
+    assert!(text.contains("\"goro-debug-accept\" [accept, "), "{text}");
 
     let metrics = get(addr, "/debug/metrics");
     assert_eq!(metrics.status, 200);

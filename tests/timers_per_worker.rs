@@ -173,8 +173,8 @@ fn idle_workers_sleep_once_a_cancelled_timer_comes_due() {
     let (tx, rx) = goro::chan::<()>(0);
     let waiter = goro::go!(move || rx.recv_timeout(Duration::from_millis(50)).is_ok());
     let start = Instant::now();
-    while !goro::dump().to_string().contains("[blocked: chan receive]")
-        || !goro::dump().to_string().contains("[blocked: accept]")
+    while !goro::dump().to_string().contains("[chan receive, ")
+        || !goro::dump().to_string().contains("[accept, ")
     {
         assert!(start.elapsed() < Duration::from_secs(20), "never parked");
         std::thread::sleep(Duration::from_millis(1));

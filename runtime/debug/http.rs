@@ -88,7 +88,7 @@ struct Conns {
 /// | path | answer |
 /// |------|--------|
 /// | `/debug/` | an index of these paths (HTML) |
-/// | `/debug/goroutines` | the goroutine dump (`text/plain`) |
+/// | `/debug/goroutines` | goroutines grouped by state and location, with counts ([`dump_grouped`](crate::dump_grouped), `text/plain`) |
 /// | `/debug/goroutines?debug=2` | the full per-goroutine [`dump`](crate::dump) |
 /// | `/debug/metrics` | the runtime's metrics in Prometheus' text format |
 /// | `/debug/trace?seconds=N` | an execution trace of the next N seconds (default 1, at most 60; fractions allowed) as Chrome trace JSON |
@@ -519,7 +519,7 @@ fn respond(request: &Request) -> Response {
     match path {
         "/debug" | "/debug/" => Response::ok("text/html; charset=utf-8", INDEX),
         "/debug/goroutines" => match param(query, "debug") {
-            None | Some("1") => Response::ok(TEXT, crate::dump().to_string()),
+            None | Some("1") => Response::ok(TEXT, crate::dump_grouped().to_string()),
             Some("2") => Response::ok(TEXT, crate::dump().to_string()),
             Some(_) => Response::refuse(400, "debug must be 1 (grouped) or 2 (every goroutine)"),
         },
