@@ -362,18 +362,20 @@ fn trace_records_the_next_seconds_as_json_one_trace_at_a_time() {
     assert!(!events.is_empty(), "{json}");
 
     // While one trace runs, another is refused, from this endpoint or not.
-    let busy = std::thread::spawn(move || get(addr, "/debug/trace?seconds=1"));
+    let busy = std::thread::spawn(move || get(addr, "/debug/trace?seconds=2"));
+    // The capture sleeps in its connection's goroutine while it records.
     let start = Instant::now();
-    let conflict = loop {
-        let answer = get(addr, "/debug/trace?seconds=0.01");
-        if answer.status != 200 {
-            break answer;
-        }
+    while !goro::dump()
+        .to_string()
+        .contains("\"goro-debug-conn\" [sleep, ")
+    {
         assert!(
             start.elapsed() < Duration::from_secs(20),
-            "never saw the running trace"
+            "the trace never started"
         );
-    };
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let conflict = get(addr, "/debug/trace?seconds=0.01");
     assert_eq!(conflict.status, 409, "{}", conflict.text());
     assert!(
         conflict.text().contains("409 Conflict: "),
@@ -418,6 +420,15 @@ fn keep_alive_answers_pipelined_requests_in_order_and_heads_without_bodies() {
     let length: usize = head.header("content-length").unwrap().parse().unwrap();
     assert!(length > 0, "HEAD gives the GET's length");
     assert_eq!(client.answer(false).status, 404);
+    // A body over 64 KiB (written apart from its head), then the next
+    // answer on the same connection.
+    let release = park_goroutines("bulk", 2_000);
+    client.send(b"GET /debug/goroutines?debug=2 HTTP/1.1\r\nHost: t\r\n\r\nGET /debug/ HTTP/1.1\r\nHost: t\r\n\r\n");
+    let big = client.answer(false);
+    assert!(big.body.len() > 64 * 1024, "{} bytes", big.body.len());
+    assert!(big.text().matches("\"bulk\" [chan receive, ").count() >= 2_000);
+    assert_eq!(client.answer(false).status, 200);
+    drop(release);
     // A request sent in pieces, then one that asks to close.
     client.send(b"GET /debug/ HT");
     std::thread::sleep(Duration::from_millis(20));

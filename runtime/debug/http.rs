@@ -484,7 +484,7 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// Writes `response` (without its body for a `HEAD`) in one write, within
+/// Writes `response` (without its body for a `HEAD`) within
 /// [`WRITE_TIMEOUT`].
 fn send(conn: &mut TcpStream, response: &Response, head: bool, close: bool) -> io::Result<()> {
     let mut out = format!(
@@ -502,13 +502,21 @@ fn send(conn: &mut TcpStream, response: &Response, head: bool, close: bool) -> i
         out.extend_from_slice(b"Connection: close\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    if !head {
-        out.extend_from_slice(&response.body);
-    }
+    let body: &[u8] = if head { &[] } else { &response.body };
     conn.set_write_deadline(Some(Instant::now() + WRITE_TIMEOUT))?;
-    conn.write_all(&out)?;
-    conn.flush()
+    if body.len() <= COPIED_BODY {
+        // One write, so a small answer leaves in one segment (nodelay).
+        out.extend_from_slice(body);
+        conn.write_all(&out)
+    } else {
+        // A trace may be hundreds of MB: not copied a second time.
+        conn.write_all(&out)?;
+        conn.write_all(body)
+    }
 }
+
+/// The largest body copied behind its head for a single write.
+const COPIED_BODY: usize = 64 * 1024;
 
 /// Routes a request to its page.
 fn respond(request: &Request) -> Response {
