@@ -11,7 +11,9 @@
 //! and sum them; a count read while its owner bumps it is one behind,
 //! never torn. A slot outlives its thread (like its timers, `timer.rs`):
 //! a new thread that reuses the slot goes on counting where the last one
-//! stopped, so every total only grows.
+//! stopped, so every total only grows. An exiting thread writes its last
+//! count before it marks the slot exited (under `sched`, where the slot
+//! is handed out again), so two threads never write one block.
 //!
 //! sysmon's own counts (slice-end requests, pauses, hand-offs) have one
 //! writer too, sysmon, and live in [`SYSMON`]. Counts made elsewhere sit

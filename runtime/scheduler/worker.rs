@@ -147,7 +147,6 @@ pub(super) fn spawn_worker(rt: &'static Runtime) {
                 exit: Cell::new(false),
             };
             worker.run(rt);
-            worker.shared.stats.falls_asleep();
             // `worker` is about to go: a thread-local destructor that runs
             // goro code on this exiting thread must find no worker.
             WORKER.with(|w| w.set(std::ptr::null()));
@@ -208,6 +207,8 @@ impl Worker {
             return false; // taken just now
         }
         sched.spares.retain(|w| !Arc::ptr_eq(w, &self.shared));
+        // Before EXITED: a new thread may take the slot (and its stats) then.
+        self.shared.stats.falls_asleep();
         self.shared.status.store(EXITED, Ordering::SeqCst);
         true
     }
@@ -230,6 +231,7 @@ impl Worker {
         }
         if self.exit.get() {
             let _sched = rt.lock_sched();
+            self.shared.stats.falls_asleep(); // before the slot is free again
             self.shared.status.store(EXITED, Ordering::SeqCst);
             return true;
         }
