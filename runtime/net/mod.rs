@@ -86,7 +86,7 @@ pub(crate) struct Stream<S: mio::event::Source> {
     pub(crate) write_timeout: Timeout,
 }
 
-impl<S: mio::event::Source> Stream<S>
+impl<S: mio::event::Source + AsRawFd> Stream<S>
 where
     for<'a> &'a S: Read + Write,
 {
@@ -100,6 +100,7 @@ where
 
     /// A short read emptied the socket: the next read parks without a
     /// syscall (see `IoSource::io_drained`).
+    #[track_caller]
     pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         let deadline = self.read_timeout.deadline();
         let len = buf.len();
@@ -111,6 +112,7 @@ where
         )
     }
 
+    #[track_caller]
     pub(crate) fn read_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
         let deadline = self.read_timeout.deadline();
         self.io
@@ -118,6 +120,7 @@ where
     }
 
     /// A short write filled the send buffer: the next write parks.
+    #[track_caller]
     pub(crate) fn write(&self, buf: &[u8]) -> io::Result<usize> {
         let deadline = self.write_timeout.deadline();
         let len = buf.len();
@@ -129,6 +132,7 @@ where
         )
     }
 
+    #[track_caller]
     pub(crate) fn write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         let deadline = self.write_timeout.deadline();
         self.io
@@ -142,9 +146,11 @@ where
 macro_rules! stream_read_write {
     ($t:ty) => {
         impl std::io::Read for &$t {
+            #[track_caller]
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 self.inner.read(buf)
             }
+            #[track_caller]
             fn read_vectored(
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
@@ -154,9 +160,11 @@ macro_rules! stream_read_write {
         }
 
         impl std::io::Write for &$t {
+            #[track_caller]
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 self.inner.write(buf)
             }
+            #[track_caller]
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 self.inner.write_vectored(bufs)
             }
@@ -166,9 +174,11 @@ macro_rules! stream_read_write {
         }
 
         impl std::io::Read for $t {
+            #[track_caller]
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 self.inner.read(buf)
             }
+            #[track_caller]
             fn read_vectored(
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
@@ -178,9 +188,11 @@ macro_rules! stream_read_write {
         }
 
         impl std::io::Write for $t {
+            #[track_caller]
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 self.inner.write(buf)
             }
+            #[track_caller]
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 self.inner.write_vectored(bufs)
             }
