@@ -24,7 +24,9 @@
 //!   and it yielded at a goro call, `preempted (paused)` when sysmon
 //!   stopped its thread with a signal, `exit`, `lock_os_thread`,
 //!   `unlock_os_thread`, or `running at trace end`) and, for a park,
-//!   `reason` (the [`WaitReason`](crate::WaitReason)'s words);
+//!   `reason` (the [`WaitReason`](crate::WaitReason)'s words) and
+//!   `location` (the blocking call's place in the program,
+//!   `src/main.rs:88:21`, as [`dump`](crate::dump()) shows it);
 //! - a flow (`"ph":"s"` from the waker, `"ph":"f"` at the start of the
 //!   wakee's next slice, one `id` per wake-up, category `wake`) for every
 //!   parked goroutine made runnable: from the waking goroutine's slice, or
