@@ -24,7 +24,9 @@
 //!   and it yielded at a goro call, `preempted (paused)` when sysmon
 //!   stopped its thread with a signal, `exit`, `lock_os_thread`,
 //!   `unlock_os_thread`, or `running at trace end`) and, for a park,
-//!   `reason` (the [`WaitReason`](crate::WaitReason)'s words);
+//!   `reason` (the [`WaitReason`](crate::WaitReason)'s words) and
+//!   `location` (the blocking call's place in the program,
+//!   `src/main.rs:88:21`, as [`dump`](crate::dump()) shows it);
 //! - a flow (`"ph":"s"` from the waker, `"ph":"f"` at the start of the
 //!   wakee's next slice, one `id` per wake-up, category `wake`) for every
 //!   parked goroutine made runnable: from the waking goroutine's slice, or
@@ -35,7 +37,10 @@
 //!   and instant events for `steal` (from which worker, how many) and
 //!   `hand-off` (sysmon gave a stuck worker's queue to another thread).
 //!
-//! Timestamps are µs since the trace started (fractions are ns).
+//! Timestamps are µs since the trace started (fractions are ns). A
+//! goroutine's turn that was already running when the trace started is
+//! not in it (the worker chooses the traced switch at the start of each
+//! turn); its next turn is.
 //!
 //! # Cost
 //!
@@ -89,7 +94,8 @@ pub fn start(path: impl AsRef<Path>) -> io::Result<()> {
 }
 
 /// Stops the running trace and writes it (to the path given to [`start`]
-/// or `GORO_TRACE`).
+/// or `GORO_TRACE`). From a goroutine, the writing (tens of MB for a
+/// busy second) runs on the blocking pool while the goroutine parks.
 ///
 /// # Errors
 ///
@@ -110,7 +116,7 @@ pub fn start(path: impl AsRef<Path>) -> io::Result<()> {
 /// ```
 pub fn stop() -> io::Result<()> {
     match rec::finish(Want::File) {
-        Ok(finished) => write_out(finished),
+        Ok(finished) => crate::blocking(move || write_out(finished)),
         Err(None) => Err(io::Error::new(
             io::ErrorKind::NotFound,
             "goro::trace::stop: no trace is running",
@@ -184,8 +190,8 @@ struct Slice {
 
 /// Turns what the threads recorded into slices: per lane, in time order,
 /// a `Run` opens one, an `End` (or sysmon's `Paused`) closes it, a
-/// lender's `Resumed` reopens it. A slice already running when the trace
-/// began starts at the trace's start; one still running ends at its end.
+/// lender's `Resumed` reopens it. A slice whose start is not in the trace
+/// starts at the trace's start; one still running ends at its end.
 fn slices(f: &Finished) -> Vec<Slice> {
     enum Mark {
         Open,

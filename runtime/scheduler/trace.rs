@@ -85,7 +85,8 @@ static EPOCH: OnceLock<Instant> = OnceLock::new();
 /// Why a goroutine's slice ended.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Stop {
-    /// It parked: why, and where its caller waits (once known).
+    /// It parked: why, and the place of the blocking call it waits in
+    /// (`G::wait_location`).
     Park(Option<WaitReason>, Option<&'static Location<'static>>),
     /// `gosched`.
     Gosched,
@@ -427,7 +428,7 @@ pub(crate) fn wake(g: &G) {
 #[inline(always)]
 pub(crate) fn stop_of(g: &G, result: &CoroutineResult<Yield, ()>, asked: u8) -> Stop {
     match result {
-        CoroutineResult::Yield(Yield::Park) => Stop::Park(g.wait_reason(), None),
+        CoroutineResult::Yield(Yield::Park) => Stop::Park(g.wait_reason(), g.wait_location()),
         CoroutineResult::Yield(Yield::Gosched) if asked & PREEMPT != 0 => Stop::Preempted,
         CoroutineResult::Yield(Yield::Gosched) => Stop::Gosched,
         CoroutineResult::Yield(Yield::LockThread) => Stop::LockThread,

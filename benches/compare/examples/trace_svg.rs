@@ -52,6 +52,7 @@ struct Slice {
     dur: f64,
     g: u64,
     name: Option<String>,
+    /// Why it ended, with the park's reason and place if any.
     end: String,
 }
 
@@ -112,7 +113,11 @@ fn load(path: &PathBuf) -> Result<Trace, String> {
                 dur,
                 g: e["args"]["goroutine"].as_u64().unwrap_or(0),
                 name: e["args"]["name"].as_str().map(String::from),
-                end: e["args"]["end"].as_str().unwrap_or("").to_string(),
+                end: ["end", "reason", "location"]
+                    .iter()
+                    .filter_map(|k| e["args"][*k].as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             }),
             ("X", "reactor") => trace.marks.push(Mark {
                 tid,
