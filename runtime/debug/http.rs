@@ -7,8 +7,8 @@
 //! with a `Content-Length` body and keeps the connection open (HTTP/1.1
 //! keep-alive, pipelined requests in order) until the client closes it,
 //! asks to (`Connection: close`, or HTTP/1.0 without `keep-alive`), goes
-//! quiet, or sends something it will not take. Every refusal is answered
-//! with a status and a one-line reason, and closes only that connection.
+//! quiet, or sends something it will not take: such a request is answered
+//! with a status and a one-line reason, and only its connection closes.
 //!
 //! [`Server::shutdown`] closes the listener, shuts down every open
 //! connection (which ends its goroutine's read) and waits for all of the
@@ -258,7 +258,10 @@ struct Open<'a>(&'a Shared, u64);
 
 impl Drop for Open<'_> {
     fn drop(&mut self) {
-        self.0.conns.lock().open.remove(&self.1);
+        // Taken out under the lock, dropped after it (the last handle
+        // deregisters and closes the socket).
+        let stream = self.0.conns.lock().open.remove(&self.1);
+        drop(stream);
         self.0.running.done();
     }
 }
