@@ -789,3 +789,43 @@ fn no_fd_or_name_is_left_behind() {
     }
     assert_eq!(open_fds(), before, "fds leaked");
 }
+
+#[test]
+fn a_burst_wakes_every_parked_receiver() {
+    let _serial = serial();
+    let name = unique("burst");
+    let ring = Arc::new(ShmRing::create(&name, 4096).unwrap());
+    // Receivers (goroutines and a thread) park on one doorbell; the first
+    // woken may drain the rings meant for the others, and must pass the
+    // turn on.
+    for round in 0..200u32 {
+        let (tx, rx) = goro::chan(8);
+        for _ in 0..3 {
+            let (ring, tx) = (ring.clone(), tx.clone());
+            goro::go!(move || tx.send(receive_tagged(&ring, 64).count).unwrap());
+        }
+        let thread = std::thread::spawn({
+            let (ring, tx) = (ring.clone(), tx.clone());
+            move || tx.send(receive_tagged(&ring, 64).count).unwrap()
+        });
+        std::thread::sleep(Duration::from_millis(2)); // let them park
+        let mut msg = Vec::new();
+        for seq in 0..4 {
+            tagged(round, seq, 64, &mut msg);
+            ring.send(&msg).unwrap();
+        }
+        for _ in 0..4 {
+            ring.send(&STOP.to_le_bytes()).unwrap();
+        }
+        let mut got = 0;
+        for _ in 0..4 {
+            got += rx
+                .recv_timeout(Duration::from_secs(10))
+                .unwrap_or_else(|_| panic!("round {round}: a receiver stayed parked"));
+        }
+        assert_eq!(got, 4, "round {round}");
+        thread.join().unwrap();
+    }
+    drop(ring);
+    assert_no_names_left(&name);
+}

@@ -17,6 +17,7 @@
 
 mod ring;
 mod shm;
+mod wake;
 
 pub use ring::ShmRing;
 pub use shm::SharedMemory;
