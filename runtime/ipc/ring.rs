@@ -180,9 +180,8 @@ struct Side {
 /// ```
 /// # fn main() -> std::io::Result<()> {
 /// use goro::ipc::ShmRing;
-/// use std::sync::Arc;
 /// let name = format!("/goro-doc-ring-{}", std::process::id());
-/// let ring = Arc::new(ShmRing::create(&name, 1 << 16)?);
+/// let ring = ShmRing::create(&name, 1 << 16)?;
 /// let peer = ShmRing::open(&name)?; // what another process would do
 /// let receiver = goro::go!(move || -> std::io::Result<Vec<u8>> {
 ///     let mut msg = Vec::new();
@@ -762,7 +761,7 @@ impl Bell {
 /// Reads everything in a doorbell FIFO: `Ok` if there was something,
 /// `WouldBlock` if it was empty.
 fn drain(fd: RawFd) -> io::Result<()> {
-    let mut buf = [0u8; 64];
+    let mut buf = [0u8; 512];
     let mut got = false;
     loop {
         // SAFETY: reads at most `buf.len()` bytes into a live local buffer.
