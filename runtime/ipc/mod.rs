@@ -25,6 +25,8 @@
 //! This module never blocks a worker in the kernel: every syscall here
 //! is non-blocking, except the opens and creates, which return at once.
 
+mod mq;
 mod semaphore;
 
+pub use mq::MessageQueue;
 pub use semaphore::Semaphore;

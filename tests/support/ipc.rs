@@ -10,6 +10,7 @@
 
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// Set in a peer process: the role it plays and its arguments, as the
 /// parent wrote them.
@@ -38,6 +39,23 @@ pub fn open_fds_when_warm() -> usize {
 /// A name unique to this process and `what`: `/goro-test-PID-what`.
 pub fn unique_name(what: &str) -> String {
     format!("/goro-test-{}-{what}", std::process::id())
+}
+
+/// Waits until the goroutine named `name` is parked on `reason` (as
+/// `goro::dump` words it, e.g. "IO read"): proof that it waits in the
+/// scheduler, not in a syscall that holds its thread (that goroutine
+/// would show as running). Fails after 10 s.
+pub fn wait_parked(name: &str, reason: &str) {
+    let want = format!("({name}) [blocked: {reason}]");
+    let start = Instant::now();
+    while !goro::dump().to_string().contains(&want) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "goroutine {name} never parked on {reason}:\n{}",
+            goro::dump()
+        );
+        goro::time::sleep(Duration::from_millis(1));
+    }
 }
 
 /// In a peer process, the arguments its parent gave it.
