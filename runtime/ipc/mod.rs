@@ -25,8 +25,10 @@
 //! This module never blocks a worker in the kernel: every syscall here
 //! is non-blocking, except the opens and creates, which return at once.
 
+mod fifo;
 mod mq;
 mod semaphore;
 
+pub use fifo::{Fifo, FifoReader, FifoWriter};
 pub use mq::MessageQueue;
 pub use semaphore::Semaphore;
