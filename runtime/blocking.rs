@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::coroutine::{current_g, WaitReason};
+use crate::coroutine::{current_g, WaitReason, NO_OBJECT};
 use crate::scheduler::{count_outside_job, count_own_thread, park, unparker};
 
 /// Most pool threads at once (Go's default limit on threads is 10,000;
@@ -85,6 +85,7 @@ static POOL: Pool = Pool {
 /// assert!(r.is_err());
 /// # });
 /// ```
+#[track_caller]
 pub fn blocking<F, T>(f: F) -> T
 where
     F: FnOnce() -> T + Send,
@@ -122,7 +123,7 @@ where
     count_outside_job(1);
     submit(job);
     while !done.load(Ordering::Acquire) {
-        park(WaitReason::Blocking);
+        park(WaitReason::Blocking, NO_OBJECT);
     }
     let r = result
         .lock()

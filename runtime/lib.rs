@@ -89,7 +89,9 @@ pub use chan::{
 };
 pub use coroutine::local::LocalKey;
 pub use coroutine::stack::set_default_stack_size;
-pub use coroutine::{current, dump, num_goroutine, Dump, Goroutine, WaitReason};
+pub use coroutine::{
+    current, dump, dump_grouped, num_goroutine, Dump, Goroutine, GroupedDump, WaitReason,
+};
 #[cfg(feature = "macros")]
 pub use entry::{main, test};
 #[doc(hidden)]

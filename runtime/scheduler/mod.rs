@@ -46,7 +46,8 @@ mod worker;
 
 pub(crate) use netpoll::reactor;
 pub(crate) use park::{
-    finish_park, gosched, park, park_until, park_until_future, unparker, Unparker,
+    finish_park, gosched, park, park_at, park_until, park_until_at, park_until_future, unparker,
+    Unparker,
 };
 pub(crate) use preempt::{coop, NoPreempt};
 pub(crate) use worker::{current_worker, with_stack_cache};

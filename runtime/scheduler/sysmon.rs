@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use super::preempt::{self, Answer};
 use super::{deadlock, netpoll};
 use super::{timer, Runtime, WorkerShared, ACTIVE, DETACHED, PREEMPT, RETIRING, TIMERS};
-use crate::coroutine::{dump, num_goroutine, stack, GRef, G};
+use crate::coroutine::{num_goroutine, stack, GRef, G};
 use crate::reactor;
 
 /// A time slice: how long a goroutine (or a runnext chain) may run while
@@ -197,10 +197,9 @@ fn run(rt: &'static Runtime) -> ! {
             match suspect {
                 Some((a, since)) if a == activity => {
                     if now - since >= DEADLOCK_CONFIRM {
-                        let told_tests =
-                            deadlock::report_to_tests(|| format!("{DEADLOCK}\n\n{}", dump()));
+                        let told_tests = deadlock::report_to_tests(|| deadlock::report(DEADLOCK));
                         if !told_tests {
-                            crate::fatal::exit(format_args!("{DEADLOCK}\n\n{}\n", dump()));
+                            crate::fatal::exit(format_args!("{}\n", deadlock::report(DEADLOCK)));
                         }
                         suspect = None;
                     }
