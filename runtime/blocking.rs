@@ -50,6 +50,8 @@ struct PoolState {
     idle: usize,
     /// Threads alive.
     threads: usize,
+    /// Jobs submitted so far (for the metrics).
+    jobs: u64,
 }
 
 static POOL: Pool = Pool {
@@ -57,6 +59,7 @@ static POOL: Pool = Pool {
         queue: VecDeque::new(),
         idle: 0,
         threads: 0,
+        jobs: 0,
     }),
     work: Condvar::new(),
 };
@@ -138,6 +141,7 @@ where
 fn submit(job: Job) {
     let mut st = POOL.state.lock();
     st.queue.push_back(job);
+    st.jobs += 1;
     // Each idle thread takes one queued job; start a thread for the rest.
     if st.queue.len() > st.idle && st.threads < MAX_THREADS {
         st.threads += 1;
@@ -165,6 +169,13 @@ fn submit(job: Job) {
     if st.idle > 0 {
         POOL.work.notify_one();
     }
+}
+
+/// The pool now, for the metrics: threads alive, of them idle, and jobs
+/// submitted so far.
+pub(crate) fn pool_counts() -> (u64, u64, u64) {
+    let st = POOL.state.lock();
+    (st.threads as u64, st.idle as u64, st.jobs)
 }
 
 fn pool_thread() {

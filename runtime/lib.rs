@@ -64,6 +64,7 @@ mod blocking;
 mod chan;
 pub mod context;
 mod coroutine;
+pub mod debug;
 mod entry;
 mod fatal;
 pub mod fs;
@@ -92,6 +93,7 @@ pub use coroutine::stack::set_default_stack_size;
 pub use coroutine::{
     current, dump, dump_grouped, num_goroutine, Dump, Goroutine, GroupedDump, WaitReason,
 };
+pub use debug::metrics::{metrics, Metrics, WorkerMetrics};
 #[cfg(feature = "macros")]
 pub use entry::{main, test};
 #[doc(hidden)]

@@ -493,6 +493,11 @@ pub fn num_goroutine() -> usize {
     live.max(0) as usize
 }
 
+/// Goroutines spawned so far (ids are handed out from 1, one per spawn).
+pub(crate) fn spawned() -> u64 {
+    NEXT_ID.load(Ordering::Relaxed) - 1
+}
+
 /// A goroutine, as seen from user code: its id and name.
 ///
 /// ```

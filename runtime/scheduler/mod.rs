@@ -39,6 +39,8 @@ mod netpoll;
 mod park;
 mod pause;
 mod preempt;
+mod schedtrace;
+pub(crate) mod stats;
 mod sysmon;
 pub(crate) mod timer;
 mod timer_heap;
@@ -137,6 +139,8 @@ pub(crate) struct WorkerShared {
     timers: &'static TimerShard,
     /// While this thread runs on a lent token: the lender's id + 1.
     lender: AtomicUsize,
+    /// The slot's counters (`stats.rs`), kept like `timers` on reuse.
+    pub(crate) stats: &'static stats::WorkerStats,
 }
 
 impl WorkerShared {
@@ -228,6 +232,8 @@ pub(crate) struct Runtime {
     outside_jobs: AtomicUsize,
     /// Plain-thread wake-ups so far: activity sysmon can see.
     external_wakes: AtomicU64,
+    /// When the runtime started (schedtrace's and the metrics' clock).
+    started: Instant,
 }
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
@@ -263,6 +269,7 @@ fn start() -> &'static Runtime {
             external_blocked: AtomicUsize::new(0),
             outside_jobs: AtomicUsize::new(0),
             external_wakes: AtomicU64::new(0),
+            started: Instant::now(),
         }
     });
     if started {
@@ -275,6 +282,7 @@ fn start() -> &'static Runtime {
         }
         drop(sched);
         sysmon::start(rt);
+        schedtrace::start_if_asked();
     }
     rt
 }

@@ -33,6 +33,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::preempt::{self, Answer};
+use super::stats::SYSMON;
 use super::{deadlock, netpoll};
 use super::{timer, Runtime, WorkerShared, ACTIVE, DETACHED, PREEMPT, RETIRING, TIMERS};
 use crate::coroutine::{num_goroutine, stack, GRef, G};
@@ -315,6 +316,7 @@ fn look_at(
             exec.attention.fetch_or(PREEMPT, Ordering::Relaxed);
             preempt::ANY_ASKED.store(true, Ordering::Relaxed);
             s.asked = Some((now, cpu()));
+            SYSMON.preempt_requests.bump();
         }
         // Asked at an earlier look, and no scheduling point since, though
         // the thread has had CPU time to reach one (on a loaded machine a
@@ -386,6 +388,7 @@ fn pause(rt: &'static Runtime, t: &WorkerShared) -> bool {
     g.bound.store(t.id + 1, Ordering::Release);
     let lender = t.lender.swap(0, Ordering::SeqCst);
     rt.paused.push(g);
+    SYSMON.pauses.bump();
     if lender != 0 {
         // The live list: the lender may be newer than sysmon's snapshot.
         rt.read_workers()[lender - 1].lend.give_back();
@@ -458,6 +461,7 @@ fn queue_to_global(rt: &Runtime, w: &WorkerShared) -> bool {
 fn hand_off_stuck(rt: &'static Runtime, w: &WorkerShared) {
     if rt.own_threads.load(Ordering::Relaxed) < MAX_THREADS {
         hand_off(rt, w);
+        SYSMON.handoffs.bump();
     }
 }
 

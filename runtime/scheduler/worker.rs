@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use super::netpoll;
 use super::preempt::{self, LendWord, PauseWord};
+use super::stats::WorkerStats;
 use super::timer::{self, TimerShard};
 use super::{
     finish_park, Runtime, SeenRunnext, WorkerShared, ACTIVE, EXITED, PREEMPT, SPARE, TIMERS,
@@ -92,6 +93,9 @@ pub(super) fn spawn_worker(rt: &'static Runtime) {
     let timers = workers
         .get(id)
         .map_or_else(TimerShard::leak, |old| old.timers);
+    let stats = workers
+        .get(id)
+        .map_or_else(WorkerStats::leak, |old| old.stats);
     let shared = Arc::new(WorkerShared {
         id,
         stealer: local.stealer(),
@@ -114,6 +118,7 @@ pub(super) fn spawn_worker(rt: &'static Runtime) {
         lend: LendWord::new(),
         lender: AtomicUsize::new(0),
         timers,
+        stats,
     });
     if id == workers.len() {
         workers.push(shared.clone());
@@ -161,6 +166,7 @@ impl Worker {
         self.shared.tid.store(preempt::gettid(), Ordering::SeqCst);
         WORKER.with(|w| w.set(self));
         overflow::thread_init();
+        self.shared.stats.wakes();
         loop {
             match self.shared.status.load(Ordering::SeqCst) {
                 ACTIVE => {
@@ -189,7 +195,9 @@ impl Worker {
     #[cold]
     fn wait_as_spare(&self, rt: &'static Runtime) -> bool {
         let since = Instant::now();
+        self.shared.stats.falls_asleep();
         std::thread::park_timeout(SPARE_EXIT_AFTER);
+        self.shared.stats.wakes();
         if since.elapsed() < SPARE_EXIT_AFTER {
             return false;
         }
@@ -198,6 +206,8 @@ impl Worker {
             return false; // taken just now
         }
         sched.spares.retain(|w| !Arc::ptr_eq(w, &self.shared));
+        // Before EXITED: a new thread may take the slot (and its stats) then.
+        self.shared.stats.falls_asleep();
         self.shared.status.store(EXITED, Ordering::SeqCst);
         true
     }
@@ -209,12 +219,15 @@ impl Worker {
         let locked = self.locked.borrow().clone();
         if let Some(g) = locked {
             // Wait until a worker lends us a token, then run it.
+            self.shared.stats.falls_asleep();
             self.shared.pause.wait_resumed();
+            self.shared.stats.wakes();
             self.execute_here(rt, g, true);
             return false;
         }
         if self.exit.get() {
             let _sched = rt.lock_sched();
+            self.shared.stats.falls_asleep(); // before the slot is free again
             self.shared.status.store(EXITED, Ordering::SeqCst);
             return true;
         }
@@ -282,6 +295,7 @@ impl Worker {
                 }
             }
             if let Some(g) = shared.take_runnext() {
+                shared.stats.runnext_hits.bump();
                 return Some((g, true));
             }
             // Its own due timers before its queue (Go's checkTimers), as
@@ -291,9 +305,10 @@ impl Worker {
                 continue;
             }
             if let Some(g) = self.local.pop() {
+                shared.stats.local_pops.bump();
                 return Some((g, false));
             }
-            if let Some(g) = steal_global(rt, &self.local) {
+            if let Some(g) = self.take_global(rt) {
                 return Some((g, false));
             }
             // Every shard's: those of busy, retired and detached workers,
@@ -304,7 +319,7 @@ impl Worker {
             if reactor::has_waiters() && netpoll::poll_now() > 0 {
                 continue;
             }
-            if let Some(g) = rt.take_paused() {
+            if let Some(g) = self.take_paused(rt) {
                 return Some((g, false));
             }
             if self.spinning.get() || self.start_spinning(rt) {
@@ -338,7 +353,7 @@ impl Worker {
             timer::fire_own(self.shared.timers);
         }
         if fair {
-            return steal_global(rt, &self.local).or_else(|| rt.take_paused());
+            return self.take_global(rt).or_else(|| self.take_paused(rt));
         }
         None
     }
@@ -361,18 +376,21 @@ impl Worker {
             Duration::ZERO
         };
         let mut pause = 32;
+        self.shared.stats.spins.bump();
         loop {
             // Retired meanwhile: whatever it stole now would only have to
             // be given back.
             if self.shared.status.load(Ordering::Relaxed) != ACTIVE {
                 return None;
             }
+            self.shared.stats.steal_attempts.bump();
             if let Some(g) =
                 rt.steal_from_others(self.shared.id, &self.local, &self.seed, &self.seen_runnext)
             {
+                self.shared.stats.stolen_pops.bump();
                 return Some(g);
             }
-            if let Some(g) = steal_global(rt, &self.local).or_else(|| rt.take_paused()) {
+            if let Some(g) = self.take_global(rt).or_else(|| self.take_paused(rt)) {
                 return Some(g);
             }
             if start.elapsed() >= budget {
@@ -428,11 +446,14 @@ impl Worker {
         // Re-check after announcing ourselves idle: a producer that queued
         // work before seeing npidle > 0 did not wake anyone.
         if !rt.any_work() {
+            shared.stats.parks.bump();
+            shared.stats.falls_asleep();
             if watch {
                 self.sleep_in_poller(rt);
             } else if !shared.notified.swap(false, Ordering::SeqCst) {
                 std::thread::park();
             }
+            shared.stats.wakes();
         }
 
         let mut sched = rt.sched.lock();
@@ -656,6 +677,7 @@ impl Worker {
                     self.exit.set(!ours);
                 }
                 g.retire();
+                shared.stats.finished.bump();
             }
         }
         // Ran on a lent token: give it back.
@@ -706,6 +728,24 @@ impl Worker {
 }
 
 impl Worker {
+    /// A batch from the global queue, counted.
+    fn take_global(&self, rt: &Runtime) -> Option<GRef> {
+        let g = steal_global(rt, &self.local);
+        if g.is_some() {
+            self.shared.stats.global_pops.bump();
+        }
+        g
+    }
+
+    /// The longest-paused goroutine, counted.
+    fn take_paused(&self, rt: &Runtime) -> Option<GRef> {
+        let g = rt.take_paused();
+        if g.is_some() {
+            self.shared.stats.paused_pops.bump();
+        }
+        g
+    }
+
     /// Queues a goroutine that called gosched behind every other runnable
     /// one. Go puts it on the global queue; when that queue is empty the
     /// back of this worker's FIFO queue is the same place in line (the
