@@ -157,6 +157,31 @@ fn a_socket_read_through_the_read_trait_names_its_line_and_fd() {
 }
 
 #[test]
+fn a_write_all_that_fills_the_socket_names_its_line() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (fd_tx, fd_rx) = goro::chan::<i32>(1);
+    let h = spawn_named("loc-write-all", move || {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        fd_tx.send(stream.as_raw_fd()).unwrap();
+        // Far more than the socket buffers hold while nobody reads.
+        let big = vec![7u8; 64 << 20];
+        let result = std::io::Write::write_all(&mut stream, &big);
+        (line!() - 1, result.is_err())
+    });
+    let (peer, _) = listener.accept().unwrap();
+    let fd = fd_rx.recv().unwrap();
+    let first = parked_line("loc-write-all", "IO write");
+    assert!(first.ends_with(&format!(" (fd {fd})")), "{first}");
+    drop(peer); // the write fails (reset) or ends
+    let (line, _) = h.join().unwrap();
+    assert!(
+        first.contains(&format!("]: {}:{line}:", file!())),
+        "{first}"
+    );
+}
+
+#[test]
 fn an_accept_names_its_line_and_the_listeners_fd() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();

@@ -138,6 +138,46 @@ where
         self.io
             .io(Direction::Write, deadline, |mut s| s.write_vectored(bufs))
     }
+
+    /// std's `Read::read_exact`, here so that a wait in it shows the
+    /// caller's line in `dump()` (std's default method would show its own).
+    #[track_caller]
+    pub(crate) fn read_exact(&self, mut buf: &mut [u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.read(buf) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "failed to fill whole buffer",
+                    ))
+                }
+                Ok(n) => buf = &mut buf[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// std's `Write::write_all`, here for the same reason as
+    /// [`read_exact`](Self::read_exact).
+    #[track_caller]
+    pub(crate) fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.write(buf) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "failed to write whole buffer",
+                    ))
+                }
+                Ok(n) => buf = &buf[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `Read` and `Write` for a stream type and for a shared reference to it
@@ -157,6 +197,10 @@ macro_rules! stream_read_write {
             ) -> std::io::Result<usize> {
                 self.inner.read_vectored(bufs)
             }
+            #[track_caller]
+            fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
+                self.inner.read_exact(buf)
+            }
         }
 
         impl std::io::Write for &$t {
@@ -167,6 +211,10 @@ macro_rules! stream_read_write {
             #[track_caller]
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 self.inner.write_vectored(bufs)
+            }
+            #[track_caller]
+            fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+                self.inner.write_all(buf)
             }
             fn flush(&mut self) -> std::io::Result<()> {
                 Ok(())
@@ -185,6 +233,10 @@ macro_rules! stream_read_write {
             ) -> std::io::Result<usize> {
                 self.inner.read_vectored(bufs)
             }
+            #[track_caller]
+            fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
+                self.inner.read_exact(buf)
+            }
         }
 
         impl std::io::Write for $t {
@@ -195,6 +247,10 @@ macro_rules! stream_read_write {
             #[track_caller]
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 self.inner.write_vectored(bufs)
+            }
+            #[track_caller]
+            fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+                self.inner.write_all(buf)
             }
             fn flush(&mut self) -> std::io::Result<()> {
                 Ok(())
