@@ -94,6 +94,7 @@ pub use coroutine::{
     current, dump, dump_grouped, num_goroutine, Dump, Goroutine, GroupedDump, WaitReason,
 };
 pub use debug::metrics::{metrics, Metrics, WorkerMetrics};
+pub use debug::trace;
 #[cfg(feature = "macros")]
 pub use entry::{main, test};
 #[doc(hidden)]
@@ -239,7 +240,9 @@ where
     T: Send + 'static,
 {
     let handle = spawn_main(f);
-    match handle.join() {
+    let joined = handle.join();
+    debug::trace::write_env_trace();
+    match joined {
         Ok(value) => value,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(e) => panic!("{e}: the main goroutine has no value to return"),
@@ -261,7 +264,9 @@ where
     F: FnOnce() + Send + 'static,
 {
     let handle = spawn_main(f);
-    let code = match handle.join() {
+    let joined = handle.join();
+    debug::trace::write_env_trace();
+    let code = match joined {
         Ok(()) => 0,
         Err(_) => 2,
     };

@@ -44,6 +44,7 @@ pub(crate) mod stats;
 mod sysmon;
 pub(crate) mod timer;
 mod timer_heap;
+pub(crate) mod trace;
 mod worker;
 
 pub(crate) use netpoll::reactor;
@@ -273,6 +274,7 @@ fn start() -> &'static Runtime {
         }
     });
     if started {
+        trace::begin_from_env();
         crate::coroutine::overflow::install();
         preempt::install();
         crate::install_panic_hook();
@@ -590,7 +592,12 @@ impl Runtime {
             }
             loop {
                 match victim.stealer.steal_batch_and_pop(dest) {
-                    Steal::Success(g) => return Some(g),
+                    Steal::Success(g) => {
+                        if trace::on() {
+                            trace::stole(trace::Victim::Queue(victim.id), dest.len() + 1);
+                        }
+                        return Some(g);
+                    }
                     Steal::Retry => continue,
                     Steal::Empty => break,
                 }
@@ -622,7 +629,11 @@ impl Runtime {
                             // `Arc::into_raw` in `put_runnext`; the
                             // successful compare-exchange made us its sole
                             // owner (as a swap does in `take_runnext`).
-                            return Some(unsafe { Arc::from_raw(waiting) });
+                            let g = unsafe { Arc::from_raw(waiting) };
+                            if trace::on() {
+                                trace::stole(trace::Victim::Runnext(victim.id), 1);
+                            }
+                            return Some(g);
                         }
                     }
                 }

@@ -36,7 +36,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::coroutine::{current_g, GRef, WaitReason, Yield, G};
-use crate::scheduler::{self, timer};
+use crate::scheduler::{self, timer, trace};
 
 /// Wakes one parked goroutine or thread. Cheap to clone.
 #[derive(Clone)]
@@ -242,6 +242,9 @@ pub(crate) fn finish_park(g: GRef) -> Option<GRef> {
 /// already queued or notified: nothing to do.
 fn ready(g: GRef) {
     if g.state.wake() {
+        if trace::on() {
+            trace::wake(&g);
+        }
         scheduler::schedule(g, true);
     }
 }

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use super::preempt::{self, Answer};
 use super::stats::SYSMON;
-use super::{deadlock, netpoll};
+use super::{deadlock, netpoll, trace};
 use super::{timer, Runtime, WorkerShared, ACTIVE, DETACHED, PREEMPT, RETIRING, TIMERS};
 use crate::coroutine::{num_goroutine, stack, GRef, G};
 use crate::reactor;
@@ -386,6 +386,9 @@ fn pause(rt: &'static Runtime, t: &WorkerShared) -> bool {
         Arc::from_raw(running as *const G)
     };
     g.bound.store(t.id + 1, Ordering::Release);
+    if trace::on() {
+        trace::paused(g.id, t.id);
+    }
     let lender = t.lender.swap(0, Ordering::SeqCst);
     rt.paused.push(g);
     SYSMON.pauses.bump();
@@ -475,6 +478,9 @@ pub(super) fn hand_off(rt: &'static Runtime, w: &WorkerShared) {
     }
     w.status.store(DETACHED, Ordering::SeqCst);
     sched.active -= 1;
+    if trace::on() {
+        trace::handed_off(w.id);
+    }
     // Its queue goes with its role (Go hands the P, run queue and all, to
     // another M): only spinning workers would steal from a detached one.
     queue_to_global(rt, w);

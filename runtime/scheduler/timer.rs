@@ -53,6 +53,7 @@ use std::time::{Duration, Instant};
 
 use super::stats::Counter;
 use super::timer_heap::Heap;
+use super::trace;
 use super::{current_worker, rt, NoPreempt, Runtime, Unparker, WorkerShared, ACTIVE};
 
 /// Identifies an armed timer, for [`cancel`]. Stale keys (the timer fired
@@ -174,7 +175,13 @@ impl TimerShard {
                 action
             };
             match action {
-                Some(action) => action.fire(),
+                Some(action) => {
+                    let at = trace::on().then(trace::now);
+                    action.fire();
+                    if let Some(at) = at {
+                        trace::timer_fired(at);
+                    }
+                }
                 None => return fired,
             }
             fired += 1;

@@ -25,6 +25,7 @@ use super::netpoll;
 use super::preempt::{self, LendWord, PauseWord};
 use super::stats::WorkerStats;
 use super::timer::{self, TimerShard};
+use super::trace;
 use super::{
     finish_park, Runtime, SeenRunnext, WorkerShared, ACTIVE, EXITED, PREEMPT, SPARE, TIMERS,
 };
@@ -222,7 +223,10 @@ impl Worker {
             self.shared.stats.falls_asleep();
             self.shared.pause.wait_resumed();
             self.shared.stats.wakes();
-            self.execute_here(rt, g, true);
+            match trace::on() {
+                true => self.execute_here_traced(rt, g, true),
+                false => self.execute_here::<false>(rt, g, true),
+            }
             return false;
         }
         if self.exit.get() {
@@ -548,7 +552,8 @@ impl Worker {
             );
         }
         match g.bound.load(Ordering::Acquire) {
-            0 => self.execute_here(rt, g, false),
+            0 if trace::on() => self.execute_here_traced(rt, g, false),
+            0 => self.execute_here::<false>(rt, g, false),
             bound => self.lend_token(rt, g, bound - 1),
         }
         shared.busy.store(false, Ordering::Relaxed);
@@ -560,6 +565,11 @@ impl Worker {
     /// one of the two threads executes goroutine code at a time.
     fn lend_token(&self, rt: &Runtime, g: GRef, to: usize) {
         let target = rt.read_workers()[to].clone();
+        // A paused thread (inside its goroutine, unlike a locked one that
+        // waits in its run loop) runs on from where sysmon stopped it.
+        if trace::on() && target.in_goroutine() {
+            trace::resumed(g.id, to);
+        }
         // The queue's reference: the bound thread holds its own.
         drop(g);
         let shared = &self.shared;
@@ -571,15 +581,28 @@ impl Worker {
         shared.lent_to.store(0, Ordering::SeqCst);
     }
 
+    /// [`execute_here`](Self::execute_here) recording the turn in the
+    /// running trace: a copy of its own, so that the untraced switch
+    /// carries no trace code (two checks inside it cost 8 instructions
+    /// per switch: callgrind, `examples/hotpath.rs gosched`).
+    #[cold]
+    #[inline(never)]
+    fn execute_here_traced(&self, rt: &'static Runtime, g: GRef, locked: bool) {
+        self.execute_here::<true>(rt, g, locked);
+    }
+
     /// Resumes `g` on this thread until it gives the thread back, then acts
-    /// on why. `locked`: `g` is locked to this thread. Inlined: it is the
-    /// switch's hot path (measured: 21 instructions of call overhead per
-    /// switch otherwise).
+    /// on why. `locked`: `g` is locked to this thread; `TRACE`: record the
+    /// turn. Inlined: it is the switch's hot path (measured: 21
+    /// instructions of call overhead per switch otherwise).
     #[inline(always)]
-    fn execute_here(&self, rt: &'static Runtime, g: GRef, locked: bool) {
+    fn execute_here<const TRACE: bool>(&self, rt: &'static Runtime, g: GRef, locked: bool) {
         let shared = &self.shared;
         g.state.start_running();
         set_current_g(Arc::as_ptr(&g));
+        if TRACE {
+            trace::run(&g);
+        }
         // SAFETY: this worker popped `g` from a queue (or runnext), or `g`
         // is locked to this thread and a lender handed it over; a goroutine
         // is in at most one queue at a time, so this thread has exclusive
@@ -626,6 +649,10 @@ impl Worker {
         set_current_g(std::ptr::null());
         if !g.stack.canary_intact() {
             overflow::report_and_abort(&g);
+        }
+        if TRACE {
+            let asked = shared.attention.load(Ordering::Relaxed);
+            trace::end(&g, trace::stop_of(&g, &result, asked));
         }
         // A paused goroutine resumed here (sysmon bound it to this thread)
         // is free again; a locked one stays bound. Cleared before `g` can
