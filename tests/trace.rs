@@ -204,6 +204,57 @@ fn stop_from_a_goroutine_writes_the_trace() {
 }
 
 #[test]
+fn hogs_are_preempted_and_resumed() {
+    let _turn = one_at_a_time();
+    let path = temp_path("hogs");
+    let hogs = goro::gomaxprocs(0) + 1;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    goro::trace::start(&path).unwrap();
+    let handles: Vec<_> = (0..hogs)
+        .map(|_| {
+            let stop = stop.clone();
+            goro::go!(move || {
+                let me = goro::current().unwrap().id();
+                let mut x = 1u64;
+                // Computes without calling goro: only sysmon ends its turns.
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+                me
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let ids: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    goro::trace::stop().unwrap();
+    let json = parse(&path);
+    std::fs::remove_file(&path).unwrap();
+    let all = slices(&json);
+    // More hogs than workers for 200 ms: sysmon ends turns (10 ms slices),
+    // pausing a hog's thread or asking it to yield; every hog runs.
+    let preempted: Vec<&Slice> = all
+        .iter()
+        .filter(|s| ids.contains(&s.g) && s.end.starts_with("preempted"))
+        .collect();
+    // (With pausing off, `GORO_ASYNCPREEMPT=0`, sysmon hands workers off
+    // instead: then no turn ends early.)
+    let pausing = std::env::var("GORO_ASYNCPREEMPT").map_or(true, |v| v != "0");
+    assert!(!pausing || !preempted.is_empty(), "no hog was preempted");
+    for g in &ids {
+        assert!(all.iter().any(|s| s.g == *g), "hog {g} never ran");
+    }
+    // A paused hog goes on later on the same thread: its next slice is on
+    // that lane.
+    for p in preempted.iter().filter(|s| s.end == "preempted (paused)") {
+        let next = all.iter().find(|s| s.g == p.g && s.ts > p.ts);
+        if let Some(next) = next {
+            assert_eq!(next.tid, p.tid, "a paused hog resumed on another thread");
+        }
+    }
+}
+
+#[test]
 fn start_twice_is_an_error() {
     let _turn = one_at_a_time();
     goro::gomaxprocs(0); // the runtime's own fds first

@@ -1,4 +1,5 @@
-//! Seeing inside the runtime: what it counts and how to read it.
+//! Seeing inside the runtime: what it counts, what it did, and how to
+//! read both.
 //!
 //! [`metrics`](crate::metrics) takes a snapshot of the runtime's counters
 //! and gauges: goroutines by state and wait reason, each worker's
@@ -10,12 +11,12 @@
 //! it. Go's `GODEBUG=schedtrace` is the scheduler's own
 //! (`scheduler/schedtrace.rs`), since all it prints is scheduler state.
 //!
-//! The execution trace (`trace.rs`) reads what the scheduler records and
-//! never changes how it schedules.
+//! [`trace`] writes the execution trace: it reads what the scheduler
+//! records (`scheduler/trace.rs`) and never changes how it schedules.
 //!
-//! `http.rs` is the debug endpoint (Go's `net/http/pprof`), which serves
-//! the goroutine dump, the metrics and execution traces to `curl`, a
-//! browser or Prometheus.
+//! [`serve`] starts the debug endpoint (`http.rs`, Go's `net/http/pprof`),
+//! which serves the goroutine dump, the metrics and execution traces to
+//! `curl`, a browser or Prometheus.
 
 mod http;
 pub(crate) mod metrics;

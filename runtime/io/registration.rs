@@ -196,8 +196,21 @@ impl<S: Source> IoSource<S> {
     /// and shows `accept` as the wait reason.
     #[track_caller]
     pub(crate) fn accept_io<R>(&self, op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
-        let at = Location::caller();
-        self.wait_ready(Direction::Read, WaitReason::Accept, None, op, |_| false, at)
+        self.io_as(Direction::Read, WaitReason::Accept, None, op)
+    }
+
+    /// [`io`](Self::io) showing `why` as the wait reason: for fds that
+    /// stand for something other than a byte stream (a listener, an
+    /// eventfd semaphore).
+    #[track_caller]
+    pub(crate) fn io_as<R>(
+        &self,
+        dir: Direction,
+        why: WaitReason,
+        timeout_at: Option<Instant>,
+        op: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.wait_ready(dir, why, timeout_at, op, |_| false, Location::caller())
     }
 
     /// The loop behind [`io_drained`](Self::io_drained), parking with `why`.
