@@ -28,6 +28,9 @@
 //! thread where it has none (message queues, shared memory, semaphores):
 //! those block the thread.
 
+// The criterion bench (`benches/ipc.rs`) uses the links, not the section.
+#![allow(dead_code)]
+
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
@@ -118,7 +121,8 @@ impl Method {
         }
     }
 
-    fn short(self) -> &'static str {
+    /// The name in bench ids and in the peer's role.
+    pub fn short(self) -> &'static str {
         match self {
             Method::Pipe => "pipe",
             Method::Fifo => "fifo",
@@ -160,8 +164,9 @@ impl Side {
 // ---------------------------------------------------------------------
 // Links: one process's ends of a two-way channel of messages.
 
-/// One process's ends of a two-way link.
-pub trait Link {
+/// One process's ends of a two-way link (`Send`: a session moves into
+/// the goroutine that runs it).
+pub trait Link: Send {
     /// Sends one message.
     fn send(&mut self, msg: &[u8]) -> io::Result<()>;
     /// Receives the next message, which must be `len` bytes long, into a
@@ -187,7 +192,7 @@ impl<R: Read, W: Write> Stream<R, W> {
     }
 }
 
-impl<R: Read, W: Write> Link for Stream<R, W> {
+impl<R: Read + Send, W: Write + Send> Link for Stream<R, W> {
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
         self.w.write_all(msg)
     }
@@ -227,7 +232,7 @@ struct Datagram<S> {
     buf: Vec<u8>,
 }
 
-impl<S: DatagramSocket> Link for Datagram<S> {
+impl<S: DatagramSocket + Send> Link for Datagram<S> {
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
         let n = self.socket.send_one(msg)?;
         whole("datagram sent", n, msg.len())
@@ -738,10 +743,24 @@ fn one_way(link: &mut dyn Link, count: usize, len: usize) -> io::Result<Duration
     Ok(start.elapsed())
 }
 
+/// Runs `f` the way `side` runs an exchange: for goroutines, as the main
+/// goroutine of `goro::run` on one worker; for threads, on this thread.
+pub fn on_side<T: Send + 'static>(side: Side, f: impl FnOnce() -> T + Send + 'static) -> T {
+    match side {
+        Side::Goroutines => goro::run(move || {
+            let before = goro::gomaxprocs(1);
+            let result = f();
+            goro::gomaxprocs(before);
+            result
+        }),
+        Side::Threads => f(),
+    }
+}
+
 /// One run of `plan` over a fresh link of `method`, in the side's mode
-/// (goroutines: inside `goro::run`, on one worker).
+/// (see [`on_side`]).
 pub fn run_once(method: Method, side: Side, plan: Plan) -> io::Result<Sample> {
-    let once = move || -> io::Result<Sample> {
+    on_side(side, move || -> io::Result<Sample> {
         let mut session = Session::start(method, side, plan)?;
         let link = &mut *session.link;
         round_trips(link, 0, WARMUP)?;
@@ -754,16 +773,7 @@ pub fn run_once(method: Method, side: Side, plan: Plan) -> io::Result<Sample> {
             small_per_sec: plan.small as f64 / small.as_secs_f64(),
             big_mb_per_sec: (plan.big * BIG) as f64 / big.as_secs_f64() / 1e6,
         })
-    };
-    match side {
-        Side::Goroutines => goro::run(move || {
-            let before = goro::gomaxprocs(1);
-            let result = once();
-            goro::gomaxprocs(before);
-            result
-        }),
-        Side::Threads => once(),
-    }
+    })
 }
 
 // ---------------------------------------------------------------------
