@@ -68,6 +68,7 @@ mod entry;
 mod fatal;
 pub mod fs;
 pub mod io;
+pub mod ipc;
 pub mod net;
 pub mod process;
 mod reactor;

@@ -1,0 +1,32 @@
+//! Inter-process communication that goroutines wait on without blocking
+//! their worker: named pipes ([`Fifo`]), POSIX message queues
+//! ([`MessageQueue`]) and counting semaphores shared between processes
+//! ([`Semaphore`]).
+//!
+//! Each object is a file descriptor the kernel can poll (a FIFO end, a
+//! message-queue descriptor, an eventfd), opened non-blocking and
+//! registered with the reactor through `goro::io`'s registrations: an
+//! operation that would block parks the goroutine until the fd is ready
+//! (a plain thread blocks instead), so one worker serves any number of
+//! waiters. Timeouts ride on the same timers as `goro::time::sleep`.
+//!
+//! ```
+//! # fn main() -> std::io::Result<()> {
+//! use goro::ipc::Semaphore;
+//! use std::sync::Arc;
+//! let ready = Arc::new(Semaphore::new(0)?);
+//! let r = ready.clone();
+//! let peer = goro::go!(move || r.release()); // V
+//! ready.acquire()?; // P: parks until the peer releases
+//! peer.join().unwrap()?;
+//! # Ok(()) }
+//! ```
+//!
+//! This module never blocks a worker in the kernel: every syscall here
+//! is non-blocking, except the opens and creates, which return at once.
+
+mod mq;
+mod semaphore;
+
+pub use mq::MessageQueue;
+pub use semaphore::Semaphore;
