@@ -1,7 +1,8 @@
 //! Inter-process communication that goroutines wait on without blocking
 //! their worker: named pipes ([`Fifo`]), POSIX message queues
-//! ([`MessageQueue`]) and counting semaphores shared between processes
-//! ([`Semaphore`]).
+//! ([`MessageQueue`]), counting semaphores shared between processes
+//! ([`Semaphore`]), shared memory ([`SharedMemory`]) and a message ring on
+//! it ([`ShmRing`], which parks on a wake-up the reactor can see).
 //!
 //! Each object is a file descriptor the kernel can poll (a FIFO end, a
 //! message-queue descriptor, an eventfd), opened non-blocking and
@@ -26,7 +27,11 @@
 //! is non-blocking, except the opens and creates, which return at once.
 
 mod mq;
+mod ring;
 mod semaphore;
+mod shm;
 
 pub use mq::MessageQueue;
+pub use ring::ShmRing;
 pub use semaphore::Semaphore;
+pub use shm::SharedMemory;
