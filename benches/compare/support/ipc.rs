@@ -22,11 +22,15 @@
 //!
 //! Goroutines: both processes run the exchange in one goroutine with
 //! `gomaxprocs(1)`, on goro's types (`goro::io::pipe`, `goro::net`,
-//! `goro::ipc`). Threads: both run it on a plain thread, on std's types
-//! where std has them (pipes as `File`s, FIFOs opened with `std::fs`,
-//! `std::os::unix::net`, `std::net`) and goro's `ipc` types from the plain
-//! thread where it has none (message queues, shared memory, semaphores):
-//! those block the thread.
+//! `goro::ipc`). Threads: both run it on a plain thread, blocking in the
+//! kernel as a C program would: std's types where std has them (pipes as
+//! `File`s, FIFOs opened with `std::fs`, `std::os::unix::net`, `std::net`),
+//! blocking `mq_send`/`mq_receive` on `mq_open` descriptors and blocking
+//! eventfds beside `goro::ipc::SharedMemory` where std has none, and
+//! goro's `ShmRing` from the plain thread (it has no blocking twin).
+//! goro's waiting types also work from a plain thread, through goro's
+//! reactor; the thread rows keep them out so that they measure the
+//! mechanism, not that fallback.
 
 // The criterion bench (`benches/ipc.rs`) uses the links, not the section.
 #![allow(dead_code)]
@@ -245,6 +249,288 @@ impl<S: DatagramSocket + Send> Link for Datagram<S> {
     }
 }
 
+/// A pair of POSIX message queues, one per direction. A message longer
+/// than the queues' largest (`chunk`: the system's `msgsize_max`, 8192
+/// unless raised, where 64 KiB needs CAP_SYS_RESOURCE) goes as several
+/// queue messages of `chunk` bytes, as an application must send it.
+struct Queues {
+    tx: Queue,
+    rx: Queue,
+    chunk: usize,
+    buf: Vec<u8>,
+}
+
+/// One end of a queue: goro's `MessageQueue` (parks a goroutine) or, for
+/// plain threads, a blocking descriptor of `mq_open(3)` used with
+/// `mq_send`/`mq_receive` directly (std has no message queues; goro's
+/// from a plain thread waits through goro's reactor instead).
+enum Queue {
+    Goro(goro::ipc::MessageQueue),
+    Blocking(libc::mqd_t),
+}
+
+impl Queue {
+    /// Opens the existing queue `name` for `side`.
+    fn open(side: Side, name: &str) -> io::Result<Queue> {
+        match side {
+            Side::Goroutines => Ok(Queue::Goro(goro::ipc::MessageQueue::open(name)?)),
+            Side::Threads => {
+                let c = std::ffi::CString::new(name)?;
+                // SAFETY: mq_open reads the NUL-terminated name we own; it
+                // returns a new descriptor or -1.
+                let q = unsafe { libc::mq_open(c.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+                if q < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(Queue::Blocking(q))
+            }
+        }
+    }
+
+    fn send(&self, msg: &[u8]) -> io::Result<()> {
+        match self {
+            Queue::Goro(q) => q.send(msg, 0),
+            Queue::Blocking(q) => {
+                // SAFETY: mq_send reads msg.len() bytes of the slice we
+                // borrow; it blocks while the queue is full.
+                let rc = unsafe { libc::mq_send(*q, msg.as_ptr().cast(), msg.len(), 0) };
+                if rc < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Queue::Goro(q) => Ok(q.recv(buf)?.0),
+            Queue::Blocking(q) => {
+                let mut priority = 0;
+                // SAFETY: mq_receive writes at most buf.len() bytes into the
+                // buffer we own (which must be at least the queue's message
+                // size: the chunk) and the priority into our u32.
+                let n = unsafe {
+                    libc::mq_receive(*q, buf.as_mut_ptr().cast(), buf.len(), &mut priority)
+                };
+                if n < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(n as usize)
+            }
+        }
+    }
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        if let Queue::Blocking(q) = self {
+            // SAFETY: closes the descriptor this end opened, once.
+            unsafe { libc::mq_close(*q) };
+        }
+    }
+}
+
+impl Link for Queues {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        for part in msg.chunks(self.chunk) {
+            self.tx.send(part)?;
+        }
+        Ok(())
+    }
+
+    fn recv(&mut self, len: usize) -> io::Result<&[u8]> {
+        let mut got = 0;
+        while got < len {
+            let n = self.rx.recv(&mut self.buf[got..])?;
+            whole("queued message", n, self.chunk.min(len - got))?;
+            got += n;
+        }
+        Ok(&self.buf[..len])
+    }
+}
+
+/// The largest queue message this system allows an unprivileged process
+/// (`/proc/sys/fs/mqueue/msgsize_max`), at most [`BIG`].
+pub fn queue_message_limit() -> usize {
+    std::fs::read_to_string("/proc/sys/fs/mqueue/msgsize_max")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(8192)
+        .min(BIG)
+}
+
+/// A pair of `ShmRing`s, one per direction.
+struct Rings {
+    tx: goro::ipc::ShmRing,
+    rx: goro::ipc::ShmRing,
+    buf: Vec<u8>,
+}
+
+impl Link for Rings {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        self.tx.send(msg)
+    }
+
+    fn recv(&mut self, len: usize) -> io::Result<&[u8]> {
+        let n = self.rx.recv(&mut self.buf)?;
+        whole("ring message", n, len)?;
+        Ok(&self.buf[..n])
+    }
+}
+
+/// A semaphore for one side: goro's (parks a goroutine) or, for plain
+/// threads, a blocking eventfd in semaphore mode used with read(2) and
+/// write(2) directly (what a C program does; goro's `Semaphore` from a
+/// plain thread waits through goro's reactor instead).
+enum Sem {
+    Goro(goro::ipc::Semaphore),
+    Blocking(OwnedFd),
+}
+
+impl Sem {
+    fn new(side: Side, initial: u32) -> io::Result<Sem> {
+        match side {
+            Side::Goroutines => Ok(Sem::Goro(goro::ipc::Semaphore::new(initial)?)),
+            Side::Threads => {
+                // SAFETY: eventfd takes no pointers; a new fd or -1.
+                let fd = unsafe { libc::eventfd(initial, libc::EFD_SEMAPHORE | libc::EFD_CLOEXEC) };
+                if fd < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                // SAFETY: a new descriptor that nobody else owns.
+                Ok(Sem::Blocking(unsafe { OwnedFd::from_raw_fd(fd) }))
+            }
+        }
+    }
+
+    fn from_fd(side: Side, fd: OwnedFd) -> io::Result<Sem> {
+        match side {
+            Side::Goroutines => Ok(Sem::Goro(goro::ipc::Semaphore::from_fd(fd)?)),
+            Side::Threads => Ok(Sem::Blocking(fd)),
+        }
+    }
+
+    fn fd(&self) -> RawFd {
+        match self {
+            Sem::Goro(s) => s.as_raw_fd(),
+            Sem::Blocking(fd) => fd.as_raw_fd(),
+        }
+    }
+
+    /// P: takes one unit, waiting for it.
+    fn acquire(&self) -> io::Result<()> {
+        match self {
+            Sem::Goro(s) => s.acquire(),
+            Sem::Blocking(fd) => {
+                let mut unit = 0u64;
+                // SAFETY: reads 8 bytes into the u64 we own; a semaphore
+                // eventfd's read blocks until the count is > 0, then takes 1.
+                let n = unsafe { libc::read(fd.as_raw_fd(), (&mut unit as *mut u64).cast(), 8) };
+                eventfd_io(n)
+            }
+        }
+    }
+
+    /// V: gives one unit back.
+    fn release(&self) -> io::Result<()> {
+        match self {
+            Sem::Goro(s) => s.release(),
+            Sem::Blocking(fd) => {
+                let unit = 1u64;
+                // SAFETY: writes the 8 bytes of the u64 we own.
+                let n = unsafe { libc::write(fd.as_raw_fd(), (&unit as *const u64).cast(), 8) };
+                eventfd_io(n)
+            }
+        }
+    }
+}
+
+fn eventfd_io(n: isize) -> io::Result<()> {
+    match n {
+        8 => Ok(()),
+        -1 => Err(io::Error::last_os_error()),
+        n => Err(io::Error::other(format!("eventfd moved {n} bytes"))),
+    }
+}
+
+/// Raw shared memory with semaphores, one direction: [`SLOTS`] slots of
+/// a length word and [`BIG`] bytes; `free` counts the empty slots, `full`
+/// the written ones (the textbook's producer and consumer). One sender
+/// and one receiver, so each side's own `next` says which slot is next.
+struct Slots {
+    shm: goro::ipc::SharedMemory,
+    free: Sem,
+    full: Sem,
+    next: usize,
+}
+
+/// Slots per direction: as many messages as a message queue holds here
+/// (10, the unprivileged `msg_max`).
+const SLOTS: usize = 10;
+/// A slot: the message's length (8 bytes), then its bytes.
+const SLOT_BYTES: usize = 8 + BIG;
+
+impl Slots {
+    fn slot(&mut self) -> *mut u8 {
+        let i = self.next;
+        self.next = (self.next + 1) % SLOTS;
+        // SAFETY: the mapping is SLOTS * SLOT_BYTES long (checked when it
+        // was opened) and i < SLOTS, so the slot lies inside it.
+        unsafe { self.shm.as_ptr().add(i * SLOT_BYTES) }
+    }
+}
+
+/// Both directions of raw shared memory.
+struct ShmLink {
+    tx: Slots,
+    rx: Slots,
+    buf: Vec<u8>,
+}
+
+impl Link for ShmLink {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        assert!(msg.len() <= BIG, "a message longer than a slot");
+        self.tx.free.acquire()?;
+        let slot = self.tx.slot();
+        // SAFETY: `free` gave this side the slot: the receiver reads it
+        // only after `full` is released below, and releases `free` only
+        // once it has copied it out, so nobody else touches it now. The
+        // slot holds 8 + BIG bytes, 8-aligned (the mapping is
+        // page-aligned and SLOT_BYTES a multiple of 8).
+        unsafe {
+            slot.cast::<u64>().write(msg.len() as u64);
+            std::ptr::copy_nonoverlapping(msg.as_ptr(), slot.add(8), msg.len());
+        }
+        // The writes above before the release (the eventfd write, a
+        // syscall, orders them for the other process too).
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        self.tx.full.release()
+    }
+
+    fn recv(&mut self, len: usize) -> io::Result<&[u8]> {
+        self.rx.full.acquire()?;
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        let slot = self.rx.slot();
+        // SAFETY: `full` gave this side the slot, which the sender wrote
+        // completely before releasing it and will not touch again until
+        // `free` is released below; bounds as in `send`, and the length
+        // word is checked before it is used.
+        let n = unsafe { slot.cast::<u64>().read() } as usize;
+        if n > BIG {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("a slot says {n} bytes, more than it holds"),
+            ));
+        }
+        // SAFETY: as above; n <= BIG, the slot's size and the buffer's.
+        unsafe { std::ptr::copy_nonoverlapping(slot.add(8), self.buf.as_mut_ptr(), n) };
+        self.rx.free.release()?;
+        whole("shared-memory message", n, len)?;
+        Ok(&self.buf[..n])
+    }
+}
+
 /// An error unless a message of `n` bytes was the `want` bytes expected.
 fn whole(what: &str, n: usize, want: usize) -> io::Result<()> {
     if n == want {
@@ -283,7 +569,7 @@ impl Spec {
             s.split(';')
                 .filter_map(|kv| kv.split_once('='))
                 .filter_map(|(k, v)| {
-                    ["fds", "paths", "names", "addr"]
+                    ["fds", "paths", "names", "addr", "chunk"]
                         .into_iter()
                         .find(|key| *key == k)
                         .map(|key| (key, v.to_string()))
@@ -357,12 +643,20 @@ fn blocking_pipe() -> io::Result<(std::fs::File, std::fs::File)> {
 #[derive(Default)]
 struct Cleanup {
     dir: Option<std::path::PathBuf>,
+    queues: Vec<String>,
+    shared: Vec<String>,
 }
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
         if let Some(dir) = &self.dir {
             let _ = std::fs::remove_dir_all(dir);
+        }
+        for q in &self.queues {
+            let _ = goro::ipc::MessageQueue::unlink(q);
+        }
+        for s in &self.shared {
+            let _ = goro::ipc::SharedMemory::unlink(s);
         }
     }
 }
@@ -455,7 +749,70 @@ impl Session {
                     Side::Threads => std_tcp(listener.accept()?.0),
                 })
             }
-            (other, _) => return Err(not_available(other)),
+            (Method::MessageQueue, _) => {
+                let (p2c, c2p) = (format!("/{}", unique("p2c")), format!("/{}", unique("c2p")));
+                let chunk = queue_message_limit();
+                // Created by goro (the names checked, the limits named in
+                // its errors), then opened by each side in its own way.
+                for name in [&p2c, &c2p] {
+                    drop(goro::ipc::MessageQueue::create(name, SLOTS, chunk)?);
+                    cleanup.queues.push(name.clone());
+                }
+                let (tx, rx) = (Queue::open(side, &p2c)?, Queue::open(side, &c2p)?);
+                spec = spec
+                    .with("names", format!("{p2c},{c2p}"))
+                    .with("chunk", chunk);
+                Box::new(move || {
+                    Ok(Box::new(Queues {
+                        tx,
+                        rx,
+                        chunk,
+                        buf: vec![0; BIG],
+                    }) as Box<dyn Link>)
+                })
+            }
+            (Method::ShmRing, _) => {
+                let (p2c, c2p) = (format!("/{}", unique("p2c")), format!("/{}", unique("c2p")));
+                // Room for as many 64 KiB messages as a message queue holds.
+                let capacity = SLOTS * (BIG + 8);
+                let tx = goro::ipc::ShmRing::create(&p2c, capacity)?;
+                let rx = goro::ipc::ShmRing::create(&c2p, capacity)?;
+                spec = spec.with("names", format!("{p2c},{c2p}"));
+                Box::new(move || {
+                    Ok(Box::new(Rings {
+                        tx,
+                        rx,
+                        buf: Vec::new(),
+                    }) as Box<dyn Link>)
+                })
+            }
+            (Method::ShmSemaphore, _) => {
+                let mut slots = |tag: &str| -> io::Result<(Slots, String)> {
+                    let name = format!("/{}", unique(tag));
+                    let shm = goro::ipc::SharedMemory::create(&name, SLOTS * SLOT_BYTES)?;
+                    cleanup.shared.push(name.clone());
+                    let s = Slots {
+                        shm,
+                        free: Sem::new(side, SLOTS as u32)?,
+                        full: Sem::new(side, 0)?,
+                        next: 0,
+                    };
+                    Ok((s, name))
+                };
+                let (tx, p2c) = slots("p2c")?;
+                let (rx, c2p) = slots("c2p")?;
+                for sem in [&tx.free, &tx.full, &rx.free, &rx.full] {
+                    give.push(inheritable(&sem.fd())?);
+                }
+                spec = spec.with("names", format!("{p2c},{c2p}"));
+                Box::new(move || {
+                    Ok(Box::new(ShmLink {
+                        tx,
+                        rx,
+                        buf: vec![0; BIG],
+                    }) as Box<dyn Link>)
+                })
+            }
         };
         if !give.is_empty() {
             spec = spec.with("fds", fd_list(&give));
@@ -654,7 +1011,57 @@ fn peer_link(method: Method, side: Side, spec: &Spec) -> io::Result<Box<dyn Link
                 Side::Threads => std_tcp(std::net::TcpStream::connect(addr)?),
             }
         }
-        other => Err(not_available(other)),
+        Method::MessageQueue => {
+            let names = spec.list("names")?;
+            let chunk = spec
+                .get("chunk")?
+                .parse()
+                .map_err(|_| io::Error::other("bad chunk"))?;
+            Ok(Box::new(Queues {
+                rx: Queue::open(side, &names[0])?,
+                tx: Queue::open(side, &names[1])?,
+                chunk,
+                buf: vec![0; BIG],
+            }))
+        }
+        Method::ShmRing => {
+            let names = spec.list("names")?;
+            Ok(Box::new(Rings {
+                rx: goro::ipc::ShmRing::open(&names[0])?,
+                tx: goro::ipc::ShmRing::open(&names[1])?,
+                buf: Vec::new(),
+            }))
+        }
+        Method::ShmSemaphore => {
+            let names = spec.list("names")?;
+            let mut fds = spec.fds()?.into_iter();
+            let mut sem = || Sem::from_fd(side, fds.next().expect("four semaphores"));
+            // The parent's order: its sending side's free and full, then
+            // its receiving side's.
+            let (p2c_free, p2c_full, c2p_free, c2p_full) = (sem()?, sem()?, sem()?, sem()?);
+            let open = |name: &str| -> io::Result<goro::ipc::SharedMemory> {
+                let shm = goro::ipc::SharedMemory::open(name)?;
+                if shm.len() < SLOTS * SLOT_BYTES {
+                    return Err(io::Error::other(format!("{name} is {} bytes", shm.len())));
+                }
+                Ok(shm)
+            };
+            Ok(Box::new(ShmLink {
+                rx: Slots {
+                    shm: open(&names[0])?,
+                    free: p2c_free,
+                    full: p2c_full,
+                    next: 0,
+                },
+                tx: Slots {
+                    shm: open(&names[1])?,
+                    free: c2p_free,
+                    full: c2p_full,
+                    next: 0,
+                },
+                buf: vec![0; BIG],
+            }))
+        }
     }
 }
 
@@ -1199,7 +1606,8 @@ pub fn section(reps: usize, plan: Plan) -> Results {
     );
     say!(
         "goroutines: one goroutine per process on gomaxprocs(1), goro's types; threads: one \
-         plain thread per process, std's types (goro::ipc's from the thread where std has none)"
+         plain thread per process blocking in the kernel (std's types; mq_open descriptors and \
+         blocking eventfds where std has none; goro's ShmRing, which has no blocking twin)"
     );
     say!();
     for line in table(&r) {
