@@ -584,11 +584,16 @@ pub fn section(reps: usize) -> bool {
         if held { "HOLDS" } else { "NOT HOLDING" }
     );
     say!(
-        "    processes: in {isolated} of {reps} kills exactly the killed worker's connections failed (held/failed per run: {}), every other connection saw no error, the sibling kept its pid and the server stopped cleanly; throughput back to {}% within {} ms (median; min .. max {})",
+        "    processes: in {isolated} of {reps} kills exactly the killed worker's connections failed (held/failed per run: {}), every other connection saw no error, the sibling kept its pid and the server stopped cleanly; throughput back to {}% of the second before the kill in {} of {reps} runs, {}",
         runs.iter().map(|r| format!("{}/{}", r.held, r.failed)).collect::<Vec<_>>().join(", "),
         RECOVERED * 100.0,
-        if recovered.is_empty() { "-".into() } else { format!("{:.0}", spread(recovered.clone()).0) },
-        if recovered.is_empty() { "-".into() } else { let s = spread(recovered.clone()); format!("{:.0} .. {:.0}", s.1, s.2) },
+        recovered.len(),
+        if recovered.is_empty() {
+            "never within the run".to_string()
+        } else {
+            let (m, lo, hi) = spread(recovered.clone());
+            format!("after {m:.0} ms (median of those; min .. max {lo:.0} .. {hi:.0})")
+        },
     );
     say!(
         "    threads: a SIGSEGV in one thread ended the process ({}) and its three other threads beat {} times after it (surviving, they would beat ~60 more before it exits)",
