@@ -1378,10 +1378,7 @@ fn ipc_section(reps: usize) {
         claims::all_cpus(),
         cpu_model()
     );
-    let legend = [
-        ("goroutines", "goroutines (goro's types, 1 worker each)"),
-        ("threads", "plain threads (std's types)"),
-    ];
+    let legend = [("goroutines", "goroutines"), ("threads", "plain threads")];
     let title = "IPC between two processes: the textbook claims, measured";
     std::fs::write(&path, svg(title, &legend, &panels, &subtitle)).expect("write the SVG");
     say!();
