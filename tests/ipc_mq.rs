@@ -349,34 +349,38 @@ fn requests_and_replies_with_a_child_process() {
     assert_eq!(open_fds(), before);
 }
 
-/// The child sends a few replies and is killed with SIGKILL mid-exchange:
-/// what it sent is still there, and the parent's next receive times out
-/// instead of hanging. A queue outlives its users, so the parent removes
-/// the name.
+/// The child sends three replies, says so on a second queue, and is
+/// killed with SIGKILL mid-exchange: what it sent is still there, and the
+/// parent's next receive times out instead of hanging. A queue outlives
+/// its users, so the parent removes the names.
 #[test]
 fn a_peer_killed_mid_exchange_leaves_a_timeout_not_a_hang() {
     if let Some(args) = peer_role() {
         let replies = MessageQueue::open(&args[0]).unwrap();
+        let sent = MessageQueue::open(&args[1]).unwrap();
         for i in 0..3u8 {
             replies.send(&[i], 0).unwrap();
         }
-        std::thread::sleep(Duration::from_secs(600)); // until killed
-        unreachable!("the parent kills this process");
+        sent.send(b"3", 0).unwrap();
+        ipc::wait_to_be_killed();
     }
     let _serial = serial();
     let before = open_fds_when_warm();
-    let name = unique_name("killed");
-    let _unlink = Unlink(name.clone());
+    let (name, sent_name) = (unique_name("killed"), unique_name("killed-sent"));
+    let _unlink = (Unlink(name.clone()), Unlink(sent_name.clone()));
     let replies = MessageQueue::create(&name, 4, 8).unwrap();
+    let sent = MessageQueue::create(&sent_name, 1, 8).unwrap();
     let mut child = spawn_peer(
         "a_peer_killed_mid_exchange_leaves_a_timeout_not_a_hang",
-        std::slice::from_ref(&name),
+        &[name.clone(), sent_name.clone()],
     );
     let mut buf = [0u8; 8];
     let (n, _) = replies
         .recv_timeout(&mut buf, Duration::from_secs(30))
         .unwrap();
     assert_eq!(&buf[..n], [0]);
+    sent.recv_timeout(&mut buf, Duration::from_secs(30))
+        .unwrap();
     child.kill().unwrap();
     child.wait().unwrap();
     drop(child);
@@ -392,8 +396,10 @@ fn a_peer_killed_mid_exchange_leaves_a_timeout_not_a_hang() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TimedOut);
     assert!(start.elapsed() < Duration::from_secs(5));
-    drop(replies);
-    MessageQueue::unlink(&name).unwrap();
-    assert_gone(&name);
+    drop((replies, sent));
+    for name in [&name, &sent_name] {
+        MessageQueue::unlink(name).unwrap();
+        assert_gone(name);
+    }
     assert_eq!(open_fds(), before);
 }

@@ -203,8 +203,7 @@ fn a_holder_killed_mid_exchange_keeps_its_unit_and_nobody_hangs() {
         let held = Semaphore::from_fd(adopt(&args[1])).unwrap();
         sem.acquire().unwrap();
         held.release().unwrap();
-        std::thread::sleep(Duration::from_secs(600)); // until killed
-        unreachable!("the parent kills this process");
+        ipc::wait_to_be_killed();
     }
     let _serial = serial();
     let before = open_fds_when_warm();

@@ -26,11 +26,13 @@
 //! This module never blocks a worker in the kernel: every syscall here
 //! is non-blocking, except the opens and creates, which return at once.
 
+mod fifo;
 mod mq;
 mod ring;
 mod semaphore;
 mod shm;
 
+pub use fifo::{Fifo, FifoReader, FifoWriter};
 pub use mq::MessageQueue;
 pub use ring::ShmRing;
 pub use semaphore::Semaphore;

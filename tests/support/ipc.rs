@@ -9,18 +9,59 @@
 #![allow(dead_code)]
 
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{mpsc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Set in a peer process: the role it plays and its arguments, as the
 /// parent wrote them.
 pub const PEER: &str = "GORO_IPC_TEST_PEER";
 
+/// Longer than any test here needs; one still running by then is stuck.
+const STUCK: Duration = Duration::from_secs(60);
+
 /// Held by every test of a file: they count fds and spawn children that
-/// inherit fds, which tests running beside them would disturb.
-pub fn serial() -> MutexGuard<'static, ()> {
+/// inherit fds, which tests running beside them would disturb. It also
+/// arms a [`Watchdog`]: a test that hangs fails instead.
+pub struct Serial {
+    _lock: MutexGuard<'static, ()>,
+    _watchdog: Watchdog,
+}
+
+/// Takes the file's lock (see [`Serial`]).
+pub fn serial() -> Serial {
     static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+    let lock = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    Serial {
+        _lock: lock,
+        _watchdog: Watchdog::arm(),
+    }
+}
+
+/// Ends the whole test process with a goroutine dump and exit status 101
+/// if it is not dropped within [`STUCK`]: an IPC bug shows as a wait
+/// that never ends, and a failure beats a hang.
+pub struct Watchdog(Option<mpsc::Sender<()>>);
+
+impl Watchdog {
+    pub fn arm() -> Watchdog {
+        let (disarm, armed) = mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = armed.recv_timeout(STUCK) {
+                // Straight to fd 2: the test harness captures eprintln!.
+                let report = format!("stuck for {STUCK:?}; goroutines:\n{}\n", goro::dump());
+                let _ = std::io::Write::write_all(&mut std::io::stderr(), report.as_bytes());
+                std::process::exit(101);
+            }
+        });
+        Watchdog(Some(disarm))
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        // Disconnecting wakes the watchdog thread, which then ends.
+        self.0.take();
+    }
 }
 
 /// How many fds this process has open.
@@ -58,10 +99,24 @@ pub fn wait_parked(name: &str, reason: &str) {
     }
 }
 
-/// In a peer process, the arguments its parent gave it.
+/// In a peer process, the arguments its parent gave it. A peer that is
+/// stuck past [`STUCK`] ends itself (its watchdog stays armed).
 pub fn peer_role() -> Option<Vec<String>> {
     let role = std::env::var(PEER).ok()?;
+    std::mem::forget(Watchdog::arm());
     Some(role.split(',').map(str::to_owned).collect())
+}
+
+/// In a peer process, waits for the parent to kill it; ends it if the
+/// parent has gone instead (the peer was reparented).
+pub fn wait_to_be_killed() -> ! {
+    // SAFETY: getppid has no preconditions.
+    let parent = unsafe { libc::getppid() };
+    // SAFETY: as above.
+    while unsafe { libc::getppid() } == parent {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::process::exit(1);
 }
 
 /// A copy of `fd` that survives exec (no FD_CLOEXEC), for one spawn.
