@@ -31,6 +31,16 @@
 //! `std::process`, by std threads and by tokio tasks (`tokio::process`), with
 //! a ticker's worst gap; and one spawn's time beside parked goroutines.
 //!
+//! Then the `ipc` section (issue 15; `benches/compare/support/ipc.rs`):
+//! 64 B round trips and one-way throughput (64 B and 64 KiB messages)
+//! between two processes over pipes, FIFOs, Unix stream and datagram
+//! sockets, TCP loopback, POSIX message queues, `ShmRing` and shared
+//! memory with semaphores, by goroutines and by plain threads, with the
+//! verdicts on the notes' IPC claims and `target/report/ipc.svg`; and the
+//! `prefork` section (`support/prefork.rs`): a worker of
+//! `examples/prefork.rs` killed under load, N processes x 1 worker
+//! against 1 process x N workers, and a thread that segfaults.
+//!
 //! ```text
 //! cargo run --release -p goro-compare --example report            # every section
 //! cargo run --release -p goro-compare --example report -- claims  # the claims only
@@ -38,6 +48,8 @@
 //! cargo run --release -p goro-compare --example report -- scale   # the scale section only (~7 min)
 //! cargo run --release -p goro-compare --example report -- scale --duration 3 --echo-duration 2 --reps 3
 //! cargo run --release -p goro-compare --example report -- process # child processes (< 1 min)
+//! cargo run --release -p goro-compare --example report -- ipc --reps 5      # IPC (~1 min)
+//! cargo run --release -p goro-compare --example report -- prefork --reps 5  # prefork, crashes (~1 min)
 //! ```
 //!
 //! Every value is the median of several repetitions (the count is printed),

@@ -873,13 +873,6 @@ impl Link for Closed {
     }
 }
 
-fn not_available(method: Method) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::Unsupported,
-        format!("{} is not measured in this build", method.name()),
-    )
-}
-
 fn unix_stream(side: Side, s: std::os::unix::net::UnixStream) -> io::Result<Box<dyn Link>> {
     Ok(match side {
         Side::Goroutines => {
@@ -912,9 +905,13 @@ fn std_tcp(s: std::net::TcpStream) -> io::Result<Box<dyn Link>> {
 }
 
 fn fifo_create(side: Side, p2c: &std::path::Path, c2p: &std::path::Path) -> io::Result<()> {
-    let _ = side;
-    mkfifo(p2c)?;
-    mkfifo(c2p)
+    for path in [p2c, c2p] {
+        match side {
+            Side::Goroutines => goro::ipc::Fifo::create(path, 0o600)?,
+            Side::Threads => mkfifo(path)?,
+        }
+    }
+    Ok(())
 }
 
 /// Opens the two FIFOs: the parent writes `p2c` and reads `c2p`, the peer
@@ -925,8 +922,15 @@ fn fifo_open(
     c2p: &std::path::Path,
     peer: bool,
 ) -> io::Result<Box<dyn Link>> {
+    use goro::ipc::Fifo;
     match side {
-        Side::Goroutines => Err(not_available(Method::Fifo)),
+        Side::Goroutines => Ok(if peer {
+            let r = Fifo::open_read(p2c)?;
+            Stream::new(r, Fifo::open_write(c2p)?)
+        } else {
+            let w = Fifo::open_write(p2c)?;
+            Stream::new(Fifo::open_read(c2p)?, w)
+        }),
         Side::Threads => {
             let write = |p: &std::path::Path| std::fs::OpenOptions::new().write(true).open(p);
             Ok(if peer {
