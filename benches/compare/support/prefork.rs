@@ -144,6 +144,21 @@ fn pid_at_end(line: &str) -> u32 {
         .unwrap_or_else(|_| panic!("no pid in prefork's line {line:?}"))
 }
 
+/// The child processes of `pid` (of all its threads).
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("children")).ok())
+        .flat_map(|c| {
+            c.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
 /// Sockets in `pid`'s fd table.
 fn sockets_of(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
@@ -166,14 +181,13 @@ struct Load {
     errors: Vec<usize>,
 }
 
-/// Runs `conns` echo connections against `addr` for `total`; `at` runs
-/// (on a plain thread) once `event_at` has passed.
-fn load(
-    addr: SocketAddr,
-    conns: usize,
-    total: Duration,
-    event_at: Option<(Duration, Box<dyn FnOnce() + Send>)>,
-) -> Load {
+/// Something to do (on a plain thread) once a time into the load has
+/// passed.
+type Event = (Duration, Box<dyn FnOnce() + Send>);
+
+/// Runs `conns` echo connections against `addr` for `total`, and the
+/// `events` at their times.
+fn load(addr: SocketAddr, conns: usize, total: Duration, events: Vec<Event>) -> Load {
     goro::run(move || {
         let done = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
@@ -203,12 +217,15 @@ fn load(
                 })
             })
             .collect();
-        let event = event_at.map(|(at, f)| {
-            std::thread::spawn(move || {
-                std::thread::sleep(at);
-                f();
+        let events: Vec<_> = events
+            .into_iter()
+            .map(|(at, f)| {
+                std::thread::spawn(move || {
+                    std::thread::sleep(at);
+                    f();
+                })
             })
-        });
+            .collect();
         let start = Instant::now();
         let mut series = Vec::new();
         let mut next = start;
@@ -221,7 +238,7 @@ fn load(
         for c in clients {
             let _ = c.join();
         }
-        if let Some(e) = event {
+        for e in events {
             let _ = e.join();
         }
         Load {
@@ -246,6 +263,9 @@ pub struct KillRun {
     pub recovered_after: Option<Duration>,
     /// Time from the kill until the supervisor reported the restart.
     pub restarted_after: Option<Duration>,
+    /// Connections the sibling and the replacement held near the end.
+    pub sibling_at_end: usize,
+    pub replacement_at_end: usize,
     /// The surviving worker was never touched: the same pid, alive.
     pub sibling_alive: bool,
     pub exit_clean: bool,
@@ -265,12 +285,24 @@ fn kill_run(binary: &std::path::Path) -> KillRun {
             unsafe { libc::kill(victim as i32, libc::SIGKILL) };
         })
     };
-    let l = load(
-        server.addr,
-        CONNS,
-        BEFORE_KILL + AFTER_KILL,
-        Some((BEFORE_KILL, event)),
-    );
+    // Near the end: where the connections are (the workers are the
+    // supervisor's children; any but the sibling is the replacement).
+    let at_end = Arc::new(std::sync::Mutex::new((0, 0)));
+    let probe: Box<dyn FnOnce() + Send> = {
+        let (at_end, supervisor) = (at_end.clone(), server.child.id());
+        Box::new(move || {
+            let replacement: usize = children_of(supervisor)
+                .into_iter()
+                .filter(|&p| p != sibling)
+                .map(|p| sockets_of(p).saturating_sub(1))
+                .sum();
+            *at_end.lock().unwrap() = (sockets_of(sibling).saturating_sub(1), replacement);
+        })
+    };
+    let total = BEFORE_KILL + AFTER_KILL;
+    let events = vec![(BEFORE_KILL, event), (total - BUCKET * 2, probe)];
+    let l = load(server.addr, CONNS, total, events);
+    let (sibling_at_end, replacement_at_end) = *at_end.lock().unwrap();
     let killed_at = killed_at.lock().unwrap().expect("the kill ran");
     let restarted_after = server
         .lines
@@ -305,6 +337,8 @@ fn kill_run(binary: &std::path::Path) -> KillRun {
         kill_bucket,
         recovered_after,
         restarted_after,
+        sibling_at_end,
+        replacement_at_end,
         sibling_alive,
         exit_clean,
     }
@@ -314,7 +348,7 @@ fn kill_run(binary: &std::path::Path) -> KillRun {
 /// `workers` processes with `gomaxprocs` each.
 fn throughput(binary: &std::path::Path, workers: usize, gomaxprocs: usize) -> (f64, usize) {
     let server = Server::start(binary, workers, gomaxprocs);
-    let l = load(server.addr, CONNS, COMPARE_TIME, None);
+    let l = load(server.addr, CONNS, COMPARE_TIME, Vec::new());
     let clean = server.stop().success();
     assert!(clean, "the prefork server did not stop cleanly");
     let errors: usize = l.errors.iter().sum();
@@ -479,8 +513,8 @@ pub fn section(reps: usize) -> bool {
         AFTER_KILL
     );
     say!(
-        "{:>3} {:>5} {:>7} {:>10} {:>12} {:>11} {:>8} {:>6}  round trips per 100 ms, from 300 ms before the kill ([kill bucket])",
-        "run", "held", "failed", "untouched", "recovered", "restarted", "sibling", "exit"
+        "{:>3} {:>5} {:>7} {:>10} {:>12} {:>11} {:>8} {:>9} {:>6}  round trips per 100 ms, from 300 ms before the kill ([kill bucket])",
+        "run", "held", "failed", "untouched", "recovered", "restarted", "sibling", "at end", "exit"
     );
     let mut runs = Vec::new();
     for i in 0..reps {
@@ -499,7 +533,7 @@ pub fn section(reps: usize) -> bool {
             })
             .collect();
         say!(
-            "{:>3} {:>5} {:>7} {:>10} {:>12} {:>11} {:>8} {:>6}  {}",
+            "{:>3} {:>5} {:>7} {:>10} {:>12} {:>11} {:>8} {:>9} {:>6}  {}",
             i + 1,
             r.held,
             r.failed,
@@ -507,12 +541,13 @@ pub fn section(reps: usize) -> bool {
             ms(r.recovered_after),
             ms(r.restarted_after),
             if r.sibling_alive { "alive" } else { "GONE" },
+            format!("{}/{}", r.sibling_at_end, r.replacement_at_end),
             if r.exit_clean { "0" } else { "FAILED" },
             series.join(" ")
         );
         runs.push(r);
     }
-    say!("(held: connections the killed worker had open (sockets in /proc/PID/fd less its listener); failed: connections that saw an error; untouched: connections that never saw one; recovered: until a bucket reached {}% of the mean of the second before the kill; restarted: until the supervisor printed the restart; exit: the supervisor's status after SIGTERM)", RECOVERED * 100.0);
+    say!("(held: connections the killed worker had open (sockets in /proc/PID/fd less its listener); failed: connections that saw an error; untouched: connections that never saw one; recovered: until a bucket reached {}% of the mean of the second before the kill; restarted: until the supervisor printed the restart; at end: connections the sibling / the replacement held 200 ms before the end; exit: the supervisor's status after SIGTERM)", RECOVERED * 100.0);
 
     say!();
     say!(
