@@ -279,6 +279,17 @@ fn echo_once(conn: &mut TcpStream, msg: &[u8]) -> std::io::Result<()> {
 fn prefork_restarts_a_killed_worker_while_its_sibling_keeps_serving_and_stops_on_sigterm() {
     const CONNS: usize = 16;
     let (child, addr, mut out) = start_server("prefork", &["--workers", "2", "--grace", "5"]);
+    // A supervisor that stops printing would leave `next_line` waiting:
+    // after a minute it is killed, its stdout ends and the test fails.
+    let (done, watchdog) = std::sync::mpsc::channel::<()>();
+    let supervisor = child.id() as i32;
+    let dog = std::thread::spawn(move || {
+        if watchdog.recv_timeout(Duration::from_secs(60)).is_err() {
+            // SAFETY: kill(2) signals our own child, not yet reaped
+            // (`finish` reaps it only after `done` is sent); no memory.
+            unsafe { libc::kill(supervisor, libc::SIGKILL) };
+        }
+    });
     let first = next_line(&mut out);
     let second = next_line(&mut out);
     assert!(first.starts_with("worker 0 started: pid "), "{first}");
@@ -323,6 +334,8 @@ fn prefork_restarts_a_killed_worker_while_its_sibling_keeps_serving_and_stops_on
     }
     drop(conns);
     sigterm(&child);
+    done.send(()).unwrap();
+    dog.join().unwrap();
     let (rest, _) = finish(child, out, Duration::from_secs(30));
     assert!(
         rest.contains("prefork: stopped by SIGTERM: 2 workers, 1 restarts, 0 unclean exits"),
