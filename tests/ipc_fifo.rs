@@ -87,8 +87,8 @@ fn bytes_flow_between_goroutines_past_the_pipe_buffer() {
 }
 
 /// On one worker, `open_write` with no reader parks (the dump shows it
-/// asleep between tries, not running in a syscall), and the goroutine
-/// that opens the reader runs meanwhile.
+/// waiting for its blocking-pool open, not running in a syscall), and
+/// the goroutine that opens the reader runs meanwhile.
 #[test]
 fn open_write_parks_until_a_reader_comes_and_leaves_the_worker_free() {
     let _serial = serial();
@@ -106,7 +106,7 @@ fn open_write_parks_until_a_reader_comes_and_leaves_the_worker_free() {
                 w.write_all(b"after the reader came").unwrap();
             })
             .unwrap();
-        wait_parked("fifo-writer", "sleep");
+        wait_parked("fifo-writer", "blocking call");
         goro::time::sleep(Duration::from_millis(30));
         assert!(
             !opened.load(Ordering::SeqCst),
@@ -116,7 +116,7 @@ fn open_write_parks_until_a_reader_comes_and_leaves_the_worker_free() {
         let mut r = Fifo::open_read(&path).unwrap();
         let mut got = String::new();
         r.read_to_string(&mut got).unwrap();
-        // At most one retry interval (10 ms) after the reader came; generous.
+        // The kernel wakes the waiting open at once; generous.
         assert!(
             start.elapsed() < Duration::from_secs(2),
             "{:?}",
@@ -127,6 +127,41 @@ fn open_write_parks_until_a_reader_comes_and_leaves_the_worker_free() {
     });
     goro::gomaxprocs(previous);
     assert_eq!(got, "after the reader came");
+    remove(fifo);
+}
+
+/// A reader of another kind, inside a blocking open(2) (as `cat fifo`
+/// opens), meets `open_write` in either order.
+#[test]
+fn open_write_meets_a_reader_inside_a_blocking_open() {
+    let _serial = serial();
+    let fifo = TempFifo::new("blocking-reader");
+    for reader_first in [true, false] {
+        let path = fifo.0.clone();
+        let spawn_reader = move || {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let mut got = String::new();
+                // A plain blocking open: returns once a writer has come.
+                std::fs::File::open(&path)
+                    .unwrap()
+                    .read_to_string(&mut got)
+                    .unwrap();
+                got
+            })
+        };
+        let reader = reader_first.then(&spawn_reader);
+        let path = fifo.0.clone();
+        let writer = goro::go!(move || Fifo::open_write(&path).unwrap().write_all(b"to cat"));
+        goro::time::sleep(Duration::from_millis(20));
+        let reader = reader.unwrap_or_else(spawn_reader);
+        writer.join().unwrap().unwrap();
+        assert_eq!(
+            reader.join().unwrap(),
+            "to cat",
+            "reader first: {reader_first}"
+        );
+    }
     remove(fifo);
 }
 

@@ -9,17 +9,19 @@
 //!
 //! * **A writer waits for a reader.** A non-blocking open for writing
 //!   fails with `ENXIO` while no process has the FIFO open for reading,
-//!   and Linux offers nothing to wait on for a reader's arrival (no poll
-//!   event, and inotify's `IN_OPEN` misses readers still inside a
-//!   blocking open). So [`Fifo::open_write`] retries on a timer: after
-//!   50 µs, doubling to at most 10 ms, parked in
-//!   between. The alternative, a blocking open on the `goro::blocking`
-//!   pool, notices the reader at once but holds a pool thread per waiting
-//!   writer for as long as no reader comes, with no way to give up; the
-//!   retry costs at most 100 failed opens a second per waiting writer
-//!   (each a path lookup, about a microsecond) and adds at most 10 ms
-//!   after the reader arrives. The measurements are in ARCHITECTURE.md
-//!   ("IPC").
+//!   and poll(2) has nothing to wait on until an open succeeds. So
+//!   [`Fifo::open_write`] tries a non-blocking open first (a reader is
+//!   usually there: no thread hop) and, on `ENXIO`, makes the blocking
+//!   open(2) on the [`crate::blocking`] pool, its goroutine parked. The
+//!   kernel wakes that open the moment a reader comes, blocking or not.
+//!   The price: one pool thread per writer still waiting, held until a
+//!   reader comes (a blocking open cannot be given up). Rejected, after
+//!   measuring (ARCHITECTURE.md, "IPC"): retrying on a backoff timer
+//!   (latency up to its cap, and a wake-up per try: 2% of a core per
+//!   waiting writer at a 10 ms cap), and an inotify `IN_OPEN` watch to
+//!   retry at once (it misses readers inside a blocking open, and closing
+//!   an inotify instance that held a watch blocks about 8 ms in the
+//!   kernel, waiting for an SRCU grace period, on the worker).
 //! * **A reader waits for its first writer.** A non-blocking open for
 //!   reading succeeds at once, and until a writer has come, read(2)
 //!   returns 0 as if at end of file (there are no writers) while poll(2)
@@ -35,8 +37,9 @@
 //!   `BrokenPipe`, as on [`crate::io::pipe`] (Rust programs ignore
 //!   SIGPIPE).
 //!
-//! This file never blocks a worker: the opens are non-blocking, and the
-//! waits are timers and reactor readiness.
+//! This file never blocks a worker: its opens on the worker are
+//! non-blocking, the one blocking open runs on the blocking pool, and
+//! reads and writes wait on reactor readiness.
 
 use std::ffi::CString;
 use std::fmt;
@@ -47,13 +50,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::io::Pollable;
-
-/// The longest [`Fifo::open_write`] waits between two tries while no
-/// reader has the FIFO open.
-const OPEN_RETRY_MAX: Duration = Duration::from_millis(10);
-
-/// The first wait of [`Fifo::open_write`] between two tries.
-const OPEN_RETRY_FIRST: Duration = Duration::from_micros(50);
 
 /// Named pipes: the node on the file system, and the two ways to open it.
 ///
@@ -171,9 +167,10 @@ impl Fifo {
 
     /// Opens the named pipe at `path` for writing, parking until some
     /// process (this one included) has it open for reading, as a blocking
-    /// open(2) waits. It looks for a reader at growing intervals, at most
-    /// 10 ms apart (see the module docs for why). Fails with
-    /// `InvalidInput` if `path` is not a FIFO.
+    /// open(2) waits: the wait is a blocking open on the
+    /// [`crate::blocking`] pool, which the kernel ends as soon as a reader
+    /// comes (see the module docs for why). Fails with `InvalidInput` if
+    /// `path` is not a FIFO.
     ///
     /// ```
     /// # fn main() -> std::io::Result<()> {
@@ -194,19 +191,55 @@ impl Fifo {
     /// ```
     pub fn open_write(path: impl AsRef<Path>) -> io::Result<FifoWriter> {
         let path = path.as_ref();
-        let mut wait = OPEN_RETRY_FIRST;
-        loop {
-            match open_fifo(path, libc::O_WRONLY)? {
-                Ok(fd) => return Ok(FifoWriter(Pollable::new(fd)?)),
-                // No reader yet.
-                Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
-                    crate::time::sleep(wait);
-                    wait = (wait * 2).min(OPEN_RETRY_MAX);
-                }
-                Err(e) => return Err(path_error(path, e)),
+        let fd = match open_fifo(path, libc::O_WRONLY)? {
+            Ok(fd) => fd,
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                // No reader yet: wait for one in a blocking open, off the
+                // worker.
+                let fd = crate::blocking(|| open_fifo_blocking(path))?;
+                crate::io::set_nonblocking(fd.as_raw_fd())?;
+                fd
             }
+            Err(e) => return Err(path_error(path, e)),
+        };
+        Ok(FifoWriter(Pollable::new(fd)?))
+    }
+}
+
+/// A blocking open of the FIFO at `path` for writing: returns once a
+/// reader has it open. Runs on the blocking pool.
+fn open_fifo_blocking(path: &Path) -> io::Result<OwnedFd> {
+    let c_path = c_path(path)?;
+    loop {
+        // SAFETY: `c_path` is NUL-terminated and alive for the call;
+        // without O_CREAT, open(2) reads no mode argument.
+        let fd = unsafe { libc::open(c_path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+        if fd >= 0 {
+            // SAFETY: open(2) just returned this fd, owned by nobody else.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            check_fifo(&fd, path)?;
+            return Ok(fd);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(path_error(path, err));
         }
     }
+}
+
+/// Fails with `InvalidInput` unless `fd` is a FIFO (`path` was replaced
+/// by something else between a check and the open).
+fn check_fifo(fd: &OwnedFd, path: &Path) -> io::Result<()> {
+    // SAFETY: zeroes are a valid stat, which fstat fills in.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `fd` is open and `st` writable.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFIFO {
+        return Err(not_a_fifo(path));
+    }
+    Ok(())
 }
 
 /// Opens the FIFO at `path` non-blocking and close-on-exec with `access`:
@@ -234,16 +267,7 @@ fn open_fifo(path: &Path, access: libc::c_int) -> io::Result<io::Result<OwnedFd>
         if fd >= 0 {
             // SAFETY: open(2) just returned this fd, owned by nobody else.
             let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            // Replaced between the stat and the open: check what we got.
-            // SAFETY: zeroes are a valid stat, which fstat fills in.
-            let mut st: libc::stat = unsafe { std::mem::zeroed() };
-            // SAFETY: `fd` is open and `st` writable.
-            if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if st.st_mode & libc::S_IFMT != libc::S_IFIFO {
-                return Err(not_a_fifo(path));
-            }
+            check_fifo(&fd, path)?;
             return Ok(Ok(fd));
         }
         let err = io::Error::last_os_error();

@@ -23,8 +23,10 @@
 //! # Ok(()) }
 //! ```
 //!
-//! This module never blocks a worker in the kernel: every syscall here
-//! is non-blocking, except the opens and creates, which return at once.
+//! This module never blocks a worker in the kernel: every syscall made
+//! on a worker is non-blocking, and the one call that must block (a FIFO
+//! open for writing that waits for a reader) runs on the blocking pool.
+//! ARCHITECTURE.md ("IPC") says how each type waits and why.
 
 mod fifo;
 mod mq;
