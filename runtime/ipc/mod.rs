@@ -33,6 +33,7 @@ mod mq;
 mod ring;
 mod semaphore;
 mod shm;
+mod wake;
 
 pub use fifo::{Fifo, FifoReader, FifoWriter};
 pub use mq::MessageQueue;
