@@ -1431,10 +1431,13 @@ fn times(a: Spread, b: Spread, metric: Metric) -> f64 {
 /// `tried` tied (ranges overlap); `best_for` of them went its way on the
 /// best runs alone.
 fn verdict(held: usize, against: usize, tried: usize, best_for: usize) -> String {
-    format!(
-        "{}; on each one's best run alone, {best_for} of {tried} cases for it",
+    let ranges = if tried > 0 && held == 0 && against == 0 && best_for == 0 {
+        // Nothing apart, and nothing its way even on the quietest runs.
+        format!("NOT HOLDING (no case for it: all {tried} within the spread)")
+    } else {
         ranges_verdict(held, against, tried)
-    )
+    };
+    format!("{ranges}; on each one's best run alone, {best_for} of {tried} cases for it")
 }
 
 fn ranges_verdict(held: usize, against: usize, tried: usize) -> String {
