@@ -11,6 +11,10 @@
 //! all of them at once, checks every byte, and prints how long opening
 //! took, round trips per second, p50/p99/max latency, errors, and the
 //! server's CPU time per round trip. Exits 1 on any error.
+//!
+//! `--dump-after SECS` makes the server print its goroutine profile
+//! (`goro::dump_grouped()`) to stderr SECS seconds after it starts: where
+//! its ten thousand goroutines wait, grouped by line.
 
 #[macro_use]
 #[path = "support/out.rs"]
@@ -26,6 +30,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SERVER_ENV: &str = "GORO_C10K_SERVER";
+/// Seconds after which the server prints its grouped dump (`--dump-after`).
+const DUMP_AFTER_ENV: &str = "GORO_C10K_DUMP_AFTER";
 
 fn server() -> ! {
     fd_limit::raise_fd_limit();
@@ -33,6 +39,15 @@ fn server() -> ! {
         let listener = goro::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         say!("listening on {}", listener.local_addr().unwrap());
         let _ = std::io::stdout().flush();
+        if let Some(secs) = std::env::var(DUMP_AFTER_ENV)
+            .ok()
+            .and_then(|s| s.parse().ok())
+        {
+            goro::go!(move || {
+                goro::time::sleep(Duration::from_secs_f64(secs));
+                eprint!("{}", goro::dump_grouped());
+            });
+        }
         for conn in listener.incoming() {
             let Ok(mut conn) = conn else { continue };
             goro::go!(move || {
@@ -72,6 +87,10 @@ struct Args {
     /// Bytes per message.
     #[arg(long, default_value_t = 64)]
     size: usize,
+    /// Make the server print its grouped goroutine dump to stderr this
+    /// many seconds after it starts.
+    #[arg(long)]
+    dump_after: Option<f64>,
 }
 
 fn main() {
@@ -82,6 +101,7 @@ fn main() {
         conns,
         rounds,
         size,
+        dump_after,
     } = Args::parse();
     let mut cfg = loadgen::Config {
         addr: "127.0.0.1:1".parse().unwrap(),
@@ -94,11 +114,12 @@ fn main() {
     };
     let limit = fd_limit::raise_fd_limit();
     say!("c10k: fd limit {limit}; starting the echo server in a child process");
-    let mut child = Command::new(std::env::current_exe().expect("current_exe"))
-        .env(SERVER_ENV, "1")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("cannot start the server process");
+    let mut server = Command::new(std::env::current_exe().expect("current_exe"));
+    server.env(SERVER_ENV, "1").stdout(Stdio::piped());
+    if let Some(secs) = dump_after {
+        server.env(DUMP_AFTER_ENV, secs.to_string());
+    }
+    let mut child = server.spawn().expect("cannot start the server process");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let addr = loop {
         match lines.next() {

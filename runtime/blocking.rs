@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::coroutine::{current_g, WaitReason};
+use crate::coroutine::{current_g, WaitReason, NO_OBJECT};
 use crate::scheduler::{count_outside_job, count_own_thread, park, unparker};
 
 /// Most pool threads at once (Go's default limit on threads is 10,000;
@@ -50,6 +50,8 @@ struct PoolState {
     idle: usize,
     /// Threads alive.
     threads: usize,
+    /// Jobs submitted so far (for the metrics).
+    jobs: u64,
 }
 
 static POOL: Pool = Pool {
@@ -57,6 +59,7 @@ static POOL: Pool = Pool {
         queue: VecDeque::new(),
         idle: 0,
         threads: 0,
+        jobs: 0,
     }),
     work: Condvar::new(),
 };
@@ -85,6 +88,7 @@ static POOL: Pool = Pool {
 /// assert!(r.is_err());
 /// # });
 /// ```
+#[track_caller]
 pub fn blocking<F, T>(f: F) -> T
 where
     F: FnOnce() -> T + Send,
@@ -122,7 +126,7 @@ where
     count_outside_job(1);
     submit(job);
     while !done.load(Ordering::Acquire) {
-        park(WaitReason::Blocking);
+        park(WaitReason::Blocking, NO_OBJECT);
     }
     let r = result
         .lock()
@@ -137,6 +141,7 @@ where
 fn submit(job: Job) {
     let mut st = POOL.state.lock();
     st.queue.push_back(job);
+    st.jobs += 1;
     // Each idle thread takes one queued job; start a thread for the rest.
     if st.queue.len() > st.idle && st.threads < MAX_THREADS {
         st.threads += 1;
@@ -164,6 +169,13 @@ fn submit(job: Job) {
     if st.idle > 0 {
         POOL.work.notify_one();
     }
+}
+
+/// The pool now, for the metrics: threads alive, of them idle, and jobs
+/// submitted so far.
+pub(crate) fn pool_counts() -> (u64, u64, u64) {
+    let st = POOL.state.lock();
+    (st.threads as u64, st.idle as u64, st.jobs)
 }
 
 fn pool_thread() {

@@ -96,7 +96,9 @@ where
     if let Some(n) = workers {
         gomaxprocs(n);
     }
-    match crate::spawn_main(body).join() {
+    let joined = crate::spawn_main(body).join();
+    crate::debug::trace::write_env_trace();
+    match joined {
         Ok(code) => code,
         Err(_) => ExitCode::from(2),
     }

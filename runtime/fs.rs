@@ -94,6 +94,7 @@ pub const READ_DIR_BATCH: usize = 128;
 /// assert!(manifest.starts_with(b"[package]"));
 /// # Ok(()) }).unwrap();
 /// ```
+#[track_caller]
 pub fn read<P: AsRef<Path>>(path: P) -> io::Result<Vec<u8>> {
     let path = path.as_ref();
     blocking(|| std::fs::read(path))
@@ -108,6 +109,7 @@ pub fn read<P: AsRef<Path>>(path: P) -> io::Result<Vec<u8>> {
 /// assert!(manifest.contains("name = \"goro\""));
 /// # Ok(()) }).unwrap();
 /// ```
+#[track_caller]
 pub fn read_to_string<P: AsRef<Path>>(path: P) -> io::Result<String> {
     let path = path.as_ref();
     blocking(|| std::fs::read_to_string(path))
@@ -123,6 +125,7 @@ pub fn read_to_string<P: AsRef<Path>>(path: P) -> io::Result<String> {
 /// assert_eq!(goro::fs::read(&path)?, b"hello");
 /// # goro::fs::remove_file(&path) }).unwrap();
 /// ```
+#[track_caller]
 pub fn write<P: AsRef<Path>, C: AsRef<[u8]>>(path: P, contents: C) -> io::Result<()> {
     let (path, contents) = (path.as_ref(), contents.as_ref());
     blocking(|| std::fs::write(path, contents))
@@ -137,6 +140,7 @@ pub fn write<P: AsRef<Path>, C: AsRef<[u8]>>(path: P, contents: C) -> io::Result
 /// assert!(goro::fs::metadata("runtime")?.is_dir());
 /// # Ok(()) }).unwrap();
 /// ```
+#[track_caller]
 pub fn metadata<P: AsRef<Path>>(path: P) -> io::Result<Metadata> {
     let path = path.as_ref();
     blocking(|| std::fs::metadata(path))
@@ -151,6 +155,7 @@ pub fn metadata<P: AsRef<Path>>(path: P) -> io::Result<Metadata> {
 /// assert!(!meta.file_type().is_symlink());
 /// # Ok(()) }).unwrap();
 /// ```
+#[track_caller]
 pub fn symlink_metadata<P: AsRef<Path>>(path: P) -> io::Result<Metadata> {
     let path = path.as_ref();
     blocking(|| std::fs::symlink_metadata(path))
@@ -165,6 +170,7 @@ pub fn symlink_metadata<P: AsRef<Path>>(path: P) -> io::Result<Metadata> {
 /// assert!(!goro::fs::exists("no/such/file")?);
 /// # Ok(()) }).unwrap();
 /// ```
+#[track_caller]
 pub fn exists<P: AsRef<Path>>(path: P) -> io::Result<bool> {
     let path = path.as_ref();
     blocking(|| std::fs::exists(path))
@@ -180,6 +186,7 @@ pub fn exists<P: AsRef<Path>>(path: P) -> io::Result<bool> {
 /// assert!(goro::fs::metadata(&dir)?.is_dir());
 /// # goro::fs::remove_dir(&dir) }).unwrap();
 /// ```
+#[track_caller]
 pub fn create_dir<P: AsRef<Path>>(path: P) -> io::Result<()> {
     let path = path.as_ref();
     blocking(|| std::fs::create_dir(path))
@@ -195,6 +202,7 @@ pub fn create_dir<P: AsRef<Path>>(path: P) -> io::Result<()> {
 /// assert!(goro::fs::metadata(top.join("a/b/c"))?.is_dir());
 /// # goro::fs::remove_dir_all(&top) }).unwrap();
 /// ```
+#[track_caller]
 pub fn create_dir_all<P: AsRef<Path>>(path: P) -> io::Result<()> {
     let path = path.as_ref();
     blocking(|| std::fs::create_dir_all(path))
@@ -211,6 +219,7 @@ pub fn create_dir_all<P: AsRef<Path>>(path: P) -> io::Result<()> {
 /// assert!(!goro::fs::exists(&path)?);
 /// # Ok(()) }).unwrap();
 /// ```
+#[track_caller]
 pub fn remove_file<P: AsRef<Path>>(path: P) -> io::Result<()> {
     let path = path.as_ref();
     blocking(|| std::fs::remove_file(path))
@@ -227,6 +236,7 @@ pub fn remove_file<P: AsRef<Path>>(path: P) -> io::Result<()> {
 /// assert!(!goro::fs::exists(&dir)?);
 /// # Ok(()) }).unwrap();
 /// ```
+#[track_caller]
 pub fn remove_dir<P: AsRef<Path>>(path: P) -> io::Result<()> {
     let path = path.as_ref();
     blocking(|| std::fs::remove_dir(path))
@@ -244,6 +254,7 @@ pub fn remove_dir<P: AsRef<Path>>(path: P) -> io::Result<()> {
 /// assert!(!goro::fs::exists(&top)?);
 /// # Ok(()) }).unwrap();
 /// ```
+#[track_caller]
 pub fn remove_dir_all<P: AsRef<Path>>(path: P) -> io::Result<()> {
     let path = path.as_ref();
     blocking(|| std::fs::remove_dir_all(path))
@@ -261,6 +272,7 @@ pub fn remove_dir_all<P: AsRef<Path>>(path: P) -> io::Result<()> {
 /// assert_eq!(goro::fs::read_to_string(&b)?, "x");
 /// # goro::fs::remove_file(&b) }).unwrap();
 /// ```
+#[track_caller]
 pub fn rename<P: AsRef<Path>, Q: AsRef<Path>>(from: P, to: Q) -> io::Result<()> {
     let (from, to) = (from.as_ref(), to.as_ref());
     blocking(|| std::fs::rename(from, to))
@@ -277,6 +289,7 @@ pub fn rename<P: AsRef<Path>, Q: AsRef<Path>>(from: P, to: Q) -> io::Result<()> 
 /// assert_eq!(bytes, goro::fs::metadata(&to)?.len());
 /// # goro::fs::remove_file(&to) }).unwrap();
 /// ```
+#[track_caller]
 pub fn copy<P: AsRef<Path>, Q: AsRef<Path>>(from: P, to: Q) -> io::Result<u64> {
     let (from, to) = (from.as_ref(), to.as_ref());
     blocking(|| std::fs::copy(from, to))
@@ -294,6 +307,7 @@ pub fn copy<P: AsRef<Path>, Q: AsRef<Path>>(from: P, to: Q) -> io::Result<u64> {
 /// assert_eq!(goro::fs::read_to_string(&b)?, "shared");
 /// # goro::fs::remove_file(&a)?; goro::fs::remove_file(&b) }).unwrap();
 /// ```
+#[track_caller]
 pub fn hard_link<P: AsRef<Path>, Q: AsRef<Path>>(original: P, link: Q) -> io::Result<()> {
     let (original, link) = (original.as_ref(), link.as_ref());
     blocking(|| std::fs::hard_link(original, link))
@@ -309,6 +323,7 @@ pub fn hard_link<P: AsRef<Path>, Q: AsRef<Path>>(original: P, link: Q) -> io::Re
 /// assert_eq!(goro::fs::read_link(&link)?, std::path::Path::new("/etc/hostname"));
 /// # goro::fs::remove_file(&link) }).unwrap();
 /// ```
+#[track_caller]
 pub fn read_link<P: AsRef<Path>>(path: P) -> io::Result<PathBuf> {
     let path = path.as_ref();
     blocking(|| std::fs::read_link(path))
@@ -323,6 +338,7 @@ pub fn read_link<P: AsRef<Path>>(path: P) -> io::Result<PathBuf> {
 /// assert!(full.is_absolute() && full.ends_with("Cargo.toml"));
 /// # Ok(()) }).unwrap();
 /// ```
+#[track_caller]
 pub fn canonicalize<P: AsRef<Path>>(path: P) -> io::Result<PathBuf> {
     let path = path.as_ref();
     blocking(|| std::fs::canonicalize(path))
@@ -340,6 +356,7 @@ pub fn canonicalize<P: AsRef<Path>>(path: P) -> io::Result<PathBuf> {
 /// assert_eq!(goro::fs::metadata(&path)?.permissions().mode() & 0o777, 0o600);
 /// # goro::fs::remove_file(&path) }).unwrap();
 /// ```
+#[track_caller]
 pub fn set_permissions<P: AsRef<Path>>(path: P, perm: Permissions) -> io::Result<()> {
     let path = path.as_ref();
     blocking(|| std::fs::set_permissions(path, perm))
@@ -361,6 +378,7 @@ pub fn set_permissions<P: AsRef<Path>>(path: P, perm: Permissions) -> io::Result
 /// assert!(names.iter().any(|n| n == "fs.rs"));
 /// # Ok(()) }).unwrap();
 /// ```
+#[track_caller]
 pub fn read_dir<P: AsRef<Path>>(path: P) -> io::Result<ReadDir> {
     let path = path.as_ref();
     blocking(|| {
@@ -412,6 +430,7 @@ impl ReadDir {
 impl Iterator for ReadDir {
     type Item = io::Result<DirEntry>;
 
+    #[track_caller]
     fn next(&mut self) -> Option<io::Result<DirEntry>> {
         if self.batch.is_empty() && !self.exhausted {
             blocking(|| self.fill_batch());
@@ -496,6 +515,7 @@ impl DirEntry {
     /// }
     /// # Ok(()) }).unwrap();
     /// ```
+    #[track_caller]
     pub fn metadata(&self) -> io::Result<Metadata> {
         blocking(|| self.entry.metadata())
     }
@@ -548,6 +568,7 @@ impl File {
     /// assert!(text.starts_with("[package]"));
     /// # Ok(()) }).unwrap();
     /// ```
+    #[track_caller]
     pub fn open<P: AsRef<Path>>(path: P) -> io::Result<File> {
         OpenOptions::new().read(true).open(path)
     }
@@ -565,6 +586,7 @@ impl File {
     /// assert_eq!(goro::fs::read(&path)?, b"abc");
     /// # goro::fs::remove_file(&path) }).unwrap();
     /// ```
+    #[track_caller]
     pub fn create<P: AsRef<Path>>(path: P) -> io::Result<File> {
         OpenOptions::new()
             .write(true)
@@ -584,6 +606,7 @@ impl File {
     /// assert_eq!(again.kind(), std::io::ErrorKind::AlreadyExists);
     /// # goro::fs::remove_file(&path) }).unwrap();
     /// ```
+    #[track_caller]
     pub fn create_new<P: AsRef<Path>>(path: P) -> io::Result<File> {
         OpenOptions::new()
             .read(true)
@@ -639,6 +662,7 @@ impl File {
     /// assert_eq!(std_file.metadata()?.len(), 15);
     /// # goro::fs::remove_file(&path) }).unwrap();
     /// ```
+    #[track_caller]
     pub fn into_std(mut self) -> io::Result<std::fs::File> {
         let file = self.std.take().expect("goro: File without its std file");
         self.buffer.get_mut().settle(&file)?;
@@ -657,6 +681,7 @@ impl File {
     /// f.sync_all()?;
     /// # goro::fs::remove_file(&path) }).unwrap();
     /// ```
+    #[track_caller]
     pub fn sync_all(&self) -> io::Result<()> {
         let file = self.std_file();
         self.buffer.lock().flush_writes(file)?;
@@ -675,6 +700,7 @@ impl File {
     /// f.sync_data()?;
     /// # goro::fs::remove_file(&path) }).unwrap();
     /// ```
+    #[track_caller]
     pub fn sync_data(&self) -> io::Result<()> {
         let file = self.std_file();
         self.buffer.lock().flush_writes(file)?;
@@ -692,6 +718,7 @@ impl File {
     /// assert_eq!(f.metadata()?.len(), 4096);
     /// # goro::fs::remove_file(&path) }).unwrap();
     /// ```
+    #[track_caller]
     pub fn set_len(&self, size: u64) -> io::Result<()> {
         let file = self.std_file();
         self.buffer.lock().settle(file)?;
@@ -710,6 +737,7 @@ impl File {
     /// assert_eq!(f.metadata()?.len(), 5);
     /// # goro::fs::remove_file(&path) }).unwrap();
     /// ```
+    #[track_caller]
     pub fn metadata(&self) -> io::Result<Metadata> {
         let file = self.std_file();
         self.buffer.lock().flush_writes(file)?;
@@ -728,6 +756,7 @@ impl File {
     /// assert_eq!(f.metadata()?.permissions().mode() & 0o777, 0o640);
     /// # goro::fs::remove_file(&path) }).unwrap();
     /// ```
+    #[track_caller]
     pub fn set_permissions(&self, perm: Permissions) -> io::Result<()> {
         let file = self.std_file();
         blocking(|| file.set_permissions(perm))
@@ -749,6 +778,7 @@ impl File {
     /// assert_eq!(&byte, b"p"); // "[package]", from offset 1
     /// # Ok(()) }).unwrap();
     /// ```
+    #[track_caller]
     pub fn try_clone(&self) -> io::Result<File> {
         let file = self.std_file();
         self.buffer.lock().settle(file)?;
@@ -777,16 +807,19 @@ impl Drop for File {
 }
 
 impl Read for File {
+    #[track_caller]
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         let (file, buffer) = self.parts();
         buffer.read(file, out)
     }
 
+    #[track_caller]
     fn read_to_end(&mut self, out: &mut Vec<u8>) -> io::Result<usize> {
         let (file, buffer) = self.parts();
         buffer.read_to_end(file, out)
     }
 
+    #[track_caller]
     fn read_to_string(&mut self, out: &mut String) -> io::Result<usize> {
         let (file, buffer) = self.parts();
         buffer.read_to_string(file, out)
@@ -794,30 +827,36 @@ impl Read for File {
 }
 
 impl Read for &File {
+    #[track_caller]
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         self.buffer.lock().read(self.std_file(), out)
     }
 
+    #[track_caller]
     fn read_to_end(&mut self, out: &mut Vec<u8>) -> io::Result<usize> {
         self.buffer.lock().read_to_end(self.std_file(), out)
     }
 
+    #[track_caller]
     fn read_to_string(&mut self, out: &mut String) -> io::Result<usize> {
         self.buffer.lock().read_to_string(self.std_file(), out)
     }
 }
 
 impl Write for File {
+    #[track_caller]
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let (file, buffer) = self.parts();
         buffer.write(file, data)
     }
 
+    #[track_caller]
     fn write_vectored(&mut self, data: &[IoSlice<'_>]) -> io::Result<usize> {
         let (file, buffer) = self.parts();
         buffer.write_vectored(file, data)
     }
 
+    #[track_caller]
     fn flush(&mut self) -> io::Result<()> {
         let (file, buffer) = self.parts();
         buffer.flush_writes(file)
@@ -825,20 +864,24 @@ impl Write for File {
 }
 
 impl Write for &File {
+    #[track_caller]
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.buffer.lock().write(self.std_file(), data)
     }
 
+    #[track_caller]
     fn write_vectored(&mut self, data: &[IoSlice<'_>]) -> io::Result<usize> {
         self.buffer.lock().write_vectored(self.std_file(), data)
     }
 
+    #[track_caller]
     fn flush(&mut self) -> io::Result<()> {
         self.buffer.lock().flush_writes(self.std_file())
     }
 }
 
 impl Seek for File {
+    #[track_caller]
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
         let (file, buffer) = self.parts();
         buffer.seek(file, pos)
@@ -846,6 +889,7 @@ impl Seek for File {
 }
 
 impl Seek for &File {
+    #[track_caller]
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
         self.buffer.lock().seek(self.std_file(), pos)
     }
@@ -913,6 +957,7 @@ impl Buffer {
 
     /// Writes the pending bytes out in one pool job. They are gone
     /// afterwards, written or not: an error is reported once, here.
+    #[track_caller]
     fn flush_writes(&mut self, file: &std::fs::File) -> io::Result<()> {
         if !self.dirty {
             return Ok(());
@@ -925,6 +970,7 @@ impl Buffer {
 
     /// Makes the kernel's offset the logical one: pending writes out,
     /// read-ahead given back.
+    #[track_caller]
     fn settle(&mut self, file: &std::fs::File) -> io::Result<()> {
         self.flush_writes(file)?;
         let unread = self.unread();
@@ -943,6 +989,7 @@ impl Buffer {
         n
     }
 
+    #[track_caller]
     fn read(&mut self, file: &std::fs::File, out: &mut [u8]) -> io::Result<usize> {
         if out.is_empty() {
             return Ok(0);
@@ -973,6 +1020,7 @@ impl Buffer {
     }
 
     /// The rest of the file in one pool job (after the read-ahead).
+    #[track_caller]
     fn read_to_end(&mut self, file: &std::fs::File, out: &mut Vec<u8>) -> io::Result<usize> {
         self.flush_writes(file)?;
         let buffered = self.unread();
@@ -983,6 +1031,7 @@ impl Buffer {
 
     /// As `read_to_end`, checked as UTF-8 as a whole (read-ahead may end
     /// inside a character); on `InvalidData` `out` is left as it was.
+    #[track_caller]
     fn read_to_string(&mut self, file: &std::fs::File, out: &mut String) -> io::Result<usize> {
         self.flush_writes(file)?;
         if self.unread() == 0 {
@@ -1000,6 +1049,7 @@ impl Buffer {
         Ok(n)
     }
 
+    #[track_caller]
     fn write(&mut self, file: &std::fs::File, data: &[u8]) -> io::Result<usize> {
         if data.is_empty() {
             return Ok(0);
@@ -1021,11 +1071,13 @@ impl Buffer {
 
     /// Buffers the first slice that is not empty, as `Write`'s default
     /// does, so small writes stay one copy each.
+    #[track_caller]
     fn write_vectored(&mut self, file: &std::fs::File, data: &[IoSlice<'_>]) -> io::Result<usize> {
         let first = data.iter().find(|slice| !slice.is_empty());
         self.write(file, first.map_or(&[][..], |slice| slice))
     }
 
+    #[track_caller]
     fn seek(&mut self, file: &std::fs::File, pos: SeekFrom) -> io::Result<u64> {
         self.flush_writes(file)?;
         let unread = self.unread() as i64;
@@ -1173,6 +1225,7 @@ impl OpenOptions {
     /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
     /// # Ok(()) }).unwrap();
     /// ```
+    #[track_caller]
     pub fn open<P: AsRef<Path>>(&self, path: P) -> io::Result<File> {
         let path = path.as_ref();
         blocking(|| self.0.open(path)).map(File::from_std)

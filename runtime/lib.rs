@@ -64,6 +64,7 @@ mod blocking;
 mod chan;
 pub mod context;
 mod coroutine;
+pub mod debug;
 mod entry;
 mod fatal;
 pub mod fs;
@@ -89,7 +90,11 @@ pub use chan::{
 };
 pub use coroutine::local::LocalKey;
 pub use coroutine::stack::set_default_stack_size;
-pub use coroutine::{current, dump, num_goroutine, Dump, Goroutine, WaitReason};
+pub use coroutine::{
+    current, dump, dump_grouped, num_goroutine, Dump, Goroutine, GroupedDump, WaitReason,
+};
+pub use debug::metrics::{metrics, Metrics, WorkerMetrics};
+pub use debug::trace;
 #[cfg(feature = "macros")]
 pub use entry::{main, test};
 #[doc(hidden)]
@@ -235,7 +240,9 @@ where
     T: Send + 'static,
 {
     let handle = spawn_main(f);
-    match handle.join() {
+    let joined = handle.join();
+    debug::trace::write_env_trace();
+    match joined {
         Ok(value) => value,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(e) => panic!("{e}: the main goroutine has no value to return"),
@@ -257,7 +264,9 @@ where
     F: FnOnce() + Send + 'static,
 {
     let handle = spawn_main(f);
-    let code = match handle.join() {
+    let joined = handle.join();
+    debug::trace::write_env_trace();
+    let code = match joined {
         Ok(()) => 0,
         Err(_) => 2,
     };

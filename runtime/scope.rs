@@ -21,7 +21,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::coroutine::WaitReason;
+use crate::coroutine::{WaitReason, NO_OBJECT};
 use crate::scheduler::{park, unparker, Unparker};
 use crate::spawn::{Builder, JoinError, JoinHandle};
 
@@ -60,6 +60,7 @@ use crate::spawn::{Builder, JoinError, JoinHandle};
 /// let payload = caught.unwrap_err();
 /// assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
 /// ```
+#[track_caller]
 pub fn scope<'env, F, T>(f: F) -> T
 where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
@@ -137,11 +138,12 @@ struct ScopeData {
 
 impl ScopeData {
     /// Waits until no goroutine of the scope runs. Never unwinds.
+    #[track_caller]
     fn wait_all(&self) {
         // Acquire: pairs with `finished`'s release, so everything a
         // goroutine did (its writes through borrows) is seen after this.
         while self.running.load(Ordering::Acquire) != 0 {
-            park(WaitReason::Join);
+            park(WaitReason::Join, NO_OBJECT);
         }
     }
 }
@@ -258,6 +260,7 @@ impl<T> ScopedJoinHandle<'_, T> {
     ///     assert_eq!(e.panic_message(), Some("bad input"));
     /// }); // returns normally: the panic was joined
     /// ```
+    #[track_caller]
     pub fn join(mut self) -> Result<T, JoinError> {
         self.handle().join()
     }

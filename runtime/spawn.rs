@@ -16,11 +16,11 @@ use parking_lot::Mutex;
 use std::any::Any;
 use std::fmt;
 use std::io;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::sync::Arc;
 
 use crate::coroutine::{current_g, stack, WaitReason, G};
-use crate::scheduler::{self, park, unparker, Unparker};
+use crate::scheduler::{self, park_at, unparker, Unparker};
 
 /// The private payload `goexit` unwinds with; the goroutine root catches it.
 pub(crate) struct Goexit;
@@ -239,9 +239,14 @@ impl<T> JoinHandle<T> {
     /// let err = goro::go!(|| -> () { panic!("boom") }).join().unwrap_err();
     /// assert!(err.is_panic());
     /// ```
+    #[track_caller]
     pub fn join(self) -> Result<T, JoinError> {
+        // Taken here: the closure below would end the `#[track_caller]`
+        // chain. The object word is the id of the goroutine joined.
+        let at = Location::caller();
+        let id = self.id as usize;
         match self.join_with(|| {
-            park(WaitReason::Join);
+            park_at(WaitReason::Join, id, at);
             true
         }) {
             Ok(result) => result,

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::chan::{chan, Receiver, Sender, TrySendError};
-use crate::coroutine::WaitReason;
+use crate::coroutine::{WaitReason, NO_OBJECT};
 use crate::scheduler::timer::{self, TimerKey};
 use crate::scheduler::{park_until, park_until_future};
 
@@ -47,15 +47,16 @@ use crate::scheduler::{park_until, park_until_future};
 /// assert!(start.elapsed() >= Duration::from_millis(10));
 /// goro::time::sleep(Duration::ZERO); // no wait
 /// ```
+#[track_caller]
 pub fn sleep(d: Duration) {
     if d.is_zero() {
         return;
     }
     let deadline = deadline_after(d);
-    if park_until_future(WaitReason::Sleep, deadline) {
+    if park_until_future(WaitReason::Sleep, NO_OBJECT, deadline) {
         return;
     }
-    while !park_until(WaitReason::Sleep, deadline) {}
+    while !park_until(WaitReason::Sleep, NO_OBJECT, deadline) {}
 }
 
 /// Returns a channel that receives the time once, `d` from now (Go's

@@ -663,7 +663,7 @@ fn opening_a_fifo_parks_the_goroutine_not_the_worker() {
     goro::gomaxprocs(previous);
     assert_eq!(text, "through the fifo");
     assert!(
-        state.contains("blocked: blocking call"),
+        state.contains("[blocking call, "),
         "the opener is not parked on the pool: {state}"
     );
     // About 300 at 1 ms; a stalled worker gives 0 until the hand-off.

@@ -7,12 +7,40 @@
 mod ipc;
 
 use goro::ipc::Semaphore;
-use ipc::{adopt, inheritable, open_fds, open_fds_when_warm, peer_role, serial, spawn_peer};
+use ipc::{
+    adopt, inheritable, open_fds, open_fds_when_warm, peer_role, serial, spawn_peer, wait_parked,
+};
 use std::io::ErrorKind;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+#[test]
+fn the_dump_shows_a_waiter_on_the_semaphore_at_its_own_line() {
+    let _serial = serial();
+    let sem = Arc::new(Semaphore::new(0).unwrap());
+    let s = sem.clone();
+    let (line_tx, line_rx) = goro::chan(1);
+    let waiter = goro::Builder::new()
+        .name("ipc-sem-waiter".to_string())
+        .spawn(move || {
+            line_tx.send(line!() + 1).unwrap();
+            s.acquire()
+        })
+        .unwrap();
+    let line = line_rx.recv().unwrap();
+    wait_parked("ipc-sem-waiter", "semaphore");
+    let place = format!("tests/ipc_semaphore.rs:{line}:");
+    let dump = goro::dump().to_string();
+    let mine = dump
+        .lines()
+        .find(|l| l.contains("\"ipc-sem-waiter\""))
+        .unwrap_or_else(|| panic!("no waiter in\n{dump}"));
+    assert!(mine.contains(&place), "want {place} in {mine}");
+    sem.release().unwrap();
+    waiter.join().unwrap().unwrap();
+}
 
 #[test]
 fn acquire_parks_until_another_goroutine_releases() {

@@ -42,7 +42,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 /// them waiting rather than not yet started.
 fn until_parked_in_accept(n: usize) {
     let start = Instant::now();
-    while goro::dump().to_string().matches("blocked: accept").count() < n {
+    while goro::dump().to_string().matches("[accept, ").count() < n {
         assert!(start.elapsed() < PROMPTLY, "acceptors never parked");
         goro::time::sleep(Duration::from_millis(1));
     }

@@ -30,6 +30,7 @@ mod scheduler {
     use loom::sync::atomic::{AtomicBool, Ordering};
     use loom::sync::Arc;
     use loom::thread;
+    use std::panic::Location;
     use std::time::Instant;
 
     use crate::coroutine::WaitReason;
@@ -80,12 +81,17 @@ mod scheduler {
         }
     }
 
-    pub(crate) fn park(_why: WaitReason) {
+    pub(crate) fn park_at(_why: WaitReason, _on: usize, _at: &'static Location<'static>) {
         thread::park();
     }
 
     /// The deadline passes at once (after a scheduling point).
-    pub(crate) fn park_until(_why: WaitReason, _deadline: Instant) -> bool {
+    pub(crate) fn park_until_at(
+        _why: WaitReason,
+        _on: usize,
+        _deadline: Instant,
+        _at: &'static Location<'static>,
+    ) -> bool {
         thread::yield_now();
         true
     }
@@ -147,7 +153,7 @@ use loom::thread;
 
 use coroutine::WaitReason;
 use loom_lock::Mutex;
-use waiter::{wait_until, End, Wait, WaitQueue};
+use waiter::{wait_until, End, Wait, WaitQueue, Why};
 
 const VERDICT: u32 = 7;
 
@@ -166,7 +172,7 @@ fn model(deadline: bool) {
                     queue.lock(),
                     (),
                     End::Back,
-                    WaitReason::Test,
+                    Why::here(WaitReason::Test),
                     deadline,
                     || (),
                     |_| (),

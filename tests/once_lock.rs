@@ -93,7 +93,7 @@ fn concurrent_callers_park_while_the_first_initialises() {
         let dump = goro::dump().to_string();
         parked = dump
             .lines()
-            .filter(|l| l.contains("(once-waiter)") && l.contains("[blocked: once]"))
+            .filter(|l| l.contains(r#""once-waiter" [once, "#))
             .count();
         if parked == WAITERS {
             break;

@@ -155,8 +155,7 @@ fn dump_lists_blocked_goroutines_and_what_they_wait_on() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
         let text = goro::dump().to_string();
-        if text.contains("(dump-sleeper) [blocked: sleep]")
-            && text.contains("(dump-joiner) [blocked: join]")
+        if text.contains(r#""dump-sleeper" [sleep, "#) && text.contains(r#""dump-joiner" [join, "#)
         {
             break;
         }

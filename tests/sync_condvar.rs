@@ -143,13 +143,13 @@ fn notify_all_wakes_every_waiter() {
 /// Waits until the goroutine named `name` shows in `goro::dump()` as
 /// parked on a goro `Mutex`; false if it ended (or never got there) first.
 fn parked_on_mutex(name: &str, give_up: Instant) -> bool {
-    let parked = format!("({name}) [blocked: mutex]");
+    let parked = format!("{name:?} [mutex, ");
     while Instant::now() < give_up {
         let dump = goro::dump().to_string();
         if dump.contains(&parked) {
             return true;
         }
-        if !dump.contains(&format!("({name})")) {
+        if !dump.contains(&format!("{name:?}")) {
             return false;
         }
         goro::time::sleep(Duration::from_millis(1));

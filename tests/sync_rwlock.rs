@@ -10,7 +10,7 @@ use goro::sync::{Mutex, RwLock};
 /// Waits until the goroutine named `name` is parked on `what` (read from
 /// `goro::dump()`); panics after a generous bound.
 fn wait_until_blocked(name: &str, what: &str) {
-    let needle = format!("({name}) [blocked: {what}]");
+    let needle = format!("{name:?} [{what}, ");
     let give_up = Instant::now() + Duration::from_secs(10);
     while !goro::dump().to_string().contains(&needle) {
         assert!(Instant::now() < give_up, "{name} never blocked on {what}");
@@ -36,7 +36,10 @@ fn waiting_writer_blocks_new_readers() {
     let w = {
         let (l, order) = (l.clone(), order.clone());
         named("rw-writer", move || {
-            *l.write() += 1;
+            // Pushed under the write lock: the reader cannot get in (and
+            // push first) between the write and the push.
+            let mut g = l.write();
+            *g += 1;
             order.lock().push("writer");
         })
     };

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use goro::sync::Semaphore;
 
 fn wait_until_blocked(name: &str, what: &str) {
-    let needle = format!("({name}) [blocked: {what}]");
+    let needle = format!("{name:?} [{what}, ");
     let give_up = Instant::now() + Duration::from_secs(10);
     while !goro::dump().to_string().contains(&needle) {
         assert!(Instant::now() < give_up, "{name} never blocked on {what}");

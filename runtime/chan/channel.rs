@@ -171,6 +171,12 @@ impl<T> Chan<T> {
         }
     }
 
+    /// The channel's address: what `dump()` names as waited on.
+    #[inline]
+    pub(crate) fn address(&self) -> usize {
+        self as *const Chan<T> as usize
+    }
+
     #[inline]
     pub(crate) fn lock(&self) -> Guard<'_, T> {
         self.lock.lock();

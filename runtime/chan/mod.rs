@@ -230,15 +230,21 @@ impl<T> RefUnwindSafe for Receiver<T> {}
 /// Parks until a peer completes `waiter` (returns `Some(entry index)`) or
 /// the deadline passes first (returns `None`; the waiter is then aborted
 /// and no peer will touch its entries).
-fn wait(waiter: &Waiter, why: WaitReason, mut deadline: Option<Instant>) -> Option<usize> {
+#[track_caller]
+fn wait(
+    waiter: &Waiter,
+    why: WaitReason,
+    on: usize,
+    mut deadline: Option<Instant>,
+) -> Option<usize> {
     loop {
         if let Some(i) = waiter.done() {
             return Some(i);
         }
         match deadline {
-            None => park(why),
+            None => park(why, on),
             Some(d) => {
-                if park_until(why, d) && waiter.done().is_none() {
+                if park_until(why, on, d) && waiter.done().is_none() {
                     if waiter.try_abort() {
                         return None;
                     }
@@ -262,6 +268,7 @@ impl<T> Sender<T> {
     /// drop(rx);
     /// assert_eq!(tx.send(2), Err(goro::SendError(2)));
     /// ```
+    #[track_caller]
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         self.send_until(value, None)
             .map_err(|e| SendError(e.into_inner()))
@@ -308,6 +315,7 @@ impl<T> Sender<T> {
     /// let err = tx.send_timeout(3, Duration::from_millis(5)).unwrap_err();
     /// assert_eq!(err, SendTimeoutError::Disconnected(3));
     /// ```
+    #[track_caller]
     pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
         self.send_until(value, Instant::now().checked_add(timeout))
     }
@@ -322,10 +330,12 @@ impl<T> Sender<T> {
     /// assert!(err.is_timeout());
     /// assert_eq!(err.into_inner(), 7);
     /// ```
+    #[track_caller]
     pub fn send_deadline(&self, value: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
         self.send_until(value, Some(deadline))
     }
 
+    #[track_caller]
     fn send_until(&self, value: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
         scheduler::coop();
         let chan = &*self.chan;
@@ -351,7 +361,7 @@ impl<T> Sender<T> {
         // it below (waiter.rs argues this).
         st.push_sender(&waiter, std::ptr::addr_of_mut!(slot), 0);
         drop(st);
-        if wait(&waiter, WaitReason::ChanSend, deadline).is_none() {
+        if wait(&waiter, WaitReason::ChanSend, chan.address(), deadline).is_none() {
             chan.lock().remove(&waiter);
             let v = slot.take().expect("aborted sender lost its value");
             return Err(SendTimeoutError::Timeout(v));
@@ -457,6 +467,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.recv(), Ok(9));
     /// assert_eq!(rx.recv(), Err(goro::RecvError)); // the sender is gone
     /// ```
+    #[track_caller]
     pub fn recv(&self) -> Result<T, RecvError> {
         self.recv_until(None).map_err(|_| RecvError)
     }
@@ -509,6 +520,7 @@ impl<T> Receiver<T> {
     /// let err = rx.recv_timeout(Duration::from_secs(10)).unwrap_err();
     /// assert_eq!(err, RecvTimeoutError::Disconnected);
     /// ```
+    #[track_caller]
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
         self.recv_until(Instant::now().checked_add(timeout))
     }
@@ -521,10 +533,12 @@ impl<T> Receiver<T> {
     /// let deadline = Instant::now() + Duration::from_millis(5);
     /// assert!(rx.recv_deadline(deadline).unwrap_err().is_timeout());
     /// ```
+    #[track_caller]
     pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
         self.recv_until(Some(deadline))
     }
 
+    #[track_caller]
     fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         scheduler::coop();
         let chan = &*self.chan;
@@ -549,7 +563,7 @@ impl<T> Receiver<T> {
         // completed (dequeued by the peer) or aborted and removed.
         st.push_receiver(&waiter, std::ptr::addr_of_mut!(slot), 0);
         drop(st);
-        match wait(&waiter, WaitReason::ChanRecv, deadline) {
+        match wait(&waiter, WaitReason::ChanRecv, chan.address(), deadline) {
             None => {
                 chan.lock().remove(&waiter);
                 Err(RecvTimeoutError::Timeout)
@@ -565,6 +579,7 @@ impl<T> Receiver<T> {
 
     #[cold]
     #[inline(never)]
+    #[track_caller]
     fn recv_again(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         self.recv_until(deadline)
     }
@@ -778,6 +793,7 @@ pub struct Iter<'a, T> {
 
 impl<T> Iterator for Iter<'_, T> {
     type Item = T;
+    #[track_caller]
     fn next(&mut self) -> Option<T> {
         self.rx.recv().ok()
     }
@@ -824,6 +840,7 @@ pub struct IntoIter<T> {
 
 impl<T> Iterator for IntoIter<T> {
     type Item = T;
+    #[track_caller]
     fn next(&mut self) -> Option<T> {
         self.rx.recv().ok()
     }

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use super::channel::{Chan, RecvFail, SendFail};
 use super::waiter::{Waiter, RETRY};
 use super::{wait, RecvError, SendError};
-use crate::coroutine::WaitReason;
+use crate::coroutine::{WaitReason, NO_OBJECT};
 use crate::scheduler::{unparker, Unparker};
 
 /// What one arm of a select does, type-erased over the channel's `T`.
@@ -245,6 +245,7 @@ impl<T> Case for SendCase<'_, T> {
 }
 
 /// Blocks until one arm completes.
+#[track_caller]
 pub fn select(arms: &mut [Arm<'_>]) {
     crate::scheduler::coop();
     run(arms, Mode::Block);
@@ -257,6 +258,7 @@ pub fn try_select(arms: &mut [Arm<'_>]) -> bool {
 }
 
 /// Blocks at most `timeout` for an arm; returns whether one completed.
+#[track_caller]
 pub fn select_timeout(arms: &mut [Arm<'_>], timeout: Duration) -> bool {
     crate::scheduler::coop();
     run(arms, Mode::within(timeout)).is_some()
@@ -285,6 +287,7 @@ const INLINE: usize = 32;
 
 /// Selects over `arms` (the algorithm in the module docs). Returns the
 /// chosen arm, or `None` if none was ready (`Try`) or got ready in time.
+#[track_caller]
 pub(crate) fn run<A: AsCase>(arms: &mut [A], mode: Mode) -> Option<usize> {
     let n = arms.len();
     let (mut lock_buf, mut poll_buf) = ([0usize; INLINE], [0usize; INLINE]);
@@ -365,7 +368,7 @@ pub(crate) fn run<A: AsCase>(arms: &mut [A], mode: Mode) -> Option<usize> {
         }
         // SAFETY: locked by `lock_all` above.
         unsafe { unlock_all(arms, lock_order) };
-        let chosen = wait(&waiter, WaitReason::Select, deadline);
+        let chosen = wait(&waiter, WaitReason::Select, NO_OBJECT, deadline);
         // Remove the entries the losing arms (or all arms, on timeout) left.
         let mut last = None;
         for &i in lock_order.iter() {

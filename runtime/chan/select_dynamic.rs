@@ -168,6 +168,7 @@ impl<'a> Select<'a> {
     /// let op = sel.select();
     /// assert_eq!(op.recv(&rx), Ok(1));
     /// ```
+    #[track_caller]
     pub fn select(&mut self) -> SelectedOperation<'a> {
         crate::scheduler::coop();
         self.choose(Mode::Block)
@@ -202,6 +203,7 @@ impl<'a> Select<'a> {
     /// let op = sel.select_timeout(Duration::from_secs(10)).unwrap();
     /// assert_eq!(op.recv(&rx), Ok(4));
     /// ```
+    #[track_caller]
     pub fn select_timeout(
         &mut self,
         timeout: Duration,
@@ -220,6 +222,7 @@ impl<'a> Select<'a> {
     /// let soon = Instant::now() + Duration::from_millis(5);
     /// assert!(sel.select_deadline(soon).is_err());
     /// ```
+    #[track_caller]
     pub fn select_deadline(
         &mut self,
         deadline: Instant,
@@ -240,6 +243,7 @@ impl<'a> Select<'a> {
     /// assert_eq!(sel.ready(), 0);
     /// assert_eq!(rx.try_recv(), Ok(8));
     /// ```
+    #[track_caller]
     pub fn ready(&mut self) -> usize {
         crate::scheduler::coop();
         self.probe(Mode::Block)
@@ -270,11 +274,13 @@ impl<'a> Select<'a> {
     /// assert!(sel.ready_timeout(Duration::from_millis(5)).is_err()); // no receiver
     /// # drop(rx);
     /// ```
+    #[track_caller]
     pub fn ready_timeout(&mut self, timeout: Duration) -> Result<usize, ReadyTimeoutError> {
         crate::scheduler::coop();
         self.probe(Mode::within(timeout)).ok_or(ReadyTimeoutError)
     }
 
+    #[track_caller]
     fn choose(&mut self, mode: Mode) -> Option<SelectedOperation<'a>> {
         self.set_probe(false);
         let index = run(&mut self.arms, mode)?;
@@ -285,6 +291,7 @@ impl<'a> Select<'a> {
         })
     }
 
+    #[track_caller]
     fn probe(&mut self, mode: Mode) -> Option<usize> {
         self.set_probe(true);
         run(&mut self.arms, mode)

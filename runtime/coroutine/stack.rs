@@ -35,7 +35,7 @@
 
 use parking_lot::Mutex;
 use std::io;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// Size of a page on every platform goro supports (x86_64 / aarch64 Linux
@@ -279,6 +279,42 @@ static POOL: Mutex<Pool> = parking_lot::const_mutex(Pool { free: Vec::new() });
 /// Number of slots that carry a real (mprotected) guard page.
 static GUARDED_SLOTS: AtomicUsize = AtomicUsize::new(0);
 
+/// Totals for the metrics (cold paths: a new slab, a trim): stacks mapped,
+/// of them guarded (a marker or `mprotect`; the rest are canary-checked),
+/// and free stacks whose pages [`trim`] returned to the kernel.
+static MAPPED: AtomicU64 = AtomicU64::new(0);
+static GUARDED: AtomicU64 = AtomicU64::new(0);
+static TRIMMED: AtomicU64 = AtomicU64::new(0);
+
+/// What the stack pool holds, for the metrics.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct StackCounts {
+    /// Stacks carved from slabs so far (none is ever unmapped).
+    pub(crate) mapped: u64,
+    /// Free stacks in the global pool now (workers' caches not counted).
+    pub(crate) pooled: u64,
+    /// Free stacks whose pages were returned to the kernel, so far.
+    pub(crate) trimmed: u64,
+    /// Mapped stacks with a guard page that faults.
+    pub(crate) guarded: u64,
+    /// Mapped stacks checked by a canary on every switch instead.
+    pub(crate) canary_checked: u64,
+}
+
+/// Reads the pool's counts (takes its lock for a moment).
+pub(crate) fn counts() -> StackCounts {
+    let pooled = POOL.lock().free.iter().map(|p| p.stacks.len() as u64).sum();
+    let mapped = MAPPED.load(Ordering::Relaxed);
+    let guarded = GUARDED.load(Ordering::Relaxed);
+    StackCounts {
+        mapped,
+        pooled,
+        trimmed: TRIMMED.load(Ordering::Relaxed),
+        guarded,
+        canary_checked: mapped.saturating_sub(guarded),
+    }
+}
+
 /// Rounds a requested size up to whole pages and checks its bounds.
 pub(crate) fn checked_size(requested: usize) -> io::Result<usize> {
     if requested < MIN_STACK_SIZE {
@@ -392,6 +428,7 @@ pub(crate) fn trim() {
                 );
             }
             list.cold += 1;
+            TRIMMED.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
@@ -486,9 +523,11 @@ fn new_slab(size: usize) -> io::Result<Vec<Stack>> {
         GUARDED_SLOTS.fetch_sub(slots, Ordering::Relaxed);
     }
     let mut out = Vec::with_capacity(slots);
+    MAPPED.fetch_add(slots as u64, Ordering::Relaxed);
     for i in (0..slots).rev() {
         let guard = start + i * slot;
         let protected = install_guard(guard, within_budget);
+        GUARDED.fetch_add(u64::from(protected), Ordering::Relaxed);
         if within_budget && (!protected || GUARD_MARKERS.load(Ordering::Relaxed) == MARKERS_YES) {
             // Out of map entries after all (this slot is canary-checked),
             // or a marker made the reserved entry unneeded.

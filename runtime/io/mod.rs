@@ -82,6 +82,12 @@ impl Timeout {
 /// pidfd).
 pub(crate) struct FdSource<T>(pub(crate) T);
 
+impl<T: AsFd> AsRawFd for FdSource<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_fd().as_raw_fd()
+    }
+}
+
 impl<T: AsFd> mio::event::Source for FdSource<T> {
     fn register(
         &mut self,
@@ -220,6 +226,7 @@ impl<T: AsFd> Pollable<T> {
     /// assert_eq!(&buf[..n], b"hi");
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn read_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         let mut op = op;
         let deadline = self.read_timeout.deadline();
@@ -239,6 +246,7 @@ impl<T: AsFd> Pollable<T> {
     /// assert_eq!(n, 2);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn write_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         let mut op = op;
         let deadline = self.write_timeout.deadline();
@@ -409,12 +417,14 @@ fn write_fd(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
 }
 
 impl<T: AsFd> Read for &Pollable<T> {
+    #[track_caller]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.read_with(|t| read_fd(t.as_fd().as_raw_fd(), buf))
     }
 }
 
 impl<T: AsFd> Write for &Pollable<T> {
+    #[track_caller]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.write_with(|t| write_fd(t.as_fd().as_raw_fd(), buf))
     }
@@ -425,12 +435,14 @@ impl<T: AsFd> Write for &Pollable<T> {
 }
 
 impl<T: AsFd> Read for Pollable<T> {
+    #[track_caller]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         (&*self).read(buf)
     }
 }
 
 impl<T: AsFd> Write for Pollable<T> {
+    #[track_caller]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         (&*self).write(buf)
     }

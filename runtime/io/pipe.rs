@@ -157,18 +157,21 @@ impl PipeWriter {
 }
 
 impl Read for &PipeReader {
+    #[track_caller]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         (&self.0).read(buf)
     }
 }
 
 impl Read for PipeReader {
+    #[track_caller]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         (&self.0).read(buf)
     }
 }
 
 impl Write for &PipeWriter {
+    #[track_caller]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         (&self.0).write(buf)
     }
@@ -179,6 +182,7 @@ impl Write for &PipeWriter {
 }
 
 impl Write for PipeWriter {
+    #[track_caller]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         (&self.0).write(buf)
     }

@@ -44,6 +44,8 @@
 
 use mio::event::Source;
 use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -52,7 +54,7 @@ pub(crate) use crate::reactor::Direction;
 
 use crate::coroutine::WaitReason;
 use crate::reactor::{self, ScheduledIo};
-use crate::scheduler::{self, park, park_until, unparker, watch_io, Unparker};
+use crate::scheduler::{self, park_at, park_until_at, unparker, watch_io, Unparker};
 
 /// A mio source registered with the reactor (readable and writable,
 /// edge-triggered), with a Go-style deadline per direction. Deregisters on
@@ -62,15 +64,22 @@ pub(crate) struct IoSource<S: Source> {
     sio: Arc<ScheduledIo<Unparker>>,
     /// Indexed by `Direction as usize`.
     deadlines: [Deadline; 2],
+    /// The source's fd, which `dump()` names as what a waiter waits on.
+    fd: RawFd,
 }
 
 impl<S: Source> IoSource<S> {
-    pub(crate) fn new(mut source: S) -> io::Result<IoSource<S>> {
+    pub(crate) fn new(mut source: S) -> io::Result<IoSource<S>>
+    where
+        S: AsRawFd,
+    {
         let sio = scheduler::reactor().register(&mut source)?;
+        let fd = source.as_raw_fd();
         Ok(IoSource {
             source,
             sio,
             deadlines: Default::default(),
+            fd,
         })
     }
 
@@ -126,13 +135,31 @@ impl<S: Source> IoSource<S> {
     /// [`set_deadline`](Self::set_deadline)), or with std's timeout error
     /// (`WouldBlock`, `EAGAIN`) once `timeout_at` has, whichever comes
     /// first.
+    #[track_caller]
     pub(crate) fn io<R>(
         &self,
         dir: Direction,
         timeout_at: Option<Instant>,
         op: impl FnMut(&S) -> io::Result<R>,
     ) -> io::Result<R> {
-        self.io_drained(dir, timeout_at, op, |_| false)
+        self.io_at(dir, timeout_at, op, Location::caller())
+    }
+
+    /// [`io`](Self::io), showing `at` as the place of a wait in `dump()`:
+    /// for callers that run it inside a closure (a connect tried on each
+    /// address), where the `#[track_caller]` chain ends.
+    pub(crate) fn io_at<R>(
+        &self,
+        dir: Direction,
+        timeout_at: Option<Instant>,
+        op: impl FnMut(&S) -> io::Result<R>,
+        at: &'static Location<'static>,
+    ) -> io::Result<R> {
+        let why = match dir {
+            Direction::Read => WaitReason::IoRead,
+            Direction::Write => WaitReason::IoWrite,
+        };
+        self.wait_ready(dir, why, timeout_at, op, |_| false, at)
     }
 
     /// Like [`io`](Self::io), with a hint: `drained(&result)` says the
@@ -150,6 +177,7 @@ impl<S: Source> IoSource<S> {
     /// Without a deadline or timeout this costs one relaxed load more than
     /// the syscall and reads no clock; with one, the clock is read before
     /// the first try and after every wake-up.
+    #[track_caller]
     pub(crate) fn io_drained<R>(
         &self,
         dir: Direction,
@@ -161,13 +189,28 @@ impl<S: Source> IoSource<S> {
             Direction::Read => WaitReason::IoRead,
             Direction::Write => WaitReason::IoWrite,
         };
-        self.wait_ready(dir, why, timeout_at, op, drained)
+        self.wait_ready(dir, why, timeout_at, op, drained, Location::caller())
     }
 
     /// [`io`](Self::io) for a listener's accept: waits for read readiness
     /// and shows `accept` as the wait reason.
+    #[track_caller]
     pub(crate) fn accept_io<R>(&self, op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
-        self.wait_ready(Direction::Read, WaitReason::Accept, None, op, |_| false)
+        self.io_as(Direction::Read, WaitReason::Accept, None, op)
+    }
+
+    /// [`io`](Self::io) showing `why` as the wait reason: for fds that
+    /// stand for something other than a byte stream (a listener, an
+    /// eventfd semaphore).
+    #[track_caller]
+    pub(crate) fn io_as<R>(
+        &self,
+        dir: Direction,
+        why: WaitReason,
+        timeout_at: Option<Instant>,
+        op: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.wait_ready(dir, why, timeout_at, op, |_| false, Location::caller())
     }
 
     /// The loop behind [`io_drained`](Self::io_drained), parking with `why`.
@@ -178,6 +221,7 @@ impl<S: Source> IoSource<S> {
         timeout_at: Option<Instant>,
         mut op: impl FnMut(&S) -> io::Result<R>,
         drained: impl Fn(&R) -> bool,
+        at: &'static Location<'static>,
     ) -> io::Result<R> {
         // A socket that is always ready never parks: let sysmon's request
         // to end the slice through here.
@@ -208,9 +252,9 @@ impl<S: Source> IoSource<S> {
                 }
                 match earliest(deadline, timeout_at) {
                     Some(until) => {
-                        park_until(why, until);
+                        park_until_at(why, self.fd as usize, until, at);
                     }
-                    None => park(why),
+                    None => park_at(why, self.fd as usize, at),
                 }
                 reactor::waiter_returns();
                 // Still listed if woken by a timer, a deadline change or

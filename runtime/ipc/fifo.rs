@@ -440,18 +440,21 @@ impl FifoWriter {
 }
 
 impl Read for &FifoReader {
+    #[track_caller]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.read_with(|fd| read_fifo(fd.as_raw_fd(), buf))
     }
 }
 
 impl Read for FifoReader {
+    #[track_caller]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         (&*self).read(buf)
     }
 }
 
 impl Write for &FifoWriter {
+    #[track_caller]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.0.write_with(|fd| write_fifo(fd.as_raw_fd(), buf))
     }
@@ -462,6 +465,7 @@ impl Write for &FifoWriter {
 }
 
 impl Write for FifoWriter {
+    #[track_caller]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         (&*self).write(buf)
     }

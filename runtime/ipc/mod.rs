@@ -1,15 +1,16 @@
 //! Inter-process communication that goroutines wait on without blocking
-//! their worker: named pipes ([`Fifo`]), POSIX message queues
-//! ([`MessageQueue`]), counting semaphores shared between processes
-//! ([`Semaphore`]), shared memory ([`SharedMemory`]) and a message ring on
-//! it ([`ShmRing`], which parks on a wake-up the reactor can see).
+//! their worker, as the textbook lists it: named pipes ([`Fifo`]), POSIX
+//! message queues ([`MessageQueue`]), counting semaphores shared between
+//! processes ([`Semaphore`]), shared memory ([`SharedMemory`]) and a
+//! message ring on it ([`ShmRing`]).
 //!
-//! Each object is a file descriptor the kernel can poll (a FIFO end, a
-//! message-queue descriptor, an eventfd), opened non-blocking and
-//! registered with the reactor through `goro::io`'s registrations: an
-//! operation that would block parks the goroutine until the fd is ready
-//! (a plain thread blocks instead), so one worker serves any number of
-//! waiters. Timeouts ride on the same timers as `goro::time::sleep`.
+//! Each object waits on a file descriptor the kernel can poll (a FIFO end,
+//! a message-queue descriptor, an eventfd, the ring's FIFO doorbells),
+//! opened non-blocking and registered with the reactor through `goro::io`'s
+//! registrations: an operation that would block parks the goroutine until
+//! the fd is ready (a plain thread blocks instead), so one worker serves
+//! any number of waiters. Timeouts ride on the same timers as
+//! `goro::time::sleep`.
 //!
 //! ```
 //! # fn main() -> std::io::Result<()> {
@@ -23,10 +24,23 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ```
+//! # fn main() -> std::io::Result<()> {
+//! let name = format!("/goro-doc-ipc-{}", std::process::id());
+//! let ring = goro::ipc::ShmRing::create(&name, 4096)?;
+//! let peer = goro::ipc::ShmRing::open(&name)?; // in another process, usually
+//! ring.send(b"ping")?;
+//! let mut msg = Vec::new();
+//! peer.recv(&mut msg)?;
+//! assert_eq!(msg, b"ping");
+//! # Ok(()) }
+//! ```
+//!
 //! This module never blocks a worker in the kernel: every syscall made
 //! on a worker is non-blocking, and the one call that must block (a FIFO
 //! open for writing that waits for a reader) runs on the blocking pool.
-//! ARCHITECTURE.md ("IPC") says how each type waits and why.
+//! ARCHITECTURE.md ("IPC", "IPC: shared memory and ShmRing") says how each
+//! type waits and why.
 
 mod fifo;
 mod mq;

@@ -238,6 +238,7 @@ impl MessageQueue {
     /// MessageQueue::unlink(&name)?;
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn send(&self, msg: &[u8], priority: u32) -> io::Result<()> {
         self.send_until(msg, priority, None)
     }
@@ -257,10 +258,12 @@ impl MessageQueue {
     /// MessageQueue::unlink(&name)?;
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn send_timeout(&self, msg: &[u8], priority: u32, timeout: Duration) -> io::Result<()> {
         self.send_until(msg, priority, Some(timeout))
     }
 
+    #[track_caller]
     fn send_until(&self, msg: &[u8], priority: u32, timeout: Option<Duration>) -> io::Result<()> {
         if msg.len() > self.max_size {
             return Err(io::Error::new(
@@ -318,6 +321,7 @@ impl MessageQueue {
     /// MessageQueue::unlink(&name)?;
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<(usize, u32)> {
         self.recv_until(buf, None)
     }
@@ -336,10 +340,12 @@ impl MessageQueue {
     /// MessageQueue::unlink(&name)?;
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn recv_timeout(&self, buf: &mut [u8], timeout: Duration) -> io::Result<(usize, u32)> {
         self.recv_until(buf, Some(timeout))
     }
 
+    #[track_caller]
     fn recv_until(&self, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<(usize, u32)> {
         if buf.len() < self.max_size {
             return Err(io::Error::new(
@@ -371,6 +377,7 @@ impl MessageQueue {
 
     /// Runs `op` until it stops failing with `EAGAIN`, parking on `dir`
     /// readiness in between, for at most `timeout`.
+    #[track_caller]
     fn wait<R>(
         &self,
         dir: Direction,

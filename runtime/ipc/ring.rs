@@ -316,6 +316,7 @@ impl ShmRing {
     /// assert!(big.to_string().contains("56"), "{big}"); // 64 - 8
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn send(&self, msg: &[u8]) -> io::Result<()> {
         self.send_until(msg, None)
     }
@@ -333,6 +334,7 @@ impl ShmRing {
     /// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn send_timeout(&self, msg: &[u8], timeout: Duration) -> io::Result<()> {
         self.send_until(msg, Some(deadline_after(timeout)))
             .map_err(|e| timed_out(e, "send", timeout))
@@ -356,6 +358,7 @@ impl ShmRing {
     /// assert!(msg.is_empty());
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn recv(&self, msg: &mut Vec<u8>) -> io::Result<usize> {
         self.recv_until(msg, None)
     }
@@ -373,6 +376,7 @@ impl ShmRing {
     /// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn recv_timeout(&self, msg: &mut Vec<u8>, timeout: Duration) -> io::Result<usize> {
         self.recv_until(msg, Some(deadline_after(timeout)))
             .map_err(|e| timed_out(e, "recv", timeout))
@@ -381,6 +385,7 @@ impl ShmRing {
 
 // Sending and receiving
 impl ShmRing {
+    #[track_caller]
     fn send_until(&self, msg: &[u8], deadline: Option<Instant>) -> io::Result<()> {
         let need = self.record_len(msg.len())?;
         let h = self.header();
@@ -423,6 +428,7 @@ impl ShmRing {
         Ok(())
     }
 
+    #[track_caller]
     fn recv_until(&self, msg: &mut Vec<u8>, deadline: Option<Instant>) -> io::Result<usize> {
         let h = self.header();
         loop {
@@ -487,6 +493,7 @@ impl ShmRing {
 
     /// Waits until `ready()` holds or `deadline` passes: spins, then
     /// counts itself in `waiters` and parks on `bell` (`wake.rs`).
+    #[track_caller]
     fn wait(
         &self,
         bell: &Bell,
@@ -606,6 +613,7 @@ impl ShmRing {
     /// from a dead holder), or fails with std's timeout error
     /// (`WouldBlock`) once `deadline` passes.
     #[inline]
+    #[track_caller]
     fn lock<'a>(&self, word: &'a AtomicU32, deadline: Option<Instant>) -> io::Result<Locked<'a>> {
         // Acquire: what the previous holder wrote is visible to us.
         if word
@@ -618,6 +626,7 @@ impl ShmRing {
     }
 
     #[cold]
+    #[track_caller]
     fn lock_contended(&self, word: &AtomicU32, deadline: Option<Instant>) -> io::Result<()> {
         let mut round = 0u32;
         loop {

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::io::registration::{Direction, IoSource};
 use crate::io::{set_nonblocking, FdSource};
+use crate::WaitReason;
 
 /// A counting semaphore that goroutines, threads and processes share: an
 /// eventfd in semaphore mode.
@@ -194,8 +195,12 @@ impl Semaphore {
     /// waiter.join().unwrap()?;
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn acquire(&self) -> io::Result<()> {
-        self.io.io(Direction::Read, None, |_| take_one(self.fd()))
+        self.io
+            .io_as(Direction::Read, WaitReason::Semaphore, None, |_| {
+                take_one(self.fd())
+            })
     }
 
     /// Takes one unit if there is one, without waiting: whether it did.
@@ -229,10 +234,15 @@ impl Semaphore {
     /// assert!(sem.acquire_timeout(Duration::from_millis(10))?);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn acquire_timeout(&self, timeout: Duration) -> io::Result<bool> {
         // Past what an Instant holds: wait as long as it takes.
         let until = Instant::now().checked_add(timeout);
-        match self.io.io(Direction::Read, until, |_| take_one(self.fd())) {
+        match self
+            .io
+            .io_as(Direction::Read, WaitReason::Semaphore, until, |_| {
+                take_one(self.fd())
+            }) {
             Ok(()) => Ok(true),
             // The registration's timeout error: it waited `timeout`.
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
@@ -250,6 +260,7 @@ impl Semaphore {
     /// assert!(sem.try_acquire()?);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn release(&self) -> io::Result<()> {
         // Blocks only at a count of 2^64 - 2, until someone acquires.
         self.io.io(Direction::Write, None, |_| {

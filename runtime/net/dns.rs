@@ -36,6 +36,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV
 /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
 /// # });
 /// ```
+#[track_caller]
 pub fn lookup_host(host_and_port: &str) -> io::Result<Vec<SocketAddr>> {
     resolve_str(host_and_port).map(Iterator::collect)
 }
@@ -86,6 +87,7 @@ pub(crate) mod sealed {
     /// The resolving half of `ToSocketAddrs`, private to goro.
     pub trait Resolve {
         /// The addresses, resolving names on the blocking pool.
+        #[track_caller]
         fn resolve(&self) -> std::io::Result<Addrs>;
     }
 }
@@ -99,6 +101,7 @@ fn one(addr: SocketAddr) -> io::Result<Addrs> {
 /// `"host:port"`: a literal socket address in place, else the name on the
 /// pool. The port is checked first, as std does, so a typo fails at once
 /// with `InvalidInput`.
+#[track_caller]
 fn resolve_str(s: &str) -> io::Result<Addrs> {
     if let Ok(addr) = s.parse::<SocketAddr>() {
         return one(addr);
@@ -119,6 +122,7 @@ fn resolve_str(s: &str) -> io::Result<Addrs> {
 }
 
 /// `(host, port)`: a literal IP in place, else the name on the pool.
+#[track_caller]
 fn resolve_host(host: &str, port: u16) -> io::Result<Addrs> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return one(SocketAddr::new(ip, port));
@@ -136,6 +140,7 @@ macro_rules! literal {
     ($($t:ty),*) => {$(
         impl ToSocketAddrs for $t {}
         impl Resolve for $t {
+            #[track_caller]
             fn resolve(&self) -> io::Result<Addrs> {
                 one(SocketAddr::from(*self))
             }
@@ -154,6 +159,7 @@ literal!(
 
 impl ToSocketAddrs for (&str, u16) {}
 impl Resolve for (&str, u16) {
+    #[track_caller]
     fn resolve(&self) -> io::Result<Addrs> {
         resolve_host(self.0, self.1)
     }
@@ -161,6 +167,7 @@ impl Resolve for (&str, u16) {
 
 impl ToSocketAddrs for (String, u16) {}
 impl Resolve for (String, u16) {
+    #[track_caller]
     fn resolve(&self) -> io::Result<Addrs> {
         resolve_host(&self.0, self.1)
     }
@@ -168,6 +175,7 @@ impl Resolve for (String, u16) {
 
 impl ToSocketAddrs for str {}
 impl Resolve for str {
+    #[track_caller]
     fn resolve(&self) -> io::Result<Addrs> {
         resolve_str(self)
     }
@@ -175,6 +183,7 @@ impl Resolve for str {
 
 impl ToSocketAddrs for String {}
 impl Resolve for String {
+    #[track_caller]
     fn resolve(&self) -> io::Result<Addrs> {
         resolve_str(self)
     }
@@ -182,6 +191,7 @@ impl Resolve for String {
 
 impl ToSocketAddrs for [SocketAddr] {}
 impl Resolve for [SocketAddr] {
+    #[track_caller]
     fn resolve(&self) -> io::Result<Addrs> {
         Ok(Addrs::Many(Vec::from(self).into_iter()))
     }
@@ -189,6 +199,7 @@ impl Resolve for [SocketAddr] {
 
 impl<T: ToSocketAddrs + ?Sized> ToSocketAddrs for &T {}
 impl<T: Resolve + ?Sized> Resolve for &T {
+    #[track_caller]
     fn resolve(&self) -> io::Result<Addrs> {
         (**self).resolve()
     }
@@ -196,6 +207,7 @@ impl<T: Resolve + ?Sized> Resolve for &T {
 
 /// Runs `f` on each address `addr` names until one succeeds, returning
 /// the last error otherwise (std's rule for `connect` and `bind`).
+#[track_caller]
 pub(crate) fn each_addr<A: ToSocketAddrs, T>(
     addr: A,
     mut f: impl FnMut(SocketAddr) -> io::Result<T>,
@@ -216,6 +228,7 @@ pub(crate) fn each_addr<A: ToSocketAddrs, T>(
 }
 
 /// The first address `addr` names (for `send_to`).
+#[track_caller]
 pub(crate) fn first_addr<A: ToSocketAddrs>(addr: A) -> io::Result<SocketAddr> {
     addr.resolve()?
         .next()

@@ -71,6 +71,7 @@ impl<S: mio::event::Source + AsRawFd> Listener<S> {
     /// Runs the accept `op`, parking until a connection arrives; fails
     /// with [`closed_error`] once the listener is closed, including while
     /// it waits.
+    #[track_caller]
     pub(crate) fn accept<T>(&self, mut op: impl FnMut(&S) -> io::Result<T>) -> io::Result<T> {
         self.io.accept_io(|socket| {
             if self.is_closed() {

@@ -86,7 +86,7 @@ pub(crate) struct Stream<S: mio::event::Source> {
     pub(crate) write_timeout: Timeout,
 }
 
-impl<S: mio::event::Source> Stream<S>
+impl<S: mio::event::Source + AsRawFd> Stream<S>
 where
     for<'a> &'a S: Read + Write,
 {
@@ -100,6 +100,7 @@ where
 
     /// A short read emptied the socket: the next read parks without a
     /// syscall (see `IoSource::io_drained`).
+    #[track_caller]
     pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         let deadline = self.read_timeout.deadline();
         let len = buf.len();
@@ -111,6 +112,7 @@ where
         )
     }
 
+    #[track_caller]
     pub(crate) fn read_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
         let deadline = self.read_timeout.deadline();
         self.io
@@ -118,6 +120,7 @@ where
     }
 
     /// A short write filled the send buffer: the next write parks.
+    #[track_caller]
     pub(crate) fn write(&self, buf: &[u8]) -> io::Result<usize> {
         let deadline = self.write_timeout.deadline();
         let len = buf.len();
@@ -129,10 +132,51 @@ where
         )
     }
 
+    #[track_caller]
     pub(crate) fn write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         let deadline = self.write_timeout.deadline();
         self.io
             .io(Direction::Write, deadline, |mut s| s.write_vectored(bufs))
+    }
+
+    /// std's `Read::read_exact`, here so that a wait in it shows the
+    /// caller's line in `dump()` (std's default method would show its own).
+    #[track_caller]
+    pub(crate) fn read_exact(&self, mut buf: &mut [u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.read(buf) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "failed to fill whole buffer",
+                    ))
+                }
+                Ok(n) => buf = &mut buf[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// std's `Write::write_all`, here for the same reason as
+    /// [`read_exact`](Self::read_exact).
+    #[track_caller]
+    pub(crate) fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.write(buf) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "failed to write whole buffer",
+                    ))
+                }
+                Ok(n) => buf = &buf[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -142,23 +186,35 @@ where
 macro_rules! stream_read_write {
     ($t:ty) => {
         impl std::io::Read for &$t {
+            #[track_caller]
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 self.inner.read(buf)
             }
+            #[track_caller]
             fn read_vectored(
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::io::Result<usize> {
                 self.inner.read_vectored(bufs)
             }
+            #[track_caller]
+            fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
+                self.inner.read_exact(buf)
+            }
         }
 
         impl std::io::Write for &$t {
+            #[track_caller]
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 self.inner.write(buf)
             }
+            #[track_caller]
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 self.inner.write_vectored(bufs)
+            }
+            #[track_caller]
+            fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+                self.inner.write_all(buf)
             }
             fn flush(&mut self) -> std::io::Result<()> {
                 Ok(())
@@ -166,23 +222,35 @@ macro_rules! stream_read_write {
         }
 
         impl std::io::Read for $t {
+            #[track_caller]
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 self.inner.read(buf)
             }
+            #[track_caller]
             fn read_vectored(
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::io::Result<usize> {
                 self.inner.read_vectored(bufs)
             }
+            #[track_caller]
+            fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
+                self.inner.read_exact(buf)
+            }
         }
 
         impl std::io::Write for $t {
+            #[track_caller]
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 self.inner.write(buf)
             }
+            #[track_caller]
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 self.inner.write_vectored(bufs)
+            }
+            #[track_caller]
+            fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+                self.inner.write_all(buf)
             }
             fn flush(&mut self) -> std::io::Result<()> {
                 Ok(())

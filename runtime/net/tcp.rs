@@ -11,6 +11,7 @@ use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
+use std::panic::Location;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -64,6 +65,7 @@ impl TcpListener {
     /// assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         let std = each_addr(addr, std::net::TcpListener::bind)?;
         // SAFETY: listen(2) on a socket we own and that is already
@@ -90,6 +92,7 @@ impl TcpListener {
     /// assert_eq!(listener.accept().unwrap_err().kind(), std::io::ErrorKind::NotConnected);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (stream, peer) = self.inner.accept(|l| l.accept())?;
         Ok((TcpStream::from_mio(stream)?, peer))
@@ -201,12 +204,14 @@ pub struct Incoming<'a> {
 
 impl Iterator for Incoming<'_> {
     type Item = io::Result<TcpStream>;
+    #[track_caller]
     fn next(&mut self) -> Option<io::Result<TcpStream>> {
         next_incoming(self.listener, &mut self.backoff, &mut self.done)
     }
 }
 
 /// One step of [`Incoming`] or [`IntoIncoming`].
+#[track_caller]
 fn next_incoming(
     listener: &TcpListener,
     backoff: &mut AcceptBackoff,
@@ -265,8 +270,11 @@ impl TcpStream {
     /// assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
-        each_addr(addr, |a| TcpStream::connect_until(a, None))
+        // Taken here: the closure would end the `#[track_caller]` chain.
+        let at = Location::caller();
+        each_addr(addr, |a| TcpStream::connect_until(a, None, at))
     }
 
     /// Connects to `addr`, failing with `TimedOut` after `timeout`.
@@ -283,6 +291,7 @@ impl TcpStream {
     /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
         if timeout.is_zero() {
             return Err(io::Error::new(
@@ -290,13 +299,19 @@ impl TcpStream {
                 "cannot set a 0 duration timeout",
             ));
         }
-        TcpStream::connect_until(*addr, Instant::now().checked_add(timeout))
+        let deadline = Instant::now().checked_add(timeout);
+        TcpStream::connect_until(*addr, deadline, Location::caller())
     }
 
-    fn connect_until(addr: SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
+    /// Connects to `addr`; a wait shows `at` in `dump()`.
+    fn connect_until(
+        addr: SocketAddr,
+        deadline: Option<Instant>,
+        at: &'static Location<'static>,
+    ) -> io::Result<TcpStream> {
         let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?)?;
         // Writable means the handshake finished, one way or the other.
-        let connected = stream.inner.io.io(Direction::Write, deadline, |s| {
+        let op = |s: &mio::net::TcpStream| {
             if let Some(e) = s.take_error()? {
                 return Err(e);
             }
@@ -307,7 +322,8 @@ impl TcpStream {
                 }
                 Err(e) => Err(e),
             }
-        });
+        };
+        let connected = stream.inner.io.io_at(Direction::Write, deadline, op, at);
         match connected {
             // The op never lets `WouldBlock` out: this is the timeout, which
             // std's `connect_timeout` reports as `TimedOut`.
@@ -537,6 +553,7 @@ impl TcpStream {
     /// assert_eq!(stream.read(&mut buf)?, n); // still there
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         let deadline = self.inner.read_timeout.deadline();
         self.inner.io.io(Direction::Read, deadline, |s| s.peek(buf))
@@ -703,6 +720,7 @@ pub struct IntoIncoming {
 
 impl Iterator for IntoIncoming {
     type Item = io::Result<TcpStream>;
+    #[track_caller]
     fn next(&mut self) -> Option<io::Result<TcpStream>> {
         next_incoming(&self.listener, &mut self.backoff, &mut self.done)
     }

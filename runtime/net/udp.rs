@@ -70,6 +70,7 @@ impl UdpSocket {
     /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
         let std = each_addr(addr, std::net::UdpSocket::bind)?;
         UdpSocket::from_std(std)
@@ -108,6 +109,7 @@ impl UdpSocket {
     /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
         let target = first_addr(addr)?;
         let deadline = self.inner.write_timeout.deadline();
@@ -128,6 +130,7 @@ impl UdpSocket {
     /// assert_eq!((&buf[..n], from), (&b"hello"[..], a.local_addr()?));
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         let deadline = self.inner.read_timeout.deadline();
         self.inner
@@ -147,6 +150,7 @@ impl UdpSocket {
     /// assert_eq!(b.recv_from(&mut buf)?, (5, a.local_addr()?)); // still queued
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         let deadline = self.inner.read_timeout.deadline();
         self.inner
@@ -166,6 +170,7 @@ impl UdpSocket {
     /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
         each_addr(addr, |a| self.inner.io.get().connect(a))
     }
@@ -181,6 +186,7 @@ impl UdpSocket {
     /// assert_eq!(a.send(b"hi")?, 2);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         let deadline = self.inner.write_timeout.deadline();
         self.inner
@@ -201,6 +207,7 @@ impl UdpSocket {
     /// assert_eq!(&buf[..2], b"hi");
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         let deadline = self.inner.read_timeout.deadline();
         self.inner.io.io(Direction::Read, deadline, |s| s.recv(buf))
@@ -219,6 +226,7 @@ impl UdpSocket {
     /// assert_eq!(b.recv(&mut buf)?, 2); // the datagram was still queued
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         let deadline = self.inner.read_timeout.deadline();
         self.inner.io.io(Direction::Read, deadline, |s| s.peek(buf))

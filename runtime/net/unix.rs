@@ -147,6 +147,7 @@ impl UnixListener {
     /// std::fs::remove_file(&path)?;
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let (stream, peer) = self.inner.accept(|l| l.accept())?;
         Ok((UnixStream::from_mio(stream)?, peer))
@@ -253,6 +254,7 @@ pub struct Incoming<'a> {
 
 impl Iterator for Incoming<'_> {
     type Item = io::Result<UnixStream>;
+    #[track_caller]
     fn next(&mut self) -> Option<io::Result<UnixStream>> {
         if self.done {
             return None;
@@ -284,6 +286,7 @@ pub struct UnixStream {
 }
 
 /// Retries a non-blocking Unix connect while the listener's backlog is full.
+#[track_caller]
 fn retry_full_backlog<T>(mut connect: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     let mut delay = Duration::from_micros(100);
     loop {
@@ -320,6 +323,7 @@ impl UnixStream {
     /// std::fs::remove_file(&path)?;
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
         let addr = SocketAddr::from_pathname(path)?;
         UnixStream::connect_addr(&addr)
@@ -339,6 +343,7 @@ impl UnixStream {
     /// assert!(UnixStream::connect_addr(&addr).is_ok());
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn connect_addr(addr: &SocketAddr) -> io::Result<UnixStream> {
         let stream = retry_full_backlog(|| mio::net::UnixStream::connect_addr(addr))?;
         UnixStream::from_mio(stream)
@@ -724,6 +729,7 @@ impl UnixDatagram {
     /// std::fs::remove_file(&path)?;
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
         let path = path.as_ref();
         let deadline = self.inner.write_timeout.deadline();
@@ -748,6 +754,7 @@ impl UnixDatagram {
     /// std::fs::remove_file(&path)?;
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         let deadline = self.inner.read_timeout.deadline();
         self.inner
@@ -766,6 +773,7 @@ impl UnixDatagram {
     /// assert!(a.send(b"hi").is_err()); // the peer is gone (ECONNREFUSED)
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         let deadline = self.inner.write_timeout.deadline();
         self.inner
@@ -787,6 +795,7 @@ impl UnixDatagram {
     /// assert_eq!(a.recv(&mut buf).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         let deadline = self.inner.read_timeout.deadline();
         self.inner.io.io(Direction::Read, deadline, |s| s.recv(buf))

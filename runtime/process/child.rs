@@ -129,6 +129,7 @@ impl Child {
     /// assert_eq!(child.wait()?.code(), Some(3));
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn wait(&mut self) -> io::Result<ExitStatus> {
         drop(self.stdin.take());
         let status = self.process().wait_until(None)?;
@@ -165,6 +166,7 @@ impl Child {
     /// assert!(status.unwrap().success());
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn wait_timeout(&mut self, timeout: Duration) -> io::Result<Option<ExitStatus>> {
         // A timeout too large for the clock waits forever.
         let deadline = Instant::now().checked_add(timeout);
@@ -204,6 +206,7 @@ impl Child {
     /// assert_eq!((&out.stdout[..], &out.stderr[..]), (&b"out\n"[..], &b"err\n"[..]));
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn wait_with_output(mut self) -> io::Result<Output> {
         drop(self.stdin.take());
         let (stdout, stderr) = match (self.stdout.take(), self.stderr.take()) {
@@ -221,10 +224,20 @@ impl Child {
     }
 }
 
+#[track_caller]
 fn read_all(pipe: &mut impl Read) -> io::Result<Vec<u8>> {
+    // Not `read_to_end`: std's default method would show its own line as
+    // the place of the wait in `dump()`, not the caller's.
     let mut buf = Vec::new();
-    pipe.read_to_end(&mut buf)?;
-    Ok(buf)
+    let mut chunk = [0; 8192];
+    loop {
+        match pipe.read(&mut chunk) {
+            Ok(0) => return Ok(buf),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 impl Drop for Child {
@@ -311,6 +324,7 @@ pub struct ChildStdout(Pollable<std::process::ChildStdout>);
 pub struct ChildStderr(Pollable<std::process::ChildStderr>);
 
 impl Write for ChildStdin {
+    #[track_caller]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         (&self.0).write(buf)
     }
@@ -321,12 +335,14 @@ impl Write for ChildStdin {
 }
 
 impl Read for ChildStdout {
+    #[track_caller]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         (&self.0).read(buf)
     }
 }
 
 impl Read for ChildStderr {
+    #[track_caller]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         (&self.0).read(buf)
     }

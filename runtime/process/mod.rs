@@ -263,6 +263,7 @@ impl Command {
     /// assert_eq!((out.stdout, out.status.code()), (b"x\n".to_vec(), Some(3)));
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn output(&mut self) -> io::Result<Output> {
         let defaults = [Stdio::null, Stdio::piped, Stdio::piped];
         let unset = self.stdio_set.map(|set| !set);
@@ -282,6 +283,7 @@ impl Command {
     /// assert_eq!(status.code(), Some(1));
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn status(&mut self) -> io::Result<ExitStatus> {
         self.spawn()?.wait()
     }

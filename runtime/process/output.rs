@@ -31,6 +31,13 @@ use crate::io::registration::{Direction, IoSource};
 /// and it lives on one goroutine's stack.
 struct EitherPipe(RefCell<Poll>);
 
+/// The epoll set's fd: what a waiter waits on in `dump()`.
+impl AsRawFd for EitherPipe {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.borrow().as_raw_fd()
+    }
+}
+
 impl mio::event::Source for EitherPipe {
     fn register(
         &mut self,
@@ -56,6 +63,7 @@ impl mio::event::Source for EitherPipe {
 }
 
 /// Reads both pipes to their ends, parking while neither has data.
+#[track_caller]
 pub(super) fn read_both(
     out: &mut ChildStdout,
     err: &mut ChildStderr,

@@ -79,6 +79,7 @@ impl Process {
 
     /// Waits until the child has exited and is reaped, or until
     /// `deadline` (then `Ok(None)`), parking the caller meanwhile.
+    #[track_caller]
     pub(super) fn wait_until(
         &mut self,
         deadline: Option<Instant>,

@@ -57,6 +57,26 @@ pub(crate) struct Reactor<W> {
 /// instance) with one load.
 static WAITING: AtomicUsize = AtomicUsize::new(0);
 
+/// Polls made and I/O events they saw (the waker's not counted), for the
+/// metrics. Written only while holding the poller (one writer at a time:
+/// a relaxed load and store, no locked instruction); statics, like
+/// [`WAITING`], so reading them never creates the reactor.
+static POLLS: AtomicU64 = AtomicU64::new(0);
+static EVENTS: AtomicU64 = AtomicU64::new(0);
+
+/// Polls made so far and the I/O events they returned.
+pub(crate) fn poll_counts() -> (u64, u64) {
+    (
+        POLLS.load(Ordering::Relaxed),
+        EVENTS.load(Ordering::Relaxed),
+    )
+}
+
+/// Goroutines and threads parked on readiness right now.
+pub(crate) fn waiters() -> usize {
+    WAITING.load(Ordering::Relaxed)
+}
+
 /// Whether any goroutine or thread waits on I/O: only then is polling worth
 /// a system call, and only then can I/O wake anyone.
 #[inline]
@@ -167,11 +187,16 @@ impl<W> Poller<'_, W> {
         }
         r.last_poll
             .store(r.epoch.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        let mut seen = 0;
         for event in events.iter() {
             if event.token() == WAKER {
                 continue;
             }
+            seen += 1;
             r.slots.dispatch(event, woken);
         }
+        // Under the poller's lock: one writer at a time.
+        POLLS.store(POLLS.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        EVENTS.store(EVENTS.load(Ordering::Relaxed) + seen, Ordering::Relaxed);
     }
 }

@@ -13,6 +13,11 @@
 //! beside, a thread the test started) still rules the report out, as it
 //! does outside tests. What the deadlocked goroutines hold stays where it
 //! is: they cannot be ended, only reported.
+//!
+//! The report itself ([`report`]) is the goroutine profile: goroutines
+//! grouped by state and place, so ten thousand stuck on one line print one
+//! line; when few goroutines are stuck, each one's line (id, name, wait)
+//! follows, as Go's full traceback would name them.
 
 use parking_lot::Mutex;
 use std::sync::atomic::Ordering;
@@ -20,6 +25,21 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::rt;
+use crate::coroutine::dump;
+
+/// Up to this many goroutines, the report lists each one below the groups.
+const LIST_EACH_UP_TO: usize = 32;
+
+/// The text of a deadlock report: `headline`, the grouped dump and, for
+/// at most [`LIST_EACH_UP_TO`] goroutines, the dump itself.
+pub(super) fn report(headline: &str) -> String {
+    let all = dump();
+    let mut text = format!("{headline}\n\n{}", all.grouped());
+    if all.len() <= LIST_EACH_UP_TO {
+        text.push_str(&format!("\n{all}"));
+    }
+    text
+}
 
 /// One waiting test: its thread and the report, once there is one.
 struct Listener {

@@ -39,14 +39,18 @@ mod netpoll;
 mod park;
 mod pause;
 mod preempt;
+mod schedtrace;
+pub(crate) mod stats;
 mod sysmon;
 pub(crate) mod timer;
 mod timer_heap;
+pub(crate) mod trace;
 mod worker;
 
 pub(crate) use netpoll::reactor;
 pub(crate) use park::{
-    finish_park, gosched, park, park_until, park_until_future, unparker, Unparker,
+    finish_park, gosched, park, park_at, park_until, park_until_at, park_until_future, unparker,
+    Unparker,
 };
 pub(crate) use preempt::{coop, NoPreempt};
 pub(crate) use worker::{current_worker, with_stack_cache};
@@ -136,6 +140,8 @@ pub(crate) struct WorkerShared {
     timers: &'static TimerShard,
     /// While this thread runs on a lent token: the lender's id + 1.
     lender: AtomicUsize,
+    /// The slot's counters (`stats.rs`), kept like `timers` on reuse.
+    pub(crate) stats: &'static stats::WorkerStats,
 }
 
 impl WorkerShared {
@@ -227,6 +233,8 @@ pub(crate) struct Runtime {
     outside_jobs: AtomicUsize,
     /// Plain-thread wake-ups so far: activity sysmon can see.
     external_wakes: AtomicU64,
+    /// When the runtime started (schedtrace's and the metrics' clock).
+    started: Instant,
 }
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
@@ -262,9 +270,11 @@ fn start() -> &'static Runtime {
             external_blocked: AtomicUsize::new(0),
             outside_jobs: AtomicUsize::new(0),
             external_wakes: AtomicU64::new(0),
+            started: Instant::now(),
         }
     });
     if started {
+        trace::begin_from_env();
         crate::coroutine::overflow::install();
         preempt::install();
         crate::install_panic_hook();
@@ -274,6 +284,7 @@ fn start() -> &'static Runtime {
         }
         drop(sched);
         sysmon::start(rt);
+        schedtrace::start_if_asked();
     }
     rt
 }
@@ -581,7 +592,12 @@ impl Runtime {
             }
             loop {
                 match victim.stealer.steal_batch_and_pop(dest) {
-                    Steal::Success(g) => return Some(g),
+                    Steal::Success(g) => {
+                        if trace::on() {
+                            trace::stole(trace::Victim::Queue(victim.id), dest.len() + 1);
+                        }
+                        return Some(g);
+                    }
                     Steal::Retry => continue,
                     Steal::Empty => break,
                 }
@@ -613,7 +629,11 @@ impl Runtime {
                             // `Arc::into_raw` in `put_runnext`; the
                             // successful compare-exchange made us its sole
                             // owner (as a swap does in `take_runnext`).
-                            return Some(unsafe { Arc::from_raw(waiting) });
+                            let g = unsafe { Arc::from_raw(waiting) };
+                            if trace::on() {
+                                trace::stole(trace::Victim::Runnext(victim.id), 1);
+                            }
+                            return Some(g);
                         }
                     }
                 }

@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::park::Unparker;
+use super::trace;
 use crate::reactor::{self, Reactor};
 
 /// The reactor, created on first use (by the first registration: a
@@ -59,10 +60,14 @@ impl Poller {
 /// poller.
 #[inline(never)]
 fn poll_and_unpark(poller: &mut reactor::Poller<'_, Unparker>, timeout: Option<Duration>) -> usize {
+    let at = trace::on().then(trace::now);
     let mut woken = Vec::new();
     poller.poll(timeout, &mut woken);
     let n = woken.len();
     woken.into_iter().for_each(Unparker::unpark);
+    if let Some(at) = at {
+        trace::polled(at, n, timeout != Some(Duration::ZERO));
+    }
     n
 }
 

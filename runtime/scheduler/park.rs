@@ -20,14 +20,23 @@
 //! On a plain OS thread, `park` is `std::thread::park`, so channels, locks
 //! and join handles work between threads and goroutines alike.
 //!
+//! Every park says why, where and on what it waits, for `dump()`: the
+//! reason, the caller's place (`#[track_caller]` from the public blocking
+//! API down to here, so the place is the user's line and no backtrace is
+//! taken: one pointer store) and an object word (an address, an fd, or
+//! `NO_OBJECT`). A caller that parks inside a closure, where the chain of
+//! `#[track_caller]` breaks, takes `Location::caller()` outside it and
+//! passes it to the `_at` form.
+//!
 //! Nothing here knows about channels, locks or sockets.
 
+use std::panic::Location;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::coroutine::{current_g, GRef, WaitReason, Yield, G};
-use crate::scheduler::{self, timer};
+use crate::scheduler::{self, timer, trace};
 
 /// Wakes one parked goroutine or thread. Cheap to clone.
 #[derive(Clone)]
@@ -77,32 +86,64 @@ fn g_ref(g: &G) -> GRef {
     }
 }
 
-/// Blocks the caller until unparked (or spuriously). `why` is what
-/// `dump()` shows meanwhile.
-pub(crate) fn park(why: WaitReason) {
+/// Blocks the caller until unparked (or spuriously). `why`, the caller's
+/// place and `on` (what it waits on: an address, an fd, or `NO_OBJECT`)
+/// are what `dump()` shows meanwhile.
+#[track_caller]
+#[inline]
+pub(crate) fn park(why: WaitReason, on: usize) {
+    park_at(why, on, Location::caller());
+}
+
+/// [`park`] at a place the caller took (`Location::caller()` outside a
+/// closure that parks).
+pub(crate) fn park_at(why: WaitReason, on: usize, at: &'static Location<'static>) {
     match current_g() {
-        Some(g) => park_goroutine(g, why),
+        Some(g) => park_goroutine(g, why, at, on),
         None => scheduler::external_park(None),
     }
 }
 
 /// Like [`park`], but also returns once `deadline` has passed. Returns
 /// whether the deadline had passed on return.
-pub(crate) fn park_until(why: WaitReason, deadline: Instant) -> bool {
+#[track_caller]
+#[inline]
+pub(crate) fn park_until(why: WaitReason, on: usize, deadline: Instant) -> bool {
+    park_until_at(why, on, deadline, Location::caller())
+}
+
+/// [`park_until`] at a place the caller took.
+pub(crate) fn park_until_at(
+    why: WaitReason,
+    on: usize,
+    deadline: Instant,
+    at: &'static Location<'static>,
+) -> bool {
     if Instant::now() >= deadline {
         return true;
     }
-    park_until_future(why, deadline)
+    park_until_future_at(why, on, deadline, at)
 }
 
 /// [`park_until`] for a deadline the caller knows has not passed (it just
 /// computed it from the clock): one clock read fewer, which is a tenth of
 /// a `sleep` loop's wake-up.
-pub(crate) fn park_until_future(why: WaitReason, deadline: Instant) -> bool {
+#[track_caller]
+#[inline]
+pub(crate) fn park_until_future(why: WaitReason, on: usize, deadline: Instant) -> bool {
+    park_until_future_at(why, on, deadline, Location::caller())
+}
+
+fn park_until_future_at(
+    why: WaitReason,
+    on: usize,
+    deadline: Instant,
+    at: &'static Location<'static>,
+) -> bool {
     match current_g() {
         Some(g) => {
             let key = timer::add(deadline, Unparker::Goroutine(g_ref(g)));
-            park_goroutine(g, why);
+            park_goroutine(g, why, at, on);
             let now = Instant::now();
             if now < deadline {
                 // Woken early: disarm. Past the deadline the timer fired,
@@ -120,12 +161,12 @@ pub(crate) fn park_until_future(why: WaitReason, deadline: Instant) -> bool {
     }
 }
 
-fn park_goroutine(g: &G, why: WaitReason) {
+fn park_goroutine(g: &G, why: WaitReason, at: &'static Location<'static>, on: usize) {
     // A pending token: consume it and return without switching.
     if g.state.take_token() {
         return;
     }
-    g.set_wait(why);
+    g.set_wait(why, at, on);
     suspend_in_place(g, Yield::Park);
     g.clear_wait();
 }
@@ -201,6 +242,9 @@ pub(crate) fn finish_park(g: GRef) -> Option<GRef> {
 /// already queued or notified: nothing to do.
 fn ready(g: GRef) {
     if g.state.wake() {
+        if trace::on() {
+            trace::wake(&g);
+        }
         scheduler::schedule(g, true);
     }
 }

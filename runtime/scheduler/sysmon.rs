@@ -33,9 +33,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::preempt::{self, Answer};
-use super::{deadlock, netpoll};
+use super::stats::SYSMON;
+use super::{deadlock, netpoll, trace};
 use super::{timer, Runtime, WorkerShared, ACTIVE, DETACHED, PREEMPT, RETIRING, TIMERS};
-use crate::coroutine::{dump, num_goroutine, stack, GRef, G};
+use crate::coroutine::{num_goroutine, stack, GRef, G};
 use crate::reactor;
 
 /// A time slice: how long a goroutine (or a runnext chain) may run while
@@ -197,10 +198,9 @@ fn run(rt: &'static Runtime) -> ! {
             match suspect {
                 Some((a, since)) if a == activity => {
                     if now - since >= DEADLOCK_CONFIRM {
-                        let told_tests =
-                            deadlock::report_to_tests(|| format!("{DEADLOCK}\n\n{}", dump()));
+                        let told_tests = deadlock::report_to_tests(|| deadlock::report(DEADLOCK));
                         if !told_tests {
-                            crate::fatal::exit(format_args!("{DEADLOCK}\n\n{}\n", dump()));
+                            crate::fatal::exit(format_args!("{}\n", deadlock::report(DEADLOCK)));
                         }
                         suspect = None;
                     }
@@ -316,6 +316,7 @@ fn look_at(
             exec.attention.fetch_or(PREEMPT, Ordering::Relaxed);
             preempt::ANY_ASKED.store(true, Ordering::Relaxed);
             s.asked = Some((now, cpu()));
+            SYSMON.preempt_requests.bump();
         }
         // Asked at an earlier look, and no scheduling point since, though
         // the thread has had CPU time to reach one (on a loaded machine a
@@ -385,8 +386,12 @@ fn pause(rt: &'static Runtime, t: &WorkerShared) -> bool {
         Arc::from_raw(running as *const G)
     };
     g.bound.store(t.id + 1, Ordering::Release);
+    if trace::on() {
+        trace::paused(g.id, t.id);
+    }
     let lender = t.lender.swap(0, Ordering::SeqCst);
     rt.paused.push(g);
+    SYSMON.pauses.bump();
     if lender != 0 {
         // The live list: the lender may be newer than sysmon's snapshot.
         rt.read_workers()[lender - 1].lend.give_back();
@@ -459,6 +464,7 @@ fn queue_to_global(rt: &Runtime, w: &WorkerShared) -> bool {
 fn hand_off_stuck(rt: &'static Runtime, w: &WorkerShared) {
     if rt.own_threads.load(Ordering::Relaxed) < MAX_THREADS {
         hand_off(rt, w);
+        SYSMON.handoffs.bump();
     }
 }
 
@@ -472,6 +478,9 @@ pub(super) fn hand_off(rt: &'static Runtime, w: &WorkerShared) {
     }
     w.status.store(DETACHED, Ordering::SeqCst);
     sched.active -= 1;
+    if trace::on() {
+        trace::handed_off(w.id);
+    }
     // Its queue goes with its role (Go hands the P, run queue and all, to
     // another M): only spinning workers would steal from a detached one.
     queue_to_global(rt, w);

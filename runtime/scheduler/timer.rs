@@ -51,7 +51,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::stats::Counter;
 use super::timer_heap::Heap;
+use super::trace;
 use super::{current_worker, rt, NoPreempt, Runtime, Unparker, WorkerShared, ACTIVE};
 
 /// Identifies an armed timer, for [`cancel`]. Stale keys (the timer fired
@@ -90,6 +92,11 @@ pub(crate) struct TimerShard {
     earliest: AtomicU64,
     /// Armed timers, for deadlock detection and tests.
     len: AtomicUsize,
+    /// Totals for the metrics, bumped under the heap's lock (so each has
+    /// one writer at a time, see `stats.rs`).
+    armed: Counter,
+    fired: Counter,
+    cancelled: Counter,
 }
 
 impl std::fmt::Debug for TimerShard {
@@ -106,6 +113,9 @@ impl TimerShard {
             heap: Mutex::new(Heap::new()),
             earliest: AtomicU64::new(u64::MAX),
             len: AtomicUsize::new(0),
+            armed: Counter::new(),
+            fired: Counter::new(),
+            cancelled: Counter::new(),
         }
     }
 
@@ -125,6 +135,11 @@ impl TimerShard {
     fn publish(&self, heap: &Heap<Action>) {
         self.earliest.store(heap.earliest(), Ordering::SeqCst);
         self.len.store(heap.len(), Ordering::Relaxed);
+    }
+
+    /// Timers armed here now.
+    pub(super) fn pending(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
     }
 
     /// Whether a timer here is due at `now` (nanoseconds since the epoch).
@@ -153,13 +168,20 @@ impl TimerShard {
                 let action = heap.pop_due(now);
                 if action.is_some() {
                     self.publish(&heap);
+                    self.fired.bump();
                 }
                 drop(heap);
                 drop(no_preempt);
                 action
             };
             match action {
-                Some(action) => action.fire(),
+                Some(action) => {
+                    let at = trace::on().then(trace::now);
+                    action.fire();
+                    if let Some(at) = at {
+                        trace::timer_fired(at);
+                    }
+                }
                 None => return fired,
             }
             fired += 1;
@@ -208,6 +230,7 @@ fn insert(deadline: Instant, action: Action) -> TimerKey {
     let (slot, gen) = heap.insert(at, action);
     let first = heap.earliest() == at;
     shard.publish(&heap);
+    shard.armed.bump();
     drop(heap);
     drop(no_preempt);
     if first {
@@ -229,6 +252,7 @@ pub(crate) fn cancel(key: TimerKey) -> bool {
     let removed = heap.cancel(key.slot, key.gen);
     if removed.is_some() {
         key.shard.publish(&heap);
+        key.shard.cancelled.bump();
     }
     drop(heap);
     drop(no_preempt);
@@ -328,6 +352,28 @@ pub(super) fn watch(workers: &[Arc<WorkerShared>], timeout: Option<Duration>) ->
 /// work): arming a timer while a worker is idle wakes one again.
 pub(super) fn unwatch() {
     WATCH_UNTIL.store(NO_WATCHER, Ordering::SeqCst);
+}
+
+/// Timer totals of every shard, for the metrics.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct TimerCounts {
+    pub(crate) armed: u64,
+    pub(crate) fired: u64,
+    pub(crate) cancelled: u64,
+    /// Armed now (not fired, not cancelled).
+    pub(crate) pending: u64,
+}
+
+/// Sums the timer counts of every shard.
+pub(super) fn counts(workers: &[Arc<WorkerShared>]) -> TimerCounts {
+    let mut c = TimerCounts::default();
+    for s in shards(workers) {
+        c.armed += s.armed.get();
+        c.fired += s.fired.get();
+        c.cancelled += s.cancelled.get();
+        c.pending += s.len.load(Ordering::Relaxed) as u64;
+    }
+    c
 }
 
 /// Number of armed timers in every shard.

@@ -23,7 +23,9 @@ use std::time::{Duration, Instant};
 
 use super::netpoll;
 use super::preempt::{self, LendWord, PauseWord};
+use super::stats::WorkerStats;
 use super::timer::{self, TimerShard};
+use super::trace;
 use super::{
     finish_park, Runtime, SeenRunnext, WorkerShared, ACTIVE, EXITED, PREEMPT, SPARE, TIMERS,
 };
@@ -92,6 +94,9 @@ pub(super) fn spawn_worker(rt: &'static Runtime) {
     let timers = workers
         .get(id)
         .map_or_else(TimerShard::leak, |old| old.timers);
+    let stats = workers
+        .get(id)
+        .map_or_else(WorkerStats::leak, |old| old.stats);
     let shared = Arc::new(WorkerShared {
         id,
         stealer: local.stealer(),
@@ -114,6 +119,7 @@ pub(super) fn spawn_worker(rt: &'static Runtime) {
         lend: LendWord::new(),
         lender: AtomicUsize::new(0),
         timers,
+        stats,
     });
     if id == workers.len() {
         workers.push(shared.clone());
@@ -161,6 +167,7 @@ impl Worker {
         self.shared.tid.store(preempt::gettid(), Ordering::SeqCst);
         WORKER.with(|w| w.set(self));
         overflow::thread_init();
+        self.shared.stats.wakes();
         loop {
             match self.shared.status.load(Ordering::SeqCst) {
                 ACTIVE => {
@@ -189,7 +196,9 @@ impl Worker {
     #[cold]
     fn wait_as_spare(&self, rt: &'static Runtime) -> bool {
         let since = Instant::now();
+        self.shared.stats.falls_asleep();
         std::thread::park_timeout(SPARE_EXIT_AFTER);
+        self.shared.stats.wakes();
         if since.elapsed() < SPARE_EXIT_AFTER {
             return false;
         }
@@ -198,6 +207,8 @@ impl Worker {
             return false; // taken just now
         }
         sched.spares.retain(|w| !Arc::ptr_eq(w, &self.shared));
+        // Before EXITED: a new thread may take the slot (and its stats) then.
+        self.shared.stats.falls_asleep();
         self.shared.status.store(EXITED, Ordering::SeqCst);
         true
     }
@@ -209,12 +220,18 @@ impl Worker {
         let locked = self.locked.borrow().clone();
         if let Some(g) = locked {
             // Wait until a worker lends us a token, then run it.
+            self.shared.stats.falls_asleep();
             self.shared.pause.wait_resumed();
-            self.execute_here(rt, g, true);
+            self.shared.stats.wakes();
+            match trace::on() {
+                true => self.execute_here_traced(rt, g, true),
+                false => self.execute_here::<false>(rt, g, true),
+            }
             return false;
         }
         if self.exit.get() {
             let _sched = rt.lock_sched();
+            self.shared.stats.falls_asleep(); // before the slot is free again
             self.shared.status.store(EXITED, Ordering::SeqCst);
             return true;
         }
@@ -282,6 +299,7 @@ impl Worker {
                 }
             }
             if let Some(g) = shared.take_runnext() {
+                shared.stats.runnext_hits.bump();
                 return Some((g, true));
             }
             // Its own due timers before its queue (Go's checkTimers), as
@@ -291,9 +309,10 @@ impl Worker {
                 continue;
             }
             if let Some(g) = self.local.pop() {
+                shared.stats.local_pops.bump();
                 return Some((g, false));
             }
-            if let Some(g) = steal_global(rt, &self.local) {
+            if let Some(g) = self.take_global(rt) {
                 return Some((g, false));
             }
             // Every shard's: those of busy, retired and detached workers,
@@ -304,7 +323,7 @@ impl Worker {
             if reactor::has_waiters() && netpoll::poll_now() > 0 {
                 continue;
             }
-            if let Some(g) = rt.take_paused() {
+            if let Some(g) = self.take_paused(rt) {
                 return Some((g, false));
             }
             if self.spinning.get() || self.start_spinning(rt) {
@@ -338,7 +357,7 @@ impl Worker {
             timer::fire_own(self.shared.timers);
         }
         if fair {
-            return steal_global(rt, &self.local).or_else(|| rt.take_paused());
+            return self.take_global(rt).or_else(|| self.take_paused(rt));
         }
         None
     }
@@ -361,18 +380,21 @@ impl Worker {
             Duration::ZERO
         };
         let mut pause = 32;
+        self.shared.stats.spins.bump();
         loop {
             // Retired meanwhile: whatever it stole now would only have to
             // be given back.
             if self.shared.status.load(Ordering::Relaxed) != ACTIVE {
                 return None;
             }
+            self.shared.stats.steal_attempts.bump();
             if let Some(g) =
                 rt.steal_from_others(self.shared.id, &self.local, &self.seed, &self.seen_runnext)
             {
+                self.shared.stats.stolen_pops.bump();
                 return Some(g);
             }
-            if let Some(g) = steal_global(rt, &self.local).or_else(|| rt.take_paused()) {
+            if let Some(g) = self.take_global(rt).or_else(|| self.take_paused(rt)) {
                 return Some(g);
             }
             if start.elapsed() >= budget {
@@ -428,11 +450,14 @@ impl Worker {
         // Re-check after announcing ourselves idle: a producer that queued
         // work before seeing npidle > 0 did not wake anyone.
         if !rt.any_work() {
+            shared.stats.parks.bump();
+            shared.stats.falls_asleep();
             if watch {
                 self.sleep_in_poller(rt);
             } else if !shared.notified.swap(false, Ordering::SeqCst) {
                 std::thread::park();
             }
+            shared.stats.wakes();
         }
 
         let mut sched = rt.sched.lock();
@@ -527,7 +552,8 @@ impl Worker {
             );
         }
         match g.bound.load(Ordering::Acquire) {
-            0 => self.execute_here(rt, g, false),
+            0 if trace::on() => self.execute_here_traced(rt, g, false),
+            0 => self.execute_here::<false>(rt, g, false),
             bound => self.lend_token(rt, g, bound - 1),
         }
         shared.busy.store(false, Ordering::Relaxed);
@@ -539,6 +565,11 @@ impl Worker {
     /// one of the two threads executes goroutine code at a time.
     fn lend_token(&self, rt: &Runtime, g: GRef, to: usize) {
         let target = rt.read_workers()[to].clone();
+        // A paused thread (inside its goroutine, unlike a locked one that
+        // waits in its run loop) runs on from where sysmon stopped it.
+        if trace::on() && target.in_goroutine() {
+            trace::resumed(g.id, to);
+        }
         // The queue's reference: the bound thread holds its own.
         drop(g);
         let shared = &self.shared;
@@ -550,15 +581,28 @@ impl Worker {
         shared.lent_to.store(0, Ordering::SeqCst);
     }
 
+    /// [`execute_here`](Self::execute_here) recording the turn in the
+    /// running trace: a copy of its own, so that the untraced switch
+    /// carries no trace code (two checks inside it cost 8 instructions
+    /// per switch: callgrind, `examples/hotpath.rs gosched`).
+    #[cold]
+    #[inline(never)]
+    fn execute_here_traced(&self, rt: &'static Runtime, g: GRef, locked: bool) {
+        self.execute_here::<true>(rt, g, locked);
+    }
+
     /// Resumes `g` on this thread until it gives the thread back, then acts
-    /// on why. `locked`: `g` is locked to this thread. Inlined: it is the
-    /// switch's hot path (measured: 21 instructions of call overhead per
-    /// switch otherwise).
+    /// on why. `locked`: `g` is locked to this thread; `TRACE`: record the
+    /// turn. Inlined: it is the switch's hot path (measured: 21
+    /// instructions of call overhead per switch otherwise).
     #[inline(always)]
-    fn execute_here(&self, rt: &'static Runtime, g: GRef, locked: bool) {
+    fn execute_here<const TRACE: bool>(&self, rt: &'static Runtime, g: GRef, locked: bool) {
         let shared = &self.shared;
         g.state.start_running();
         set_current_g(Arc::as_ptr(&g));
+        if TRACE {
+            trace::run(&g);
+        }
         // SAFETY: this worker popped `g` from a queue (or runnext), or `g`
         // is locked to this thread and a lender handed it over; a goroutine
         // is in at most one queue at a time, so this thread has exclusive
@@ -605,6 +649,10 @@ impl Worker {
         set_current_g(std::ptr::null());
         if !g.stack.canary_intact() {
             overflow::report_and_abort(&g);
+        }
+        if TRACE {
+            let asked = shared.attention.load(Ordering::Relaxed);
+            trace::end(&g, trace::stop_of(&g, &result, asked));
         }
         // A paused goroutine resumed here (sysmon bound it to this thread)
         // is free again; a locked one stays bound. Cleared before `g` can
@@ -656,6 +704,7 @@ impl Worker {
                     self.exit.set(!ours);
                 }
                 g.retire();
+                shared.stats.finished.bump();
             }
         }
         // Ran on a lent token: give it back.
@@ -706,6 +755,24 @@ impl Worker {
 }
 
 impl Worker {
+    /// A batch from the global queue, counted.
+    fn take_global(&self, rt: &Runtime) -> Option<GRef> {
+        let g = steal_global(rt, &self.local);
+        if g.is_some() {
+            self.shared.stats.global_pops.bump();
+        }
+        g
+    }
+
+    /// The longest-paused goroutine, counted.
+    fn take_paused(&self, rt: &Runtime) -> Option<GRef> {
+        let g = rt.take_paused();
+        if g.is_some() {
+            self.shared.stats.paused_pops.bump();
+        }
+        g
+    }
+
     /// Queues a goroutine that called gosched behind every other runnable
     /// one. Go puts it on the global queue; when that queue is empty the
     /// back of this worker's FIFO queue is the same place in line (the

@@ -13,7 +13,7 @@ use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::coroutine::WaitReason;
-use crate::sync::waiter::{wait, End, WaitQueue};
+use crate::sync::waiter::{wait, End, WaitQueue, Why};
 
 /// Verdict: the generation is complete.
 const RELEASED: u32 = 1;
@@ -108,13 +108,14 @@ impl Barrier {
     /// h.join().unwrap();
     /// assert_eq!(log.lock()[2], "a2");
     /// ```
+    #[track_caller]
     pub fn wait(&self) -> BarrierWaitResult {
         let mut q = self.queue.lock();
         let arrived = self.arrived.load(Ordering::Relaxed) + 1;
         if arrived < self.n {
             self.arrived.store(arrived, Ordering::Relaxed);
             // Only the leader gives verdicts, so waking means released.
-            let _ = wait(q, (), End::Back, WaitReason::Barrier);
+            let _ = wait(q, (), End::Back, Why::here(WaitReason::Barrier));
             return BarrierWaitResult { leader: false };
         }
         self.arrived.store(0, Ordering::Relaxed);

@@ -14,12 +14,12 @@
 
 use std::cell::Cell;
 use std::fmt;
-use std::panic::{RefUnwindSafe, UnwindSafe};
+use std::panic::{Location, RefUnwindSafe, UnwindSafe};
 use std::time::{Duration, Instant};
 
 use crate::coroutine::WaitReason;
 use crate::sync::mutex::{Mutex, MutexGuard};
-use crate::sync::waiter::{wait_until, End, Wait, WaitQueue};
+use crate::sync::waiter::{wait_until, End, Wait, WaitQueue, Why};
 
 /// Verdict: a notify dequeued us.
 const NOTIFIED: u32 = 1;
@@ -114,6 +114,7 @@ impl Condvar {
     /// }
     /// assert_eq!(queue.pop(), Some(42));
     /// ```
+    #[track_caller]
     pub fn wait<T: ?Sized>(&self, guard: &mut MutexGuard<'_, T>) {
         self.wait_inner(guard, None);
     }
@@ -129,6 +130,7 @@ impl Condvar {
     /// assert!(r.timed_out());
     /// *g += 1; // the mutex is locked again
     /// ```
+    #[track_caller]
     pub fn wait_timeout<T: ?Sized>(
         &self,
         guard: &mut MutexGuard<'_, T>,
@@ -154,6 +156,7 @@ impl Condvar {
     /// assert!(cv.wait_until(&mut g, deadline).timed_out());
     /// assert!(Instant::now() >= deadline);
     /// ```
+    #[track_caller]
     pub fn wait_until<T: ?Sized>(
         &self,
         guard: &mut MutexGuard<'_, T>,
@@ -179,6 +182,7 @@ impl Condvar {
     /// pair.1.wait_while(&mut n, |n| *n < 3);
     /// assert_eq!(*n, 3);
     /// ```
+    #[track_caller]
     pub fn wait_while<T: ?Sized>(
         &self,
         guard: &mut MutexGuard<'_, T>,
@@ -252,6 +256,7 @@ impl Condvar {
     }
 
     /// Returns true if notified, false on timeout.
+    #[track_caller]
     fn wait_inner<T: ?Sized>(
         &self,
         guard: &mut MutexGuard<'_, T>,
@@ -260,9 +265,11 @@ impl Condvar {
         let mutex: &Mutex<T> = MutexGuard::mutex(guard);
         // Relocks on return and on unwind (once the mutex was released), so
         // `guard` is valid again when control goes back to its owner.
+        let at = Location::caller();
         let relock = Relock {
             mutex,
             unlocked: Cell::new(false),
+            at,
         };
         let q = self.queue.lock();
         let unlock = || {
@@ -277,7 +284,7 @@ impl Condvar {
             q,
             (),
             End::Back,
-            WaitReason::Condvar,
+            Why::at(WaitReason::Condvar, at),
             deadline,
             unlock,
             |_| (),
@@ -301,12 +308,14 @@ impl fmt::Debug for Condvar {
 struct Relock<'a, T: ?Sized> {
     mutex: &'a Mutex<T>,
     unlocked: Cell<bool>,
+    /// The place of the `Condvar` call, which a wait to relock shows.
+    at: &'static Location<'static>,
 }
 
 impl<T: ?Sized> Drop for Relock<'_, T> {
     fn drop(&mut self) {
         if self.unlocked.get() {
-            self.mutex.lock_raw();
+            self.mutex.lock_raw(self.at);
         }
     }
 }

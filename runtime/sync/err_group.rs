@@ -173,6 +173,7 @@ impl<E: Send + 'static> ErrGroup<E> {
     /// # Panics
     ///
     /// If the goroutine cannot be started (no memory for its stack).
+    #[track_caller]
     pub fn go<F>(&self, f: F)
     where
         F: FnOnce() -> Result<(), E> + Send + 'static,
@@ -224,6 +225,7 @@ impl<E: Send + 'static> ErrGroup<E> {
     /// If a goroutine of the group panicked: the first panic resumes here,
     /// with its payload, once all have ended (even if an error came
     /// first).
+    #[track_caller]
     pub fn wait(&self) -> Result<(), E> {
         self.inner.running.wait();
         if let Some(cancel) = &self.inner.cancel {

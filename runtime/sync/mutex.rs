@@ -40,11 +40,12 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
+use std::panic::Location;
 use std::time::{Duration, Instant};
 
 use super::mutex_state::{MutexState, Waited};
 use crate::coroutine::WaitReason;
-use crate::sync::waiter::{wait_until, End, Wait, WaitQueue};
+use crate::sync::waiter::{wait_until, End, Wait, WaitQueue, Why};
 
 /// Verdict: the unlocker handed us the lock; we own it.
 const HANDOFF: u32 = 1;
@@ -127,9 +128,10 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*s, "hi!");
     /// ```
     #[inline]
+    #[track_caller]
     pub fn lock(&self) -> MutexGuard<'_, T> {
         crate::scheduler::coop();
-        self.lock_raw();
+        self.lock_raw(Location::caller());
         MutexGuard {
             mutex: self,
             _marker: PhantomData,
@@ -149,6 +151,7 @@ impl<T: ?Sized> Mutex<T> {
     /// *m.try_lock_for(Duration::from_millis(5)).unwrap() += 1;
     /// assert_eq!(*m.lock(), 1);
     /// ```
+    #[track_caller]
     pub fn try_lock_for(&self, timeout: Duration) -> Option<MutexGuard<'_, T>> {
         // A free lock costs no clock read.
         if self.state.lock_fast() {
@@ -176,11 +179,14 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(m.try_lock_until(deadline).is_none());
     /// assert!(Instant::now() >= deadline);
     /// ```
+    #[track_caller]
     pub fn try_lock_until(&self, deadline: Instant) -> Option<MutexGuard<'_, T>> {
         crate::scheduler::coop();
-        (self.state.lock_fast() || self.lock_slow(Some(deadline))).then(|| MutexGuard {
-            mutex: self,
-            _marker: PhantomData,
+        (self.state.lock_fast() || self.lock_slow(Some(deadline), Location::caller())).then(|| {
+            MutexGuard {
+                mutex: self,
+                _marker: PhantomData,
+            }
         })
     }
 
@@ -227,10 +233,11 @@ impl<T: ?Sized> Mutex<T> {
         self.data.get_mut()
     }
 
+    /// Locks; a wait shows `at` in `dump()`.
     #[inline]
-    pub(crate) fn lock_raw(&self) {
+    pub(crate) fn lock_raw(&self, at: &'static Location<'static>) {
         if !self.state.lock_fast() {
-            let owned = self.lock_slow(None);
+            let owned = self.lock_slow(None, at);
             debug_assert!(owned, "a lock without a deadline gave up");
         }
     }
@@ -246,8 +253,9 @@ impl<T: ?Sized> Mutex<T> {
     /// Waits for the lock until `deadline` (for ever if `None`); whether
     /// it is ours.
     #[cold]
-    fn lock_slow(&self, deadline: Option<Instant>) -> bool {
+    fn lock_slow(&self, deadline: Option<Instant>, at: &'static Location<'static>) -> bool {
         let mut first_queued: Option<Instant> = None;
+        let why = Why::at(WaitReason::Mutex, at);
         self.state.lock_contended(
             || self.queue.lock(),
             |q, front| {
@@ -256,7 +264,7 @@ impl<T: ?Sized> Mutex<T> {
                 // A timed-out waiter leaves `PARKED` set even if the queue
                 // is empty now: the next unlock takes the slow path, finds
                 // nobody and clears it.
-                match wait_until(q, since, end, WaitReason::Mutex, deadline, || (), |_| ()) {
+                match wait_until(q, since, end, why, deadline, || (), |_| ()) {
                     Wait::Woken(HANDOFF) => Waited::Owned,
                     Wait::Woken(_) => Waited::Retry,
                     Wait::TimedOut => Waited::GaveUp,

@@ -16,7 +16,7 @@ use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::coroutine::WaitReason;
-use crate::sync::waiter::{wait, End, WaitQueue};
+use crate::sync::waiter::{wait, End, WaitQueue, Why};
 
 const NEW: u8 = 0;
 const RUNNING: u8 = 1;
@@ -88,6 +88,7 @@ impl Once {
     /// once.call_once(|| unreachable!()); // not retried
     /// ```
     #[inline]
+    #[track_caller]
     pub fn call_once<F: FnOnce()>(&self, f: F) {
         // Acquire: see everything the closure did.
         if self.state.load(Ordering::Acquire) != DONE {
@@ -108,6 +109,7 @@ impl Once {
     }
 
     #[cold]
+    #[track_caller]
     fn call_once_slow<F: FnOnce()>(&self, f: F) {
         loop {
             // Acquire on failure: if DONE, see everything the closure did.
@@ -130,7 +132,7 @@ impl Once {
                     if self.state.load(Ordering::Acquire) == DONE {
                         return;
                     }
-                    let _ = wait(q, (), End::Back, WaitReason::Once);
+                    let _ = wait(q, (), End::Back, Why::here(WaitReason::Once));
                 }
             }
         }

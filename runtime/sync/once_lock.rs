@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::coroutine::WaitReason;
 use crate::scheduler::Unparker;
-use crate::sync::waiter::{wait, End, WaitQueue};
+use crate::sync::waiter::{wait, End, WaitQueue, Why};
 
 /// No value, no initialiser running.
 const EMPTY: u8 = 0;
@@ -148,6 +148,7 @@ impl<T> OnceLock<T> {
     /// assert_eq!(*cell.get_or_init(|| 6), 5);
     /// ```
     #[inline]
+    #[track_caller]
     pub fn get_or_init<F: FnOnce() -> T>(&self, f: F) -> &T {
         if let Some(value) = self.get() {
             return value;
@@ -186,6 +187,7 @@ impl<T> OnceLock<T> {
     }
 
     #[cold]
+    #[track_caller]
     fn init_slow<F: FnOnce() -> T>(&self, f: F) -> &T {
         let mut f = Some(f);
         loop {
@@ -214,7 +216,7 @@ impl<T> OnceLock<T> {
                     // queue lock, so either we see it here or it finds us
                     // queued.
                     if self.state.load(Ordering::Relaxed) == RUNNING {
-                        let _ = wait(q, (), End::Back, WaitReason::Once);
+                        let _ = wait(q, (), End::Back, Why::here(WaitReason::Once));
                     }
                 }
             }

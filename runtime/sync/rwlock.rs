@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 
 use crate::coroutine::WaitReason;
 use crate::scheduler::Unparker;
-use crate::sync::waiter::{wait_until, End, Wait, WaitQueue};
+use crate::sync::waiter::{wait_until, End, Wait, WaitQueue, Why};
 
 const WRITER: usize = 1;
 const PARKED: usize = 2;
@@ -120,6 +120,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(mine.len(), 3);
     /// ```
     #[inline]
+    #[track_caller]
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
         crate::scheduler::coop();
         let s = self.state.load(Ordering::Relaxed);
@@ -150,6 +151,7 @@ impl<T: ?Sized> RwLock<T> {
     /// drop(w);
     /// assert_eq!(*l.try_read_for(Duration::from_millis(5)).unwrap(), 1);
     /// ```
+    #[track_caller]
     pub fn try_read_for(&self, timeout: Duration) -> Option<RwLockReadGuard<'_, T>> {
         // A free lock costs no clock read.
         if let Some(guard) = self.try_read() {
@@ -169,6 +171,7 @@ impl<T: ?Sized> RwLock<T> {
     /// let _w = l.write();
     /// assert!(l.try_read_until(Instant::now() + Duration::from_millis(5)).is_none());
     /// ```
+    #[track_caller]
     pub fn try_read_until(&self, deadline: Instant) -> Option<RwLockReadGuard<'_, T>> {
         if let Some(guard) = self.try_read() {
             return Some(guard);
@@ -230,6 +233,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(l.read().len(), 3);
     /// ```
     #[inline]
+    #[track_caller]
     pub fn write(&self) -> RwLockWriteGuard<'_, T> {
         crate::scheduler::coop();
         // Acquire: see the previous holders' writes.
@@ -260,6 +264,7 @@ impl<T: ?Sized> RwLock<T> {
     /// *l.try_write_for(Duration::from_millis(5)).unwrap() += 1;
     /// assert_eq!(*l.read(), 2);
     /// ```
+    #[track_caller]
     pub fn try_write_for(&self, timeout: Duration) -> Option<RwLockWriteGuard<'_, T>> {
         // A free lock costs no clock read.
         if let Some(guard) = self.try_write() {
@@ -279,6 +284,7 @@ impl<T: ?Sized> RwLock<T> {
     /// let _r = l.read();
     /// assert!(l.try_write_until(Instant::now() + Duration::from_millis(5)).is_none());
     /// ```
+    #[track_caller]
     pub fn try_write_until(&self, deadline: Instant) -> Option<RwLockWriteGuard<'_, T>> {
         if let Some(guard) = self.try_write() {
             return Some(guard);
@@ -338,6 +344,7 @@ impl<T: ?Sized> RwLock<T> {
     /// Waits for a read lock until `deadline` (for ever if `None`);
     /// whether it is ours.
     #[cold]
+    #[track_caller]
     fn read_slow(&self, deadline: Option<Instant>) -> bool {
         loop {
             let s = self.state.load(Ordering::Relaxed);
@@ -366,6 +373,7 @@ impl<T: ?Sized> RwLock<T> {
     /// Waits for a write lock until `deadline` (for ever if `None`);
     /// whether it is ours.
     #[cold]
+    #[track_caller]
     fn write_slow(&self, deadline: Option<Instant>) -> bool {
         loop {
             let s = self.state.load(Ordering::Relaxed);
@@ -395,6 +403,7 @@ impl<T: ?Sized> RwLock<T> {
     /// that times out has left the queue, and grants again under the same
     /// lock: the flags it set (`WRITER_PARKED`) may no longer hold, and
     /// the readers it held back may go in now.
+    #[track_caller]
     fn wait_for_grant(
         &self,
         q: parking_lot::MutexGuard<'_, WaitQueue<IsWriter>>,
@@ -406,7 +415,7 @@ impl<T: ?Sized> RwLock<T> {
             q,
             writer,
             End::Back,
-            WaitReason::RwLock,
+            Why::here(WaitReason::RwLock),
             deadline,
             || (),
             |q| self.grant(q, &mut woken),

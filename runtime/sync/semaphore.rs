@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::coroutine::WaitReason;
-use crate::sync::waiter::{wait_until, End, Wait, WaitQueue};
+use crate::sync::waiter::{wait_until, End, Wait, WaitQueue, Why};
 
 const PARKED: usize = 1;
 const ONE_PERMIT: usize = 2;
@@ -99,6 +99,7 @@ impl Semaphore {
     ///     .collect();
     /// hs.into_iter().for_each(|h| h.join().unwrap());
     /// ```
+    #[track_caller]
     pub fn acquire(&self) -> SemaphorePermit<'_> {
         crate::scheduler::coop();
         if !self.try_take() {
@@ -149,6 +150,7 @@ impl Semaphore {
     /// drop(p);
     /// assert!(s.acquire_timeout(Duration::from_millis(5)).is_some());
     /// ```
+    #[track_caller]
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphorePermit<'_>> {
         // A free permit costs no clock read.
         if self.try_take() {
@@ -169,6 +171,7 @@ impl Semaphore {
     /// s.add_permits(1);
     /// assert!(s.acquire_deadline(Instant::now()).is_some());
     /// ```
+    #[track_caller]
     pub fn acquire_deadline(&self, deadline: Instant) -> Option<SemaphorePermit<'_>> {
         if self.try_take() || self.acquire_slow(Some(deadline)) {
             Some(SemaphorePermit { sem: self })
@@ -221,6 +224,7 @@ impl Semaphore {
 
     /// Waits for a permit; false if `deadline` passed first.
     #[cold]
+    #[track_caller]
     fn acquire_slow(&self, deadline: Option<Instant>) -> bool {
         loop {
             let s = self.state.load(Ordering::Relaxed);
@@ -256,7 +260,7 @@ impl Semaphore {
                 q,
                 (),
                 End::Back,
-                WaitReason::Semaphore,
+                Why::here(WaitReason::Semaphore),
                 deadline,
                 || (),
                 on_timeout,

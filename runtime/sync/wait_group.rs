@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
 
 use crate::coroutine::WaitReason;
-use crate::sync::waiter::{wait, End, WaitQueue};
+use crate::sync::waiter::{wait, End, WaitQueue, Why};
 
 /// Verdict: the counter reached zero.
 const ZERO: u32 = 1;
@@ -120,6 +120,7 @@ impl WaitGroup {
     /// wg.wait(); // every goroutine has added its part
     /// assert_eq!(*results.lock(), 6);
     /// ```
+    #[track_caller]
     pub fn wait(&self) {
         loop {
             // Acquire: pairs with the AcqRel of the `add` that reached zero.
@@ -134,7 +135,7 @@ impl WaitGroup {
             }
             // One wake per zero crossing; loop in case the counter went up
             // again before we ran (Go calls that a misuse; we just wait on).
-            let _ = wait(q, (), End::Back, WaitReason::WaitGroup);
+            let _ = wait(q, (), End::Back, Why::here(WaitReason::WaitGroup));
         }
     }
 

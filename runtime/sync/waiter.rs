@@ -37,6 +37,7 @@
 //! for the scheduler.
 
 use std::collections::VecDeque;
+use std::panic::Location;
 use std::ptr::NonNull;
 use std::time::Instant;
 
@@ -50,7 +51,31 @@ use parking_lot::{Mutex, MutexGuard};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::coroutine::WaitReason;
-use crate::scheduler::{park, park_until, unparker, Unparker};
+use crate::scheduler::{park_at, park_until_at, unparker, Unparker};
+
+/// Why a waiter parks and where: the reason and the place of the goro
+/// call it waits in, which `dump()` shows. Taken with [`Why::here`] in the
+/// public method (every function between it and the user's call carries
+/// `#[track_caller]`), outside any closure, which would end the chain.
+#[derive(Clone, Copy)]
+pub(crate) struct Why {
+    reason: WaitReason,
+    at: &'static Location<'static>,
+}
+
+impl Why {
+    /// `reason`, at the caller's place.
+    #[track_caller]
+    #[inline]
+    pub(crate) fn here(reason: WaitReason) -> Why {
+        Why::at(reason, Location::caller())
+    }
+
+    /// `reason`, at a place the caller took.
+    pub(crate) fn at(reason: WaitReason, at: &'static Location<'static>) -> Why {
+        Why { reason, at }
+    }
+}
 
 /// Node state while it sits in the queue; every other value is a verdict.
 pub(crate) const WAITING: u32 = 0;
@@ -175,12 +200,7 @@ fn give_verdict(node: NonNull<Node>, verdict: u32) -> Unparker {
 
 /// Queues the caller at `end` of `queue` with tag `data`, unlocks the
 /// queue and parks until a waker gives a verdict, which it returns.
-pub(crate) fn wait<D>(
-    queue: MutexGuard<'_, WaitQueue<D>>,
-    data: D,
-    end: End,
-    why: WaitReason,
-) -> u32 {
+pub(crate) fn wait<D>(queue: MutexGuard<'_, WaitQueue<D>>, data: D, end: End, why: Why) -> u32 {
     match wait_until(queue, data, end, why, None, || (), |_| ()) {
         Wait::Woken(verdict) => verdict,
         Wait::TimedOut => unreachable!("a wait without a deadline timed out"),
@@ -197,12 +217,14 @@ pub(crate) fn wait_until<D>(
     mut queue: MutexGuard<'_, WaitQueue<D>>,
     data: D,
     end: End,
-    why: WaitReason,
+    why: Why,
     deadline: Option<Instant>,
     after_enqueue: impl FnOnce(),
     on_timeout: impl FnOnce(&mut WaitQueue<D>),
 ) -> Wait {
     let lock: &Mutex<WaitQueue<D>> = MutexGuard::mutex(&queue);
+    // What `dump()` names as waited on: the primitive's wait queue.
+    let on = lock as *const Mutex<WaitQueue<D>> as usize;
     let node = Node {
         unparker: unparker(),
         state: AtomicU32::new(WAITING),
@@ -224,10 +246,10 @@ pub(crate) fn wait_until<D>(
     loop {
         let timed_out = match deadline {
             None => {
-                park(why);
+                park_at(why.reason, on, why.at);
                 false
             }
-            Some(d) => park_until(why, d),
+            Some(d) => park_until_at(why.reason, on, d, why.at),
         };
         // Acquire: pairs with the Release in `give_verdict`.
         let verdict = node.state.load(Ordering::Acquire);

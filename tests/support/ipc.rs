@@ -87,7 +87,7 @@ pub fn unique_name(what: &str) -> String {
 /// scheduler, not in a syscall that holds its thread (that goroutine
 /// would show as running). Fails after 10 s.
 pub fn wait_parked(name: &str, reason: &str) {
-    let want = format!("({name}) [blocked: {reason}]");
+    let want = format!("\"{name}\" [{reason}, ");
     let start = Instant::now();
     while !goro::dump().to_string().contains(&want) {
         assert!(
