@@ -3,7 +3,9 @@
 //! quit). `hello` prints from a destructor while a goroutine unwinds
 //! (`goexit`), where a panicking print aborts the process. The echo and
 //! HTTP servers shut down gracefully on SIGTERM; the chat example delivers
-//! every line and its server stops on SIGTERM.
+//! every line and its server stops on SIGTERM. The prefork server restarts
+//! a worker killed with SIGKILL while its sibling keeps serving, and stops
+//! every worker on SIGTERM.
 //!
 //! Runs the example binaries themselves, built here with the profile of
 //! this test (a no-op after `cargo test`, which builds the examples).
@@ -272,4 +274,113 @@ fn chat_delivers_every_line_and_its_server_stops_on_sigterm() {
         rest.contains("hub stopped: 20 joined, 100 lines said, 1900 delivered"),
         "{rest}"
     );
+}
+
+/// The next line the server printed (without its newline).
+fn next_line(out: &mut BufReader<std::process::ChildStdout>) -> String {
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    line.trim_end().to_string()
+}
+
+/// The pid at the end of a `... pid N` line.
+fn pid_in(line: &str) -> u32 {
+    let pid = line.rsplit("pid ").next().unwrap();
+    pid.parse().unwrap_or_else(|_| panic!("no pid in {line:?}"))
+}
+
+/// Sockets in `pid`'s fd table.
+fn sockets_of(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|link| link.to_string_lossy().starts_with("socket:"))
+        .count()
+}
+
+/// A connection that echoed `msg`, or the error that ended it.
+fn echo_once(conn: &mut TcpStream, msg: &[u8]) -> std::io::Result<()> {
+    conn.write_all(msg)?;
+    let mut buf = vec![0u8; msg.len()];
+    conn.read_exact(&mut buf)?;
+    assert_eq!(buf, msg);
+    Ok(())
+}
+
+#[test]
+fn prefork_restarts_a_killed_worker_while_its_sibling_keeps_serving_and_stops_on_sigterm() {
+    const CONNS: usize = 16;
+    let (child, addr, mut out) = start_server("prefork", &["--workers", "2", "--grace", "5"]);
+    // A supervisor that stops printing would leave `next_line` waiting:
+    // after a minute it is killed, its stdout ends and the test fails.
+    let (done, watchdog) = std::sync::mpsc::channel::<()>();
+    let supervisor = child.id() as i32;
+    let dog = std::thread::spawn(move || {
+        if watchdog.recv_timeout(Duration::from_secs(60)).is_err() {
+            // SAFETY: kill(2) signals our own child, not yet reaped
+            // (`finish` reaps it only after `done` is sent); no memory.
+            unsafe { libc::kill(supervisor, libc::SIGKILL) };
+        }
+    });
+    let first = next_line(&mut out);
+    let second = next_line(&mut out);
+    assert!(first.starts_with("worker 0 started: pid "), "{first}");
+    assert!(second.starts_with("worker 1 started: pid "), "{second}");
+    let (doomed, survivor) = (pid_in(&first), pid_in(&second));
+    let mut conns: Vec<TcpStream> = (0..CONNS)
+        .map(|_| {
+            let mut c = TcpStream::connect(addr).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            echo_once(&mut c, b"ping").unwrap(); // accepted by a worker
+            c
+        })
+        .collect();
+    // Each worker holds its listener and the connections it accepted.
+    let held = sockets_of(doomed) - 1;
+    assert_eq!(held + sockets_of(survivor) - 1, CONNS);
+    // SAFETY: kill(2) sends a signal to a process we started; no memory.
+    assert_eq!(unsafe { libc::kill(doomed as i32, libc::SIGKILL) }, 0);
+    let died = next_line(&mut out);
+    assert!(
+        died.starts_with(&format!("worker 0 (pid {doomed}) died after"))
+            && died.ends_with("signal 9 (SIGKILL); restarting"),
+        "{died}"
+    );
+    let restarted = next_line(&mut out);
+    assert!(
+        restarted.starts_with("worker 0 restarted: pid "),
+        "{restarted}"
+    );
+    let replacement = pid_in(&restarted);
+    // Only the killed worker's connections ended; the sibling's never
+    // noticed.
+    let failed = conns
+        .iter_mut()
+        .map(|c| echo_once(c, b"again"))
+        .filter(Result::is_err)
+        .count();
+    assert_eq!(failed, held, "{held} connections were on the killed worker");
+    // New connections are served (by the replacement or the sibling).
+    for _ in 0..CONNS {
+        echo_once(&mut TcpStream::connect(addr).unwrap(), b"new").unwrap();
+    }
+    drop(conns);
+    sigterm(&child);
+    done.send(()).unwrap();
+    dog.join().unwrap();
+    let (rest, _) = finish(child, out, Duration::from_secs(30));
+    assert!(
+        rest.contains("prefork: stopped by SIGTERM: 2 workers, 1 restarts, 0 unclean exits"),
+        "{rest}"
+    );
+    // Every worker was waited for: none is left, not even as a zombie.
+    for pid in [survivor, replacement] {
+        // SAFETY: kill(2) with signal 0 only checks that the process exists.
+        let rc = unsafe { libc::kill(pid as i32, 0) };
+        assert_eq!(rc, -1, "worker pid {pid} is still there");
+        assert_eq!(
+            std::io::Error::last_os_error().raw_os_error(),
+            Some(libc::ESRCH)
+        );
+    }
 }

@@ -31,6 +31,16 @@
 //! `std::process`, by std threads and by tokio tasks (`tokio::process`), with
 //! a ticker's worst gap; and one spawn's time beside parked goroutines.
 //!
+//! Then the `ipc` section (issue 15; `benches/compare/support/ipc.rs`):
+//! 64 B round trips and one-way throughput (64 B and 64 KiB messages)
+//! between two processes over pipes, FIFOs, Unix stream and datagram
+//! sockets, TCP loopback, POSIX message queues, `ShmRing` and shared
+//! memory with semaphores, by goroutines and by plain threads, with the
+//! verdicts on the notes' IPC claims and `target/report/ipc.svg`; and the
+//! `prefork` section (`support/prefork.rs`): a worker of
+//! `examples/prefork.rs` killed under load, N processes x 1 worker
+//! against 1 process x N workers, and a thread that segfaults.
+//!
 //! ```text
 //! cargo run --release -p goro-compare --example report            # every section
 //! cargo run --release -p goro-compare --example report -- claims  # the claims only
@@ -38,6 +48,8 @@
 //! cargo run --release -p goro-compare --example report -- scale   # the scale section only (~7 min)
 //! cargo run --release -p goro-compare --example report -- scale --duration 3 --echo-duration 2 --reps 3
 //! cargo run --release -p goro-compare --example report -- process # child processes (< 1 min)
+//! cargo run --release -p goro-compare --example report -- ipc --reps 5      # IPC (~1 min)
+//! cargo run --release -p goro-compare --example report -- prefork --reps 5  # prefork, crashes (~1 min)
 //! ```
 //!
 //! Every value is the median of several repetitions (the count is printed),
@@ -55,8 +67,12 @@ mod child;
 mod claims;
 #[path = "../../../examples/support/fd_limit.rs"]
 mod fd_limit;
+#[path = "../support/ipc.rs"]
+mod ipc;
 #[path = "../../../examples/support/loadgen.rs"]
 mod loadgen;
+#[path = "../support/prefork.rs"]
+mod prefork;
 #[path = "../support/process.rs"]
 mod process;
 #[path = "../support/scale.rs"]
@@ -539,10 +555,10 @@ fn verdict(held: usize, tried: usize) -> &'static str {
 fn family_color(contender: &str) -> &'static str {
     let fam = contender.split('_').next().unwrap_or("");
     match fam {
-        "goro" => "#1f77b4",
+        "goro" | "goroutines" => "#1f77b4",
         "tokio" => "#2ca02c",
         "may" => "#9467bd",
-        "thread" => "#ff7f0e",
+        "thread" | "threads" => "#ff7f0e",
         "process" => "#d62728",
         _ => "#7f7f7f",
     }
@@ -565,7 +581,17 @@ fn esc(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-fn svg(panels: &[Panel], subtitle: &str) -> String {
+/// The claims plot's legend: (family, label).
+const CLAIMS_LEGEND: [(&str, &str); 6] = [
+    ("goro", "goro (goroutines)"),
+    ("tokio", "tokio (async tasks)"),
+    ("may", "may (coroutines)"),
+    ("thread", "OS threads"),
+    ("process", "processes"),
+    ("sequential", "sequential"),
+];
+
+fn svg(title: &str, legend: &[(&str, &str)], panels: &[Panel], subtitle: &str) -> String {
     let width = 1100.0;
     let panel_h = 300.0;
     let top = 70.0;
@@ -581,7 +607,8 @@ fn svg(panels: &[Panel], subtitle: &str) -> String {
     let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
     let _ = writeln!(
         s,
-        r#"<text x="{left}" y="24" font-size="17" font-weight="bold">Processes vs threads vs coroutines: the textbook claims, measured</text>"#
+        r#"<text x="{left}" y="24" font-size="17" font-weight="bold">{}</text>"#,
+        esc(title)
     );
     let _ = writeln!(
         s,
@@ -590,14 +617,7 @@ fn svg(panels: &[Panel], subtitle: &str) -> String {
     );
     // Legend.
     let mut lx = left;
-    for (fam, label) in [
-        ("goro", "goro (goroutines)"),
-        ("tokio", "tokio (async tasks)"),
-        ("may", "may (coroutines)"),
-        ("thread", "OS threads"),
-        ("process", "processes"),
-        ("sequential", "sequential"),
-    ] {
+    for &(fam, label) in legend {
         let _ = writeln!(
             s,
             r#"<rect x="{lx}" y="52" width="12" height="12" fill="{}"/><text x="{}" y="62">{label}</text>"#,
@@ -816,7 +836,7 @@ struct Args {
     /// The scale section's time per echo run, in seconds.
     #[arg(long = "echo-duration", value_name = "SECS", default_value = "2", value_parser = secs, allow_negative_numbers = true)]
     echo_time: Duration,
-    /// The scale section's runs of every case.
+    /// The scale, ipc and prefork sections' runs of every case.
     #[arg(long, default_value_t = SCALE_REPS, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     reps: usize,
 }
@@ -831,6 +851,11 @@ enum Section {
     Scale,
     /// Child processes (issue 12).
     Process,
+    /// IPC between two processes, goroutines and threads (issue 15), and its plot.
+    Ipc,
+    /// The prefork server: a worker killed under load, processes vs workers,
+    /// a crashing thread (issue 15).
+    Prefork,
 }
 
 /// A number of seconds > 0, fractions allowed.
@@ -846,6 +871,8 @@ fn main() {
     claims::handle_roles();
     sched::handle_role();
     scale::handle_role();
+    ipc::handle_role();
+    prefork::handle_role();
     let args = Args::parse();
     let run = |s| args.sections.is_empty() || args.sections.contains(&s);
     let mut ok = !run(Section::Claims) || claims_section();
@@ -860,6 +887,12 @@ fn main() {
     }
     if run(Section::Process) {
         process::section();
+    }
+    if run(Section::Ipc) {
+        ipc_section(args.reps);
+    }
+    if run(Section::Prefork) && !prefork::section(args.reps) {
+        ok = false;
     }
     if !ok {
         std::process::exit(1);
@@ -906,7 +939,9 @@ fn claims_section() -> bool {
     std::fs::create_dir_all(&dir).expect("create target/report");
     let path = dir.join("claims.svg");
     let subtitle = format!("{machine}. cargo run --release -p goro-compare --example report");
-    std::fs::write(&path, svg(&panels(&rows), &subtitle)).expect("write the SVG");
+    let title = "Processes vs threads vs coroutines: the textbook claims, measured";
+    let plot = svg(title, &CLAIMS_LEGEND, &panels(&rows), &subtitle);
+    std::fs::write(&path, plot).expect("write the SVG");
     say!();
     say!("plot: {}", path.display());
     say!(
@@ -1311,4 +1346,59 @@ fn scale_section(sleep_time: Duration, echo_time: Duration, reps: usize) -> bool
         loadavg()
     );
     ok
+}
+
+// ---------------------------------------------------------------------
+// The ipc section (issue 15; the loads are in `support/ipc.rs`).
+
+/// Per run: timed 64 B round trips, 64 B and 64 KiB messages one way.
+const IPC_PLAN: ipc::Plan = ipc::Plan {
+    round_trips: 20_000,
+    small: 200_000,
+    big: 4_000,
+};
+
+fn ipc_section(reps: usize) {
+    let started = std::time::Instant::now();
+    let load_before = loadavg();
+    let results = ipc::section(reps, IPC_PLAN);
+    let panels: Vec<Panel> = ipc::Metric::ALL
+        .into_iter()
+        .map(|metric| Panel {
+            title: format!("{}, log scale", metric.title()),
+            groups: ipc::Method::ALL
+                .into_iter()
+                .map(|method| {
+                    let bars = ipc::Side::ALL
+                        .into_iter()
+                        .filter_map(|side| {
+                            let s = results.get(method, side).spread(metric)?;
+                            Some((side.name().to_string(), s.median, s.min, s.max))
+                        })
+                        .collect();
+                    (method.name().to_string(), bars)
+                })
+                .collect(),
+        })
+        .collect();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/report");
+    std::fs::create_dir_all(&dir).expect("create target/report");
+    let path = dir.join("ipc.svg");
+    let subtitle = format!(
+        "{} CPU(s), {}; two processes; median of {reps} runs, whiskers min..max. \
+         cargo run --release -p goro-compare --example report -- ipc",
+        claims::all_cpus(),
+        cpu_model()
+    );
+    let legend = [("goroutines", "goroutines"), ("threads", "plain threads")];
+    let title = "IPC between two processes: the textbook claims, measured";
+    std::fs::write(&path, svg(title, &legend, &panels, &subtitle)).expect("write the SVG");
+    say!();
+    say!("plot: {}", path.display());
+    say!(
+        "ipc section took {:.0} s; load average (1, 5, 15 min) before: {load_before}, after: {} \
+         (anything else running on the machine disturbs these numbers)",
+        started.elapsed().as_secs_f64(),
+        loadavg()
+    );
 }
