@@ -142,16 +142,10 @@ impl Row {
     }
 }
 
-/// Median, min and max of `v`.
+/// Median, min and max of `v` (not empty).
 fn stats(v: &mut [f64]) -> (f64, f64, f64) {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let n = v.len();
-    let median = if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    };
-    (median, v[0], v[n - 1])
+    let ipc::Spread { median, min, max } = ipc::Spread::of(v.to_vec());
+    (median, min, max)
 }
 
 fn emit(load: &str, setting: Setting, contender: &str, mut v: Vec<f64>, unit: &str, note: String) {

@@ -1200,7 +1200,8 @@ pub struct Spread {
 }
 
 impl Spread {
-    fn of(mut v: Vec<f64>) -> Spread {
+    /// The spread of `v` (not empty): every report section's summary.
+    pub fn of(mut v: Vec<f64>) -> Spread {
         v.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let n = v.len();
         let median = if n % 2 == 1 {

@@ -484,17 +484,6 @@ fn crash_child(kind: &str) -> Crash {
 // ---------------------------------------------------------------------
 // The section.
 
-fn spread(mut v: Vec<f64>) -> (f64, f64, f64) {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let n = v.len();
-    let median = if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    };
-    (median, v[0], v[n - 1])
-}
-
 fn ms(d: Option<Duration>) -> String {
     d.map_or("never".into(), |d| format!("{} ms", d.as_millis()))
 }
@@ -567,12 +556,15 @@ pub fn section(reps: usize) -> bool {
         }
     }
     for (which, (workers, procs)) in configs.iter().enumerate() {
-        let (m, lo, hi) = spread(rates[which].clone());
+        let (m, lo, hi) = crate::stats(&mut rates[which].clone());
         say!(
             "  {workers} process(es) x {procs} worker(s): {m:.0} round trips/s ({lo:.0} .. {hi:.0})"
         );
     }
-    let (a, b) = (spread(rates[0].clone()), spread(rates[1].clone()));
+    let (a, b) = (
+        crate::stats(&mut rates[0].clone()),
+        crate::stats(&mut rates[1].clone()),
+    );
     say!(
         "  {cpus} processes x 1 / 1 process x {cpus}: {:.3} (medians); connection errors in these runs: {errors}",
         a.0 / b.0
@@ -626,7 +618,7 @@ pub fn section(reps: usize) -> bool {
         if recovered.is_empty() {
             "never within the run".to_string()
         } else {
-            let (m, lo, hi) = spread(recovered.clone());
+            let (m, lo, hi) = crate::stats(&mut recovered.clone());
             format!("after {m:.0} ms (median of those; min .. max {lo:.0} .. {hi:.0})")
         },
     );
