@@ -619,7 +619,7 @@ impl<T> Receiver<T> {
     }
 
     /// Closes the channel (Go's `close(ch)`, from the receiving side).
-    /// Returns false if it was already closed (or is [`never`]'s, which
+    /// Returns false if it was already closed (or is [`never`](fn@crate::never)'s, which
     /// stays open). Blocked and later senders get their values back in
     /// `SendError`; buffered values can still be received.
     ///
@@ -675,7 +675,7 @@ impl<T> Receiver<T> {
     }
 
     /// The buffer size given to [`chan`] (Go's `cap(ch)`); `usize::MAX`
-    /// for an [`unbounded`] channel, 0 for [`never`]'s.
+    /// for an [`unbounded`] channel, 0 for [`never`](fn@crate::never)'s.
     ///
     /// ```
     /// assert_eq!(goro::chan::<u8>(0).1.capacity(), 0);

@@ -18,7 +18,7 @@
 //!    dynamic select's watcher arm, or a peer that backed out: `RETRY`,
 //!    `waiter.rs`): start over at 1.
 //!
-//! [`Select`](crate::Select) (`select_dynamic.rs`) runs the same [`run`]
+//! [`Select`](crate::Select) (`select_dynamic.rs`) runs the same `run`
 //! over arms it owns in a `Vec`; its send arms reserve instead of sending.
 //!
 //! No goroutine or thread is spawned per arm, and nothing is allocated per
