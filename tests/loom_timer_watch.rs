@@ -70,6 +70,9 @@ struct Rt {
     in_poll: AtomicBool,
     /// `netpoll::wake_poller` was called: the watcher's poll returns.
     poller_kicked: AtomicBool,
+    /// How many times `netpoll::wake_poller` was called: a kick counted
+    /// after a poll began ends that poll.
+    kicks: AtomicUsize,
 }
 
 impl Rt {
@@ -87,6 +90,7 @@ impl Rt {
             notified: AtomicBool::new(false),
             in_poll: AtomicBool::new(false),
             poller_kicked: AtomicBool::new(false),
+            kicks: AtomicUsize::new(0),
         })
     }
 
@@ -96,6 +100,7 @@ impl Rt {
         fence(SeqCst);
         if self.in_poll.load(SeqCst) {
             self.poller_kicked.store(true, SeqCst);
+            self.kicks.fetch_add(1, SeqCst);
         }
     }
 
@@ -140,6 +145,21 @@ impl Rt {
         self.notified.store(false, SeqCst);
     }
 
+    /// `Worker::watch` after a poll: still listed idle (and nothing else
+    /// to do), it polls again, staying the watcher. Returns what that poll
+    /// sleeps until (as [`Rt::sleep_in_poller`]), or `None` if it leaves.
+    ///
+    /// It reads its `idle` flag under `sched`, where `wakep` clears it and
+    /// after which `wakep` notifies: a notification the poll that just
+    /// returned may have cleared came before that lock, so `idle` reads
+    /// false then; else it comes later and ends the next poll.
+    fn poll_again(&self) -> Option<Option<u64>> {
+        if !self.sched.lock().unwrap().worker_idle {
+            return None;
+        }
+        Some(self.sleep_in_poller())
+    }
+
     /// The second half of `Worker::idle`; `fixed`: with the deposed
     /// watcher's `unwatch`.
     fn leave_idle(&self, watch: bool, fixed: bool) {
@@ -163,10 +183,11 @@ impl Rt {
 
     /// `Runtime::wakep_slow` (or `gomaxprocs` retiring an idle worker):
     /// takes the worker off the idle list and wakes it.
-    fn wakep(&self) {
+    /// Returns whether it took the worker.
+    fn wakep(&self) -> bool {
         let mut sched = self.sched.lock().unwrap();
         if !sched.worker_idle {
-            return;
+            return false;
         }
         sched.worker_idle = false;
         self.npidle.fetch_sub(1, SeqCst);
@@ -176,6 +197,7 @@ impl Rt {
         }
         drop(sched);
         self.unpark_worker();
+        true
     }
 
     /// `timer::insert` of a deadline `at`, then `timers_changed` /
@@ -258,7 +280,9 @@ fn deposed_watcher(fixed: bool) {
         };
         let waker = {
             let rt = rt.clone();
-            thread::spawn(move || rt.wakep())
+            thread::spawn(move || {
+                rt.wakep();
+            })
         };
         waker.join().unwrap();
         worker.join().unwrap();
@@ -284,4 +308,94 @@ fn a_deposed_watcher_leaves_no_wake_up_behind() {
 #[should_panic(expected = "nobody watches, but WATCH_UNTIL promises a wake-up")]
 fn the_old_protocol_left_a_stale_wake_up() {
     deposed_watcher(false);
+}
+
+/// `Worker::watch`: the watcher's poll returns (it woke a plain thread)
+/// and it polls again, still the watcher, while another thread arms a
+/// timer at 5: the second poll must not sleep past 5 unwoken. Between the
+/// polls `WATCH_UNTIL` still holds the first poll's wake-up (10), so the
+/// armer kicks the watcher; or the watcher's second `watch` sees 5.
+#[test]
+fn a_watcher_that_polls_again_misses_no_earlier_timer() {
+    loom::model(|| {
+        let rt = Rt::new(10);
+        let watcher = {
+            let rt = rt.clone();
+            thread::spawn(move || {
+                assert!(rt.go_idle());
+                rt.sleep_in_poller();
+                rt.wake_from_poll();
+                let kicks_before = rt.kicks.load(SeqCst);
+                let slept = rt
+                    .poll_again()
+                    .expect("nobody took the worker: it watches on");
+                (slept, kicks_before)
+            })
+        };
+        let armer = {
+            let rt = rt.clone();
+            thread::spawn(move || rt.insert(5))
+        };
+        armer.join().unwrap();
+        let (slept, kicks_before) = watcher.join().unwrap();
+        let kicked = rt.kicks.load(SeqCst) > kicks_before;
+        assert!(
+            slept.is_none_or(|until| until <= 5) || kicked,
+            "the second poll sleeps until {slept:?} past a timer at 5, and nobody woke it"
+        );
+    });
+}
+
+/// `Worker::watch` deposed between or in its polls by `wakep`: a second
+/// poll that sleeps while `wakep` takes the worker is kicked (or it would
+/// sleep on, counted as a spinner), and once the worker has left, nobody
+/// watches and `WATCH_UNTIL` says so. A poll that sleeps stays asleep to
+/// the end of the model (the model's `sleep_in_poller` cannot block), so
+/// only a kick can be what ends it.
+#[test]
+fn a_watcher_that_polls_again_can_be_taken_for_work() {
+    loom::model(|| {
+        let rt = Rt::new(10);
+        let worker = {
+            let rt = rt.clone();
+            thread::spawn(move || {
+                assert!(rt.go_idle());
+                rt.sleep_in_poller();
+                rt.wake_from_poll();
+                let kicks_before = rt.kicks.load(SeqCst);
+                let again = rt.poll_again();
+                if again.is_some_and(|until| until.is_some()) {
+                    return Some(kicks_before);
+                }
+                if again.is_some() {
+                    rt.wake_from_poll();
+                }
+                rt.leave_idle(true, true);
+                None
+            })
+        };
+        let waker = {
+            let rt = rt.clone();
+            thread::spawn(move || rt.wakep())
+        };
+        let took = waker.join().unwrap();
+        match worker.join().unwrap() {
+            Some(kicks_before) => assert!(
+                !took || rt.kicks.load(SeqCst) > kicks_before,
+                "taken for work, the worker sleeps in its second poll unwoken"
+            ),
+            None => {
+                let sched = rt.sched.lock().unwrap();
+                assert!(
+                    !sched.worker_watches,
+                    "the worker left idle: nobody watches"
+                );
+                assert_eq!(
+                    rt.watch_until.load(SeqCst),
+                    NO_WATCHER,
+                    "nobody watches, but WATCH_UNTIL promises a wake-up"
+                );
+            }
+        }
+    });
 }

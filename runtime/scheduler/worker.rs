@@ -41,6 +41,9 @@ pub(crate) struct Worker {
     /// Picks left until the next every-61st look at the global queue.
     countdown: Cell<u8>,
     spinning: Cell<bool>,
+    /// `shared.ticks` when [`idle`](Self::idle) last came back without
+    /// `wakep`'s call to spin (see `find_runnable_inner`).
+    idle_ticks: Cell<u64>,
     seed: Cell<u64>,
     seen_runnext: Cell<Option<SeenRunnext>>,
     /// The goroutine locked to this thread (`lock_os_thread`), if any.
@@ -142,6 +145,7 @@ pub(super) fn spawn_worker(rt: &'static Runtime) {
                 stacks: RefCell::new(Vec::new()),
                 countdown: Cell::new(61),
                 spinning: Cell::new(false),
+                idle_ticks: Cell::new(u64::MAX),
                 seen_runnext: Cell::new(None),
                 locked: RefCell::new(None),
                 exit: Cell::new(false),
@@ -326,7 +330,18 @@ impl Worker {
             if let Some(g) = self.take_paused(rt) {
                 return Some((g, false));
             }
-            if self.spinning.get() || self.start_spinning(rt) {
+            // A spin catches the next work of a burst that just ran here. A
+            // worker woken only to watch (or back from the poller, having
+            // woken plain threads) that has run nothing since has no burst
+            // to wait for: its spin kept a core from those threads for
+            // 50 us while nobody polled (ARCHITECTURE.md, Scheduling). It
+            // parks at once; `idle` re-checks for work after announcing
+            // itself, as after a spin. `ticks` tells "ran nothing since"
+            // here, off the switch path, where a flag would have to be
+            // cleared on every switch (4 instructions per switch,
+            // callgrind `hotpath gosched`).
+            let ran_since_idle = shared.ticks.load(Ordering::Relaxed) != self.idle_ticks.get();
+            if self.spinning.get() || (ran_since_idle && self.start_spinning(rt)) {
                 if let Some(g) = self.spin_for_work(rt) {
                     return Some((g, false));
                 }
@@ -453,7 +468,7 @@ impl Worker {
             shared.stats.parks.bump();
             shared.stats.falls_asleep();
             if watch {
-                self.sleep_in_poller(rt);
+                self.watch(rt);
             } else if !shared.notified.swap(false, Ordering::SeqCst) {
                 std::thread::park();
             }
@@ -488,6 +503,43 @@ impl Worker {
         if shared.woken_spinning.swap(false, Ordering::SeqCst) {
             // wakep counted us spinning when it popped us.
             self.spinning.set(true);
+        } else {
+            self.idle_ticks.set(shared.ticks.load(Ordering::Relaxed));
+        }
+    }
+
+    /// Sleeps in the poller as the timer watcher, and sleeps there again
+    /// for as long as a poll only woke plain threads (or nothing) and no
+    /// timer is due: it stays listed idle, and the watcher, between polls.
+    /// Leaving the role after each poll made a plain thread that started
+    /// waiting just then (its peer, woken by that poll, writing back and
+    /// reading again) find nobody watching and wake the other idle worker
+    /// (`watch_io`): a futex wake and a thread switch per hop that one
+    /// worker never pays, since it has no other worker to wake.
+    ///
+    /// Returns once taken off the idle list (`wakep`, `gomaxprocs`), once
+    /// there is work or a due timer (the run loop fires it), or once there
+    /// is nothing left to watch. `idle` is read under `sched`, where those
+    /// two clear it before they notify: a notification that the poll just
+    /// spent (`sleep_in_poller` clears `notified` on its way out) came
+    /// before this lock, so the flag reads false; a later one ends the
+    /// next poll at once (`loom_timer_watch` models both).
+    fn watch(&self, rt: &Runtime) {
+        let shared = &self.shared;
+        loop {
+            self.sleep_in_poller(rt);
+            let listed = {
+                let _sched = rt.sched.lock();
+                shared.idle.load(Ordering::SeqCst)
+            };
+            if !listed || shared.status.load(Ordering::SeqCst) != ACTIVE || rt.any_work() {
+                return;
+            }
+            match timer::next(&rt.read_workers()) {
+                Some(due) if due.is_zero() => return,
+                None if !reactor::has_waiters() => return,
+                _ => shared.stats.parks.bump(),
+            }
         }
     }
 
