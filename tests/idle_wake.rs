@@ -1,8 +1,9 @@
 //! Plain threads waiting on goro's pipes wake no more of the scheduler
 //! on two workers than on one: the idle worker that watches the poller
-//! stays the watcher between polls, and a worker woken only to watch does
-//! not spin. Counted through `goro::metrics()`, not timed: spins and
-//! reactor polls per round trip.
+//! stays the watcher between polls, so a thread that starts waiting finds
+//! it there and wakes no other worker (which would poll, then spin).
+//! Counted through `goro::metrics()`, not timed: spins and reactor polls
+//! per round trip.
 //!
 //! One test in its own binary: the metrics are the process's.
 
@@ -43,7 +44,7 @@ fn a_thread_round_trip_on_two_workers_costs_two_polls_and_no_spin() {
     // Two readiness edges per round trip, one poll each: 2.0 polls per
     // round trip measured. A watcher that left its role after each poll
     // made the echo thread's next wait wake the other worker, which
-    // polled again, and each worker woken that way spun for 50 us first:
+    // polled again, and each worker woken that way then spun for 50 us:
     // 2.5-2.9 polls and 0.28-0.46 spins per round trip (four runs of this
     // test before the change). Sysmon's polls (at most one per ms) stay
     // far inside the slack.

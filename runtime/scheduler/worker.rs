@@ -41,9 +41,6 @@ pub(crate) struct Worker {
     /// Picks left until the next every-61st look at the global queue.
     countdown: Cell<u8>,
     spinning: Cell<bool>,
-    /// `shared.ticks` when [`idle`](Self::idle) last came back without
-    /// `wakep`'s call to spin (see `find_runnable_inner`).
-    idle_ticks: Cell<u64>,
     seed: Cell<u64>,
     seen_runnext: Cell<Option<SeenRunnext>>,
     /// The goroutine locked to this thread (`lock_os_thread`), if any.
@@ -145,7 +142,6 @@ pub(super) fn spawn_worker(rt: &'static Runtime) {
                 stacks: RefCell::new(Vec::new()),
                 countdown: Cell::new(61),
                 spinning: Cell::new(false),
-                idle_ticks: Cell::new(u64::MAX),
                 seen_runnext: Cell::new(None),
                 locked: RefCell::new(None),
                 exit: Cell::new(false),
@@ -330,18 +326,7 @@ impl Worker {
             if let Some(g) = self.take_paused(rt) {
                 return Some((g, false));
             }
-            // A spin catches the next work of a burst that just ran here. A
-            // worker woken only to watch (or back from the poller, having
-            // woken plain threads) that has run nothing since has no burst
-            // to wait for: its spin kept a core from those threads for
-            // 50 us while nobody polled (ARCHITECTURE.md, Scheduling). It
-            // parks at once; `idle` re-checks for work after announcing
-            // itself, as after a spin. `ticks` tells "ran nothing since"
-            // here, off the switch path, where a flag would have to be
-            // cleared on every switch (4 instructions per switch,
-            // callgrind `hotpath gosched`).
-            let ran_since_idle = shared.ticks.load(Ordering::Relaxed) != self.idle_ticks.get();
-            if self.spinning.get() || (ran_since_idle && self.start_spinning(rt)) {
+            if self.spinning.get() || self.start_spinning(rt) {
                 if let Some(g) = self.spin_for_work(rt) {
                     return Some((g, false));
                 }
@@ -503,8 +488,6 @@ impl Worker {
         if shared.woken_spinning.swap(false, Ordering::SeqCst) {
             // wakep counted us spinning when it popped us.
             self.spinning.set(true);
-        } else {
-            self.idle_ticks.set(shared.ticks.load(Ordering::Relaxed));
         }
     }
 
@@ -514,8 +497,9 @@ impl Worker {
     /// Leaving the role after each poll made a plain thread that started
     /// waiting just then (its peer, woken by that poll, writing back and
     /// reading again) find nobody watching and wake the other idle worker
-    /// (`watch_io`): a futex wake and a thread switch per hop that one
-    /// worker never pays, since it has no other worker to wake.
+    /// (`watch_io`), which polled and then spun for 50 µs on a core the
+    /// threads needed: a futex wake, a poll and a spin per hop that one
+    /// worker never pays, having no other worker to wake.
     ///
     /// Returns once taken off the idle list (`wakep`, `gomaxprocs`), once
     /// there is work or a due timer (the run loop fires it), or once there
