@@ -298,6 +298,13 @@ impl WorkerMetrics {
 /// preemptions, timers, the reactor, the stack pool. Starts the runtime if
 /// it has not started.
 ///
+/// It is read in two steps, not at one instant: first the scheduler's
+/// side (workers, threads, timers, reactor, stacks), then a walk over the
+/// goroutines (their counts by state). A goroutine that runs in between
+/// can be counted as finished or parked in the second step while its
+/// turn, or the timer it armed, is not yet in the first: to check one
+/// against the other, take a second snapshot (totals only grow).
+///
 /// ```
 /// use goro::WaitReason;
 ///

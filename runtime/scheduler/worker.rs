@@ -97,6 +97,13 @@ pub(super) fn spawn_worker(rt: &'static Runtime) {
     let stats = workers
         .get(id)
         .map_or_else(WorkerStats::leak, |old| old.stats);
+    // A new thread in an old slot goes on from its turn count: the count
+    // is a total since start (`metrics()`), and sysmon, seeing it
+    // unchanged on a worker that is not busy, does not take it for a
+    // stuck one.
+    let ticks = workers
+        .get(id)
+        .map_or(0, |old| old.ticks.load(Ordering::Relaxed));
     let shared = Arc::new(WorkerShared {
         id,
         stealer: local.stealer(),
@@ -108,7 +115,7 @@ pub(super) fn spawn_worker(rt: &'static Runtime) {
         in_poll: AtomicBool::new(false),
         woken_spinning: AtomicBool::new(false),
         busy: AtomicBool::new(false),
-        ticks: AtomicU64::new(0),
+        ticks: AtomicU64::new(ticks),
         slices: AtomicU64::new(0),
         // A new worker fires overdue timers first (see `activate_one`).
         attention: AtomicU8::new(TIMERS),
