@@ -241,8 +241,15 @@ impl WorkerMetrics {
     /// them), as tokio-metrics' busy duration.
     ///
     /// ```
-    /// let m = goro::metrics();
-    /// assert!(m.worker_totals().busy_time() <= m.uptime() * (m.worker_threads() as u32));
+    /// use std::time::{Duration, Instant};
+    /// let spin = Duration::from_millis(20);
+    /// goro::go!(move || {
+    ///     let start = Instant::now();
+    ///     while start.elapsed() < spin {} // a worker busy for 20 ms
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// assert!(goro::metrics().worker_totals().busy_time() >= spin);
     /// ```
     pub fn busy_time(&self) -> Duration {
         self.busy_time
