@@ -60,12 +60,13 @@ fn a_thousand_spawned_five_hundred_parked_on_a_channel() {
         parked.runnable() + parked.running() + parked.blocked()
     );
     // Every goroutine ran at least once; the 500 parked ones are not done.
-    // A snapshot reads the workers' counts before it walks the goroutines
-    // (whose counts `parked` was chosen by): read the turns again, after.
-    let ticks = goro::metrics().worker_totals().ticks();
-    assert!(ticks - before.worker_totals().ticks() >= 1000);
-    assert!(parked.finished() - before.finished() >= 500);
-    assert!(parked.finished() - before.finished() < 1000);
+    // A snapshot reads the workers' counts (turns, goroutines finished)
+    // before it walks the goroutines, whose counts `parked` was chosen
+    // by: read the totals again, after.
+    let later = goro::metrics();
+    assert!(later.worker_totals().ticks() - before.worker_totals().ticks() >= 1000);
+    assert!(later.finished() - before.finished() >= 500);
+    assert!(later.finished() - before.finished() < 1000);
 
     drop(tx); // every receive fails: the rest finish
     for h in handles {
