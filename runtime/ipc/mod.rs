@@ -49,8 +49,40 @@ mod semaphore;
 mod shm;
 mod wake;
 
+use std::ffi::CString;
+use std::io;
+
 pub use fifo::{Fifo, FifoReader, FifoWriter};
 pub use mq::MessageQueue;
 pub use ring::ShmRing;
 pub use semaphore::Semaphore;
 pub use shm::SharedMemory;
+
+/// The longest name after its `/` (`NAME_MAX`).
+const NAME_LIMIT: usize = 255;
+
+/// `name` as shm_open(3) and mq_open(3) take it (a leading `/`, then 1 to
+/// 255 bytes without `/` or NUL), or an `InvalidInput` error that names
+/// the `what` it is a name of and the rule it breaks. Checked before any
+/// syscall, so a bad name never reaches the kernel.
+fn posix_name(name: &str, what: &str) -> io::Result<CString> {
+    let bad = |why: &str| {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("bad {what} name {name:?}: {why}"),
+        ))
+    };
+    let Some(rest) = name.strip_prefix('/') else {
+        return bad("it must start with '/' (as in \"/jobs\")");
+    };
+    if rest.is_empty() {
+        return bad("a name follows the '/'");
+    }
+    if rest.contains('/') {
+        return bad("only its first character may be '/'");
+    }
+    if rest.len() > NAME_LIMIT {
+        return bad("at most 255 bytes may follow the '/'");
+    }
+    CString::new(name).or_else(|_| bad("it holds a NUL byte"))
+}

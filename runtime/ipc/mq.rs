@@ -32,9 +32,6 @@ use crate::io::FdSource;
 /// Priorities run from 0 to this, exclusive (Linux's `MQ_PRIO_MAX`).
 const PRIORITY_LIMIT: u32 = 32768;
 
-/// The longest name after its `/` (`NAME_MAX`).
-const NAME_LIMIT: usize = 255;
-
 /// A POSIX message queue: named, shared by every process that opens the
 /// name, with messages that keep their boundaries and come out highest
 /// priority first.
@@ -408,25 +405,7 @@ impl MessageQueue {
 
 /// `name` as mq_open takes it, or why it is not a queue name.
 fn queue_name(name: &str) -> io::Result<CString> {
-    let bad = |why: &str| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{name:?} is not a message queue name: {why}"),
-        )
-    };
-    let Some(rest) = name.strip_prefix('/') else {
-        return Err(bad("it must start with '/' (as in \"/jobs\")"));
-    };
-    if rest.is_empty() {
-        return Err(bad("a name follows the '/'"));
-    }
-    if rest.contains('/') {
-        return Err(bad("only its first character may be '/'"));
-    }
-    if rest.len() > NAME_LIMIT {
-        return Err(bad("at most 255 bytes may follow the '/'"));
-    }
-    CString::new(name).map_err(|_| bad("it holds a NUL byte"))
+    super::posix_name(name, "message queue")
 }
 
 /// Why a queue of these attributes cannot be created (`EINVAL`).

@@ -210,28 +210,15 @@ impl std::fmt::Debug for SharedMemory {
 
 /// `name` as shm_open(3) takes it, or `InvalidInput` saying what is wrong.
 pub(crate) fn checked_name(name: &str) -> io::Result<CString> {
-    let bad = |why: &str| {
-        Err(io::Error::new(
+    let cname = super::posix_name(name, "shared memory")?;
+    // The object directory itself and its parent: no object can bear them.
+    if name == "/." || name == "/.." {
+        return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("bad shared memory name {name:?}: {why}"),
-        ))
-    };
-    let Some(rest) = name.strip_prefix('/') else {
-        return bad("it must start with '/'");
-    };
-    if rest.is_empty() {
-        return bad("it needs a name after the '/'");
+            format!("bad shared memory name {name:?}: '.' and '..' are not names"),
+        ));
     }
-    if rest.contains('/') {
-        return bad("no '/' is allowed after the first");
-    }
-    if rest.len() > 255 {
-        return bad("longer than 255 bytes after the '/'");
-    }
-    if rest == "." || rest == ".." {
-        return bad("'.' and '..' are not names");
-    }
-    CString::new(name).or_else(|_| bad("it contains a NUL byte"))
+    Ok(cname)
 }
 
 /// shm_open(3) with mode 0600 (glibc sets `FD_CLOEXEC`).
