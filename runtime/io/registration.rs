@@ -155,11 +155,7 @@ impl<S: Source> IoSource<S> {
         op: impl FnMut(&S) -> io::Result<R>,
         at: &'static Location<'static>,
     ) -> io::Result<R> {
-        let why = match dir {
-            Direction::Read => WaitReason::IoRead,
-            Direction::Write => WaitReason::IoWrite,
-        };
-        self.wait_ready(dir, why, timeout_at, op, |_| false, at)
+        self.wait_ready(dir, io_wait(dir), timeout_at, op, |_| false, at)
     }
 
     /// Like [`io`](Self::io), with a hint: `drained(&result)` says the
@@ -185,11 +181,14 @@ impl<S: Source> IoSource<S> {
         op: impl FnMut(&S) -> io::Result<R>,
         drained: impl Fn(&R) -> bool,
     ) -> io::Result<R> {
-        let why = match dir {
-            Direction::Read => WaitReason::IoRead,
-            Direction::Write => WaitReason::IoWrite,
-        };
-        self.wait_ready(dir, why, timeout_at, op, drained, Location::caller())
+        self.wait_ready(
+            dir,
+            io_wait(dir),
+            timeout_at,
+            op,
+            drained,
+            Location::caller(),
+        )
     }
 
     /// [`io`](Self::io) for a listener's accept: waits for read readiness
@@ -397,5 +396,13 @@ fn epoch() -> Instant {
 impl<S: Source> Drop for IoSource<S> {
     fn drop(&mut self) {
         scheduler::reactor().deregister(&mut self.source, &self.sio);
+    }
+}
+
+/// What a wait for `dir` readiness of a byte stream shows in the dump.
+fn io_wait(dir: Direction) -> WaitReason {
+    match dir {
+        Direction::Read => WaitReason::IoRead,
+        Direction::Write => WaitReason::IoWrite,
     }
 }
